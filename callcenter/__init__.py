@@ -1,0 +1,1 @@
+"""Composition root: the `acd` console script wires the packages together."""
