@@ -9,6 +9,10 @@ Layout (prefix ``acd:`` by default):
 - ``agent:{id}``             hash, see :data:`AGENT_FIELDS`
 - ``call:{id}``              hash, see :data:`CALL_FIELDS`
 - ``queue:{q}:waiting``      sorted set of waiting call ids, score = routing order
+                             (arrival - priority * 1e6: higher priority first,
+                             then earliest arrival)
+- ``queue:{q}:arrivals``     sorted set of the same call ids, score = arrival epoch
+                             (longest wait = now - lowest score)
 - ``calls:active``           set of call ids alive (waiting, ringing, on call)
 - ``stats:{q}:{epoch}``      hash of interval counters, epoch = interval start (UTC
                              seconds, a multiple of 900); see :data:`COUNTER_FIELDS`
@@ -99,6 +103,9 @@ class Keys:
 
     def waiting(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}:waiting"
+
+    def arrivals(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}:arrivals"
 
     @property
     def active_calls(self) -> str:
