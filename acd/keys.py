@@ -21,6 +21,13 @@ Layout (prefix ``acd:`` by default):
 - ``events``                 stream: contact records and state changes
 - ``changes``                pub/sub channel: one small JSON message per change
 - ``instances``              hash instance id -> last heartbeat epoch
+- ``available``              sorted set of agents available and reachable,
+                             score = idle_since (longest idle first)
+- ``wrapups``                sorted set agent id -> wrap-up end epoch
+- ``owner:{instance}``       set of call ids whose FastAGI socket that ACD
+                             process holds
+- ``offers:{instance}``      pub/sub channel: call ids reserved for an agent,
+                             for the process that owns the call
 """
 
 from __future__ import annotations
@@ -71,6 +78,9 @@ AGENT_FIELDS: tuple[str, ...] = (
     "calls",  # calls answered since login
     "talk_seconds",
     "wrap_until",  # epoch wrap-up ends, "" when not in wrap-up
+    "endpoint",  # dial string, e.g. PJSIP/1001
+    "pending",  # "pause" or "logout" once the current call is over
+    "pending_reason",
 )
 
 CALL_FIELDS: tuple[str, ...] = (
@@ -84,6 +94,13 @@ CALL_FIELDS: tuple[str, ...] = (
     "state",  # waiting | ringing | on_call | wrap_up | done
     "agent",
     "owner",  # ACD instance id holding the FastAGI socket
+    "tried",  # comma-separated agents who missed this call
+    "answered",  # epoch answered
+    "wait",  # seconds from arrival to answer (or to leaving)
+    "talk",
+    "wrap",
+    "outcome",  # answered | abandoned | short_abandoned | timed_out | overflowed | lost
+    "ended",
 )
 
 
@@ -132,6 +149,20 @@ class Keys:
     @property
     def instances(self) -> str:
         return f"{self.prefix}instances"
+
+    @property
+    def available(self) -> str:
+        return f"{self.prefix}available"
+
+    @property
+    def wrapups(self) -> str:
+        return f"{self.prefix}wrapups"
+
+    def owner_calls(self, instance_id: str) -> str:
+        return f"{self.prefix}owner:{instance_id}"
+
+    def offers(self, instance_id: str) -> str:
+        return f"{self.prefix}offers:{instance_id}"
 
 
 def interval_start(epoch: float, interval: int = INTERVAL_SECONDS) -> int:

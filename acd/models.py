@@ -1,0 +1,131 @@
+"""Domain values: agent and call states and the typed views of Redis hashes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class AgentState(enum.StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class CallState(enum.StrEnum):
+    WAITING = "waiting"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    DONE = "done"
+
+
+class CallOutcome(enum.StrEnum):
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    SHORT_ABANDONED = "short_abandoned"
+    TIMED_OUT = "timed_out"  # max wait or full queue, left to a dialplan target
+    OVERFLOWED = "overflowed"  # moved to another queue
+    CLOSED = "closed"  # outside business hours
+    LOST = "lost"  # the ACD process holding the call died
+
+
+def _f(value: str | None, default: float = 0.0) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _i(value: str | None, default: int = 0) -> int:
+    try:
+        return int(float(value)) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """One agent as stored in Redis."""
+
+    id: str
+    name: str
+    state: AgentState
+    state_since: float
+    pause_reason: str
+    queue: str
+    call_id: str
+    reachable: bool
+    missed: int
+    idle_since: float
+    calls: int
+    talk_seconds: float
+    wrap_until: float
+
+    @classmethod
+    def from_hash(cls, agent_id: str, h: Mapping[str, str]) -> AgentView:
+        try:
+            state = AgentState(h.get("state") or AgentState.LOGGED_OUT)
+        except ValueError:
+            state = AgentState.LOGGED_OUT
+        return cls(
+            id=agent_id,
+            name=h.get("name", agent_id),
+            state=state,
+            state_since=_f(h.get("state_since")),
+            pause_reason=h.get("pause_reason", ""),
+            queue=h.get("queue", ""),
+            call_id=h.get("call_id", ""),
+            reachable=h.get("reachable", "0") == "1",
+            missed=_i(h.get("missed")),
+            idle_since=_f(h.get("idle_since")),
+            calls=_i(h.get("calls")),
+            talk_seconds=_f(h.get("talk_seconds")),
+            wrap_until=_f(h.get("wrap_until")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """One call as stored in Redis."""
+
+    id: str
+    queue: str
+    caller_id: str
+    caller_name: str
+    arrival: float
+    queue_arrival: float
+    priority: int
+    state: CallState
+    agent: str
+    owner: str
+    tried: tuple[str, ...] = ()
+
+    @classmethod
+    def from_hash(cls, call_id: str, h: Mapping[str, str]) -> CallView:
+        try:
+            state = CallState(h.get("state") or CallState.DONE)
+        except ValueError:
+            state = CallState.DONE
+        tried = tuple(t for t in h.get("tried", "").split(",") if t)
+        return cls(
+            id=call_id,
+            queue=h.get("queue", ""),
+            caller_id=h.get("caller_id", ""),
+            caller_name=h.get("caller_name", ""),
+            arrival=_f(h.get("arrival")),
+            queue_arrival=_f(h.get("queue_arrival")),
+            priority=_i(h.get("priority")),
+            state=state,
+            agent=h.get("agent", ""),
+            owner=h.get("owner", ""),
+            tried=tried,
+        )
+
+
+def waiting_score(priority: int, arrival: float) -> float:
+    """Sorted-set score that orders callers by priority (VIP first), then arrival."""
+    return arrival - priority * 1_000_000.0

@@ -1,0 +1,264 @@
+"""The Redis store: the authority for agents, waiting calls and statistics.
+
+Reads are plain commands; every change runs one Lua script from
+:mod:`acd.store_scripts` so it is atomic across ACD processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from acd import store_scripts as lua
+from acd.config import AgentConfig, RedisConfig
+from acd.errors import InvalidTransition, UnknownAgent
+from acd.keys import Keys, wait_bucket_field
+from acd.models import AgentView, CallView, waiting_score
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """Outcome of an agent command: ``ok`` (done now) or ``pending`` (after the call)."""
+
+    status: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveResult:
+    outcome: str  # "none" when the call had already left
+    wait: float
+
+
+class Store:
+    """Typed operations over the Redis layout of :mod:`acd.keys`."""
+
+    def __init__(self, redis: aioredis.Redis, config: RedisConfig) -> None:
+        self.redis = redis
+        self.keys = Keys(config.key_prefix)
+        self._retention = str(int(config.retention_days * 86400))
+        self._maxlen = str(config.stream_max_len)
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(getattr(lua, name))
+            for name in (
+                "ENSURE_AGENT",
+                "AGENT_COMMAND",
+                "SET_REACHABLE",
+                "ENQUEUE",
+                "CLAIM",
+                "RING_MISSED",
+                "ANSWERED",
+                "CALL_FINISHED",
+                "WRAP_UP_EXPIRED",
+                "LEAVE",
+                "ORPHAN_ENDED",
+            )
+        }
+
+    async def _run(self, script: str, now: float, *args: object) -> Any:
+        argv = [self.keys.prefix, repr(float(now)), self._retention, self._maxlen]
+        argv.extend(str(a) for a in args)
+        return await self._scripts[script](keys=[], args=argv)
+
+    # ---- agents ------------------------------------------------------------
+
+    async def ensure_agents(self, agents: Sequence[AgentConfig], now: float) -> None:
+        for agent in agents:
+            endpoint = agent.endpoint
+            await self._run("ENSURE_AGENT", now, agent.id, agent.name, endpoint)
+
+    async def agent_command(
+        self, agent_id: str, action: str, now: float, reason: str = ""
+    ) -> CommandResult:
+        status, state = await self._run("AGENT_COMMAND", now, agent_id, action, reason)
+        if status == "unknown_agent":
+            raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
+        if status == "invalid_transition":
+            raise InvalidTransition(
+                f"agent {agent_id} cannot {action} while {state}", agent=agent_id, state=state
+            )
+        return CommandResult(str(status), str(state))
+
+    async def set_reachable(self, agent_id: str, reachable: bool, now: float) -> bool:
+        return bool(await self._run("SET_REACHABLE", now, agent_id, "1" if reachable else "0"))
+
+    async def agent(self, agent_id: str) -> AgentView | None:
+        h = await self.redis.hgetall(self.keys.agent(agent_id))
+        return AgentView.from_hash(agent_id, h) if h else None
+
+    async def agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
+        if not agent_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.hgetall(self.keys.agent(aid))
+            hashes = await pipe.execute()
+        return [AgentView.from_hash(aid, h) for aid, h in zip(agent_ids, hashes, strict=True) if h]
+
+    async def all_agent_ids(self) -> list[str]:
+        return sorted(await self.redis.smembers(self.keys.agents))
+
+    async def available_agent_ids(self) -> list[str]:
+        return list(await self.redis.zrange(self.keys.available, 0, -1))
+
+    async def due_wrapups(self, now: float) -> list[str]:
+        return list(await self.redis.zrangebyscore(self.keys.wrapups, "-inf", now))
+
+    async def wrap_up_expired(self, agent_id: str, now: float) -> bool:
+        return bool(await self._run("WRAP_UP_EXPIRED", now, agent_id))
+
+    # ---- calls -------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        call_id: str,
+        queue: str,
+        *,
+        arrival: float,
+        priority: int,
+        max_length: int,
+        now: float,
+        fields: Mapping[str, str],
+    ) -> int | None:
+        """Put a call in a queue; returns its position, or None if the queue is full."""
+        flat: list[str] = []
+        for k, v in fields.items():
+            flat.extend((k, v))
+        flat.extend(("priority", str(priority)))
+        status, position = await self._run(
+            "ENQUEUE",
+            now,
+            call_id,
+            queue,
+            repr(waiting_score(priority, arrival)),
+            repr(float(arrival)),
+            max_length,
+            *flat,
+        )
+        return int(position) if status == "ok" else None
+
+    async def call(self, call_id: str) -> CallView | None:
+        h = await self.redis.hgetall(self.keys.call(call_id))
+        return CallView.from_hash(call_id, h) if h else None
+
+    async def waiting_heads(self, queue: str, count: int) -> list[CallView]:
+        ids = await self.redis.zrange(self.keys.waiting(queue), 0, count - 1)
+        return await self._calls(list(ids))
+
+    async def _calls(self, call_ids: Sequence[str]) -> list[CallView]:
+        if not call_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in call_ids:
+                pipe.hgetall(self.keys.call(cid))
+            hashes = await pipe.execute()
+        return [CallView.from_hash(c, h) for c, h in zip(call_ids, hashes, strict=True) if h]
+
+    async def waiting_count(self, queue: str) -> int:
+        return int(await self.redis.zcard(self.keys.waiting(queue)))
+
+    async def position(self, queue: str, call_id: str) -> int | None:
+        rank = await self.redis.zrank(self.keys.waiting(queue), call_id)
+        return None if rank is None else int(rank) + 1
+
+    async def claim(self, call_id: str, agent_id: str, now: float) -> bool:
+        return bool(await self._run("CLAIM", now, call_id, agent_id))
+
+    async def ring_missed(
+        self, call: CallView, agent_id: str, status: str, auto_pause_after: int, now: float
+    ) -> str:
+        return str(
+            await self._run(
+                "RING_MISSED",
+                now,
+                call.id,
+                agent_id,
+                auto_pause_after,
+                status,
+                repr(waiting_score(call.priority, call.arrival)),
+            )
+        )
+
+    async def answered(
+        self, call_id: str, agent_id: str, answered_at: float, target_seconds: int, now: float
+    ) -> bool:
+        call = await self.call(call_id)
+        wait = max(0.0, answered_at - call.arrival) if call else 0.0
+        return bool(
+            await self._run(
+                "ANSWERED",
+                now,
+                call_id,
+                agent_id,
+                repr(float(answered_at)),
+                target_seconds,
+                wait_bucket_field(wait),
+            )
+        )
+
+    async def call_finished(
+        self, call_id: str, agent_id: str, wrap_seconds: int, now: float
+    ) -> bool:
+        return bool(await self._run("CALL_FINISHED", now, call_id, agent_id, wrap_seconds))
+
+    async def leave(
+        self, call_id: str, outcome: str, short_abandon_seconds: int, now: float
+    ) -> LeaveResult:
+        result, wait = await self._run("LEAVE", now, call_id, outcome, short_abandon_seconds)
+        return LeaveResult(str(result), float(wait))
+
+    async def orphan_ended(self, call_id: str, agent_id: str, now: float) -> bool:
+        return bool(await self._run("ORPHAN_ENDED", now, call_id, agent_id))
+
+    # ---- instances ---------------------------------------------------------
+
+    async def heartbeat(self, instance_id: str, now: float) -> None:
+        await self.redis.hset(self.keys.instances, instance_id, repr(now))
+
+    async def instances(self) -> dict[str, float]:
+        raw = await self.redis.hgetall(self.keys.instances)
+        return {k: float(v) for k, v in raw.items()}
+
+    async def forget_instance(self, instance_id: str) -> None:
+        await self.redis.hdel(self.keys.instances, instance_id)
+
+    async def owned_calls(self, instance_id: str) -> list[CallView]:
+        ids = await self.redis.smembers(self.keys.owner_calls(instance_id))
+        return await self._calls(sorted(ids))
+
+    async def drop_owner_index(self, instance_id: str) -> None:
+        await self.redis.delete(self.keys.owner_calls(instance_id))
+
+    async def active_calls(self) -> list[CallView]:
+        ids = await self.redis.smembers(self.keys.active_calls)
+        return await self._calls(sorted(ids))
+
+    # ---- notifications -----------------------------------------------------
+
+    async def offer(self, owner: str, call_id: str) -> None:
+        """Tell the process holding a call's socket that an agent was reserved."""
+        await self.redis.publish(self.keys.offers(owner), call_id)
+
+    async def publish_change(self, kind: str, queue: str = "", agent: str = "") -> None:
+        msg = json.dumps({"kind": kind, "queue": queue, "agent": agent})
+        await self.redis.publish(self.keys.changes, msg)
+
+    async def recent_handle(self, queue: str, since: float) -> tuple[float, int]:
+        """(handle seconds, handled calls) for ``queue`` in intervals since ``since``."""
+        epochs = await self.redis.zrangebyscore(self.keys.stats_index(queue), since - 900, "+inf")
+        total, n = 0.0, 0
+        if not epochs:
+            return total, n
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for e in epochs:
+                pipe.hmget(self.keys.stats(queue, int(e)), "handle_seconds", "handled")
+            rows = await pipe.execute()
+        for hs, hd in rows:
+            total += float(hs or 0)
+            n += int(float(hd or 0))
+        return total, n

@@ -1,0 +1,432 @@
+"""Lua scripts that change ACD state atomically in Redis.
+
+Every state change happens inside one script: the agent and call hashes, the
+queue sorted sets, the interval counters, the event stream and the change
+notification move together, so two ACD processes sharing one Redis can never
+hand one agent two calls or one call to two agents.
+
+Calling convention: no KEYS (the prefix builds them; single Redis, not
+cluster), ``ARGV[1]`` prefix, ``ARGV[2]`` now (epoch seconds),
+``ARGV[3]`` retention seconds, ``ARGV[4]`` stream max length, then the
+script's own arguments from ``ARGV[5]``.
+"""
+
+from __future__ import annotations
+
+PRELUDE = r"""
+local P = ARGV[1]
+local NOW_S = ARGV[2]
+local NOW = tonumber(ARGV[2])
+local RETENTION = tonumber(ARGV[3])
+local MAXLEN = ARGV[4]
+local function akey(id) return P .. 'agent:' .. id end
+local function ckey(id) return P .. 'call:' .. id end
+local function hget(k, f) local v = redis.call('HGET', k, f); if v == false then return nil end; return v end
+local function num(v, d) if v == nil or v == '' then return d end; return tonumber(v) or d end
+
+local function sync_available(id)
+  local k = akey(id)
+  local st = hget(k, 'state')
+  if st == 'available' and hget(k, 'reachable') == '1' then
+    redis.call('ZADD', P .. 'available', num(hget(k, 'idle_since'), NOW), id)
+  else
+    redis.call('ZREM', P .. 'available', id)
+  end
+end
+
+local function event(kind, ...)
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', 'type', kind, 'at', NOW_S, ...)
+end
+
+local function changed(kind, queue, agent)
+  redis.call('PUBLISH', P .. 'changes',
+    cjson.encode({kind = kind, queue = queue or '', agent = agent or '', at = NOW}))
+end
+
+local function set_agent_state(id, state)
+  local k = akey(id)
+  local old = hget(k, 'state') or 'logged_out'
+  redis.call('HSET', k, 'state', state, 'state_since', NOW_S)
+  if state == 'available' then
+    redis.call('HSET', k, 'idle_since', NOW_S)
+  end
+  sync_available(id)
+  event('agent_state', 'agent', id, 'from', old, 'to', state,
+        'reason', hget(k, 'pause_reason') or '', 'queue', hget(k, 'queue') or '')
+  changed('agent', hget(k, 'queue') or '', id)
+end
+
+local function count(queue, at, field, n)
+  local iv = math.floor(at / 900) * 900
+  local k = P .. 'stats:' .. queue .. ':' .. string.format('%d', iv)
+  redis.call('HINCRBYFLOAT', k, field, n)
+  redis.call('EXPIRE', k, RETENTION)
+  local idx = P .. 'stats:index:' .. queue
+  redis.call('ZADD', idx, iv, string.format('%d', iv))
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', NOW - RETENTION)
+  redis.call('SADD', P .. 'queues', queue)
+end
+
+local function unqueue(call_id, queue)
+  redis.call('ZREM', P .. 'queue:' .. queue .. ':waiting', call_id)
+  redis.call('ZREM', P .. 'queue:' .. queue .. ':arrivals', call_id)
+end
+
+local function finish_call(call_id, outcome)
+  local k = ckey(call_id)
+  local owner = hget(k, 'owner') or ''
+  redis.call('HSET', k, 'state', 'done', 'outcome', outcome, 'ended', NOW_S)
+  redis.call('SREM', P .. 'calls:active', call_id)
+  redis.call('SREM', P .. 'owner:' .. owner, call_id)
+  redis.call('EXPIRE', k, 86400)
+end
+
+local function contact_record(call_id)
+  local k = ckey(call_id)
+  local h = redis.call('HGETALL', k)
+  event('contact', unpack(h))
+end
+"""
+
+# ARGV[5..]: agent id, name, endpoint
+ENSURE_AGENT = PRELUDE + r"""
+local id = ARGV[5]
+local k = akey(id)
+redis.call('SADD', P .. 'agents', id)
+redis.call('HSET', k, 'id', id, 'name', ARGV[6], 'endpoint', ARGV[7])
+if redis.call('HEXISTS', k, 'state') == 0 then
+  redis.call('HSET', k, 'state', 'logged_out', 'state_since', NOW_S, 'reachable', '0',
+             'missed', '0', 'calls', '0', 'talk_seconds', '0', 'pause_reason', '',
+             'queue', '', 'call_id', '', 'wrap_until', '', 'idle_since', NOW_S)
+end
+sync_available(id)
+return 1
+"""
+
+# ARGV[5..]: agent id, action (login|logout|pause|unpause), reason
+AGENT_COMMAND = PRELUDE + r"""
+local id = ARGV[5]
+local action = ARGV[6]
+local reason = ARGV[7]
+local k = akey(id)
+if redis.call('SISMEMBER', P .. 'agents', id) == 0 then return {'unknown_agent', ''} end
+local st = hget(k, 'state') or 'logged_out'
+if action == 'login' then
+  if st ~= 'logged_out' then return {'invalid_transition', st} end
+  redis.call('HSET', k, 'missed', '0', 'calls', '0', 'talk_seconds', '0', 'pause_reason', '',
+             'pending', '', 'queue', '', 'call_id', '')
+  set_agent_state(id, 'available')
+  return {'ok', 'available'}
+elseif action == 'logout' then
+  if st == 'logged_out' then return {'ok', st} end
+  if st == 'ringing' or st == 'on_call' or st == 'wrap_up' then
+    redis.call('HSET', k, 'pending', 'logout')
+    event('agent_pending', 'agent', id, 'pending', 'logout')
+    changed('agent', '', id)
+    return {'pending', st}
+  end
+  redis.call('HSET', k, 'pause_reason', '', 'pending', '')
+  set_agent_state(id, 'logged_out')
+  return {'ok', 'logged_out'}
+elseif action == 'pause' then
+  if st == 'logged_out' then return {'invalid_transition', st} end
+  if st == 'ringing' or st == 'on_call' or st == 'wrap_up' then
+    redis.call('HSET', k, 'pending', 'pause', 'pending_reason', reason)
+    event('agent_pending', 'agent', id, 'pending', 'pause', 'reason', reason)
+    changed('agent', '', id)
+    return {'pending', st}
+  end
+  redis.call('HSET', k, 'pause_reason', reason)
+  if st == 'paused' then
+    changed('agent', '', id)
+    return {'ok', st}
+  end
+  set_agent_state(id, 'paused')
+  return {'ok', 'paused'}
+elseif action == 'unpause' then
+  if st == 'paused' then
+    redis.call('HSET', k, 'pause_reason', '', 'missed', '0', 'pending', '')
+    set_agent_state(id, 'available')
+    return {'ok', 'available'}
+  end
+  if hget(k, 'pending') == 'pause' then
+    redis.call('HSET', k, 'pending', '')
+    changed('agent', '', id)
+    return {'ok', st}
+  end
+  if st == 'available' then return {'ok', st} end
+  return {'invalid_transition', st}
+end
+return {'invalid_transition', st}
+"""
+
+# ARGV[5..]: agent id, reachable ('1'|'0')
+SET_REACHABLE = PRELUDE + r"""
+local id = ARGV[5]
+local k = akey(id)
+if redis.call('SISMEMBER', P .. 'agents', id) == 0 then return 0 end
+if hget(k, 'reachable') == ARGV[6] then return 0 end
+redis.call('HSET', k, 'reachable', ARGV[6])
+sync_available(id)
+event('agent_presence', 'agent', id, 'reachable', ARGV[6])
+changed('agent', '', id)
+return 1
+"""
+
+# ARGV[5..]: call id, queue, score, arrival, max_length, then field/value pairs
+ENQUEUE = PRELUDE + r"""
+local id = ARGV[5]
+local queue = ARGV[6]
+local score = ARGV[7]
+local arrival = ARGV[8]
+local max_length = tonumber(ARGV[9])
+local wkey = P .. 'queue:' .. queue .. ':waiting'
+if max_length > 0 and redis.call('ZCARD', wkey) >= max_length then
+  return {'full', 0}
+end
+local k = ckey(id)
+local fields = {}
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #fields > 0 then redis.call('HSET', k, unpack(fields)) end
+redis.call('HSET', k, 'id', id, 'queue', queue, 'state', 'waiting', 'agent', '',
+           'queue_arrival', NOW_S, 'arrival', arrival)
+redis.call('PERSIST', k)
+redis.call('ZADD', wkey, score, id)
+redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, id)
+redis.call('SADD', P .. 'calls:active', id)
+redis.call('SADD', P .. 'owner:' .. (hget(k, 'owner') or ''), id)
+count(queue, NOW, 'offered', 1)
+event('call_enqueued', 'call', id, 'queue', queue, 'caller_id', hget(k, 'caller_id') or '')
+changed('call', queue, '')
+return {'ok', redis.call('ZRANK', wkey, id) + 1}
+"""
+
+# ARGV[5..]: call id, agent id
+CLAIM = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local ck = ckey(cid)
+local ak = akey(aid)
+if hget(ck, 'state') ~= 'waiting' then return 0 end
+if hget(ak, 'state') ~= 'available' or hget(ak, 'reachable') ~= '1' then return 0 end
+local queue = hget(ck, 'queue')
+unqueue(cid, queue)
+redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
+redis.call('HSET', ak, 'call_id', cid, 'queue', queue)
+set_agent_state(aid, 'ringing')
+event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
+changed('call', queue, aid)
+return 1
+"""
+
+# ARGV[5..]: call id, agent id, auto_pause_after, dial status, score
+RING_MISSED = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local limit = tonumber(ARGV[7])
+local status = ARGV[8]
+local ck = ckey(cid)
+local ak = akey(aid)
+local result = 'none'
+if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+  local missed = redis.call('HINCRBY', ak, 'missed', 1)
+  redis.call('HSET', ak, 'call_id', '', 'queue', '')
+  event('agent_missed', 'agent', aid, 'call', cid, 'status', status, 'missed', tostring(missed))
+  if hget(ak, 'pending') == 'logout' then
+    redis.call('HSET', ak, 'pending', '')
+    set_agent_state(aid, 'logged_out')
+    result = 'logged_out'
+  elseif limit > 0 and missed >= limit then
+    redis.call('HSET', ak, 'pause_reason', 'auto-paused: ' .. missed .. ' missed calls', 'pending', '')
+    set_agent_state(aid, 'paused')
+    result = 'auto_paused'
+  elseif hget(ak, 'pending') == 'pause' then
+    redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '', 'pending', '')
+    set_agent_state(aid, 'paused')
+    result = 'paused'
+  else
+    -- back to available keeping its place in the longest-idle order
+    local idle = hget(ak, 'idle_since')
+    set_agent_state(aid, 'available')
+    if idle then redis.call('HSET', ak, 'idle_since', idle); sync_available(aid) end
+    result = 'available'
+  end
+end
+if hget(ck, 'state') == 'ringing' and hget(ck, 'agent') == aid then
+  local queue = hget(ck, 'queue')
+  local tried = hget(ck, 'tried') or ''
+  if tried ~= '' then tried = tried .. ',' end
+  redis.call('HSET', ck, 'state', 'waiting', 'agent', '', 'tried', tried .. aid)
+  redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', ARGV[9], cid)
+  redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', hget(ck, 'arrival'), cid)
+  changed('call', queue, aid)
+end
+return result
+"""
+
+# ARGV[5..]: call id, agent id, answer time, target seconds, wait bucket field
+ANSWERED = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local at = tonumber(ARGV[7])
+local target = tonumber(ARGV[8])
+local ck = ckey(cid)
+local ak = akey(aid)
+if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= aid then return 0 end
+local queue = hget(ck, 'queue')
+local arrival = num(hget(ck, 'arrival'), at)
+local wait = math.max(0, at - arrival)
+redis.call('HSET', ck, 'state', 'on_call', 'answered', ARGV[7], 'wait', tostring(wait))
+redis.call('HSET', ak, 'missed', '0')
+redis.call('HINCRBY', ak, 'calls', 1)
+set_agent_state(aid, 'on_call')
+local qa = num(hget(ck, 'queue_arrival'), arrival)
+count(queue, qa, 'answered', 1)
+if wait <= target then count(queue, qa, 'answered_within_target', 1) end
+count(queue, qa, 'wait_seconds', wait)
+count(queue, qa, ARGV[9], 1)
+event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
+return 1
+"""
+
+# ARGV[5..]: call id, agent id, wrap seconds
+CALL_FINISHED = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local wrap = tonumber(ARGV[7])
+local ck = ckey(cid)
+local ak = akey(aid)
+if hget(ck, 'state') ~= 'on_call' then return 0 end
+local queue = hget(ck, 'queue')
+local talk = math.max(0, NOW - num(hget(ck, 'answered'), NOW))
+redis.call('HSET', ck, 'talk', tostring(talk), 'wrap', tostring(wrap))
+local qa = num(hget(ck, 'queue_arrival'), NOW)
+count(queue, qa, 'talk_seconds', talk)
+finish_call(cid, 'answered')
+if hget(ak, 'call_id') == cid then
+  redis.call('HINCRBYFLOAT', ak, 'talk_seconds', talk)
+  if wrap > 0 then
+    redis.call('HSET', ak, 'wrap_until', tostring(NOW + wrap))
+    redis.call('ZADD', P .. 'wrapups', NOW + wrap, aid)
+    set_agent_state(aid, 'wrap_up')
+    return 1
+  end
+end
+-- no wrap-up: count the handle time now
+count(queue, qa, 'handle_seconds', talk)
+count(queue, qa, 'handled', 1)
+contact_record(cid)
+if hget(ak, 'call_id') == cid then
+  redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
+  local pending = hget(ak, 'pending')
+  redis.call('HSET', ak, 'pending', '')
+  if pending == 'logout' then set_agent_state(aid, 'logged_out')
+  elseif pending == 'pause' then
+    redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
+    set_agent_state(aid, 'paused')
+  else set_agent_state(aid, 'available') end
+end
+return 1
+"""
+
+# ARGV[5..]: agent id
+WRAP_UP_EXPIRED = PRELUDE + r"""
+local aid = ARGV[5]
+local ak = akey(aid)
+if hget(ak, 'state') ~= 'wrap_up' then
+  redis.call('ZREM', P .. 'wrapups', aid)
+  return 0
+end
+if num(hget(ak, 'wrap_until'), 0) > NOW then return 0 end
+redis.call('ZREM', P .. 'wrapups', aid)
+local cid = hget(ak, 'call_id') or ''
+if cid ~= '' then
+  local ck = ckey(cid)
+  local queue = hget(ck, 'queue')
+  if queue then
+    local talk = num(hget(ck, 'talk'), 0)
+    local wrap = num(hget(ck, 'wrap'), 0)
+    local qa = num(hget(ck, 'queue_arrival'), NOW)
+    count(queue, qa, 'handle_seconds', talk + wrap)
+    count(queue, qa, 'wrap_seconds', wrap)
+    count(queue, qa, 'handled', 1)
+    contact_record(cid)
+  end
+end
+redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
+local pending = hget(ak, 'pending')
+redis.call('HSET', ak, 'pending', '')
+if pending == 'logout' then set_agent_state(aid, 'logged_out')
+elseif pending == 'pause' then
+  redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
+  set_agent_state(aid, 'paused')
+else set_agent_state(aid, 'available') end
+return 1
+"""
+
+# ARGV[5..]: call id, outcome (abandoned|timed_out|overflowed|lost), short threshold
+LEAVE = PRELUDE + r"""
+local cid = ARGV[5]
+local outcome = ARGV[6]
+local short = tonumber(ARGV[7])
+local ck = ckey(cid)
+local st = hget(ck, 'state')
+if st ~= 'waiting' and st ~= 'ringing' then return {'none', '0'} end
+local queue = hget(ck, 'queue')
+unqueue(cid, queue)
+local aid = hget(ck, 'agent') or ''
+if st == 'ringing' and aid ~= '' then
+  local ak = akey(aid)
+  if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+    -- the caller left while the agent's phone rang: not the agent's miss
+    local idle = hget(ak, 'idle_since')
+    redis.call('HSET', ak, 'call_id', '', 'queue', '')
+    set_agent_state(aid, 'available')
+    if idle then redis.call('HSET', ak, 'idle_since', idle); sync_available(aid) end
+  end
+end
+local arrival = num(hget(ck, 'arrival'), NOW)
+local qa = num(hget(ck, 'queue_arrival'), arrival)
+local wait = math.max(0, NOW - arrival)
+redis.call('HSET', ck, 'wait', tostring(wait))
+if outcome == 'abandoned' then
+  count(queue, qa, 'abandoned', 1)
+  count(queue, qa, 'abandon_wait_seconds', wait)
+  if wait < short then
+    count(queue, qa, 'short_abandoned', 1)
+    outcome = 'short_abandoned'
+  end
+elseif outcome == 'timed_out' or outcome == 'overflowed' then
+  count(queue, qa, 'timed_out', 1)
+end
+finish_call(cid, outcome)
+contact_record(cid)
+changed('call', queue, aid)
+return {outcome, tostring(wait)}
+"""
+
+# ARGV[5..]: call id, agent id — a call whose agent was on the phone when its
+# owning ACD process died; ends it from presence (device no longer in use).
+ORPHAN_ENDED = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local ck = ckey(cid)
+if hget(ck, 'state') == 'on_call' then
+  local queue = hget(ck, 'queue')
+  local talk = math.max(0, NOW - num(hget(ck, 'answered'), NOW))
+  local qa = num(hget(ck, 'queue_arrival'), NOW)
+  redis.call('HSET', ck, 'talk', tostring(talk), 'wrap', '0')
+  count(queue, qa, 'talk_seconds', talk)
+  count(queue, qa, 'handle_seconds', talk)
+  count(queue, qa, 'handled', 1)
+  finish_call(cid, 'answered')
+  contact_record(cid)
+end
+local ak = akey(aid)
+if hget(ak, 'call_id') == cid and (hget(ak, 'state') == 'on_call' or hget(ak, 'state') == 'ringing') then
+  redis.call('HSET', ak, 'call_id', '', 'queue', '')
+  set_agent_state(aid, 'available')
+  return 1
+end
+return 0
+"""
