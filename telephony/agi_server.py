@@ -1,0 +1,597 @@
+"""FastAGI server: a thin asyncio adapter around :mod:`telephony.agi_codec`.
+
+Asterisk opens one TCP connection per ``AGI(agi://host:port/script?query)``.
+Each connection is an :class:`asyncio.Protocol` (the event loop hands it bytes
+as they arrive, so the socket is read continuously and a ``HANGUP`` notice is
+seen even while no command is in flight, e.g. while the caller hears hold
+music). Once the header is complete the connection is routed by script path
+to a handler coroutine, which drives the call through :class:`AgiSession`.
+
+Rules the server enforces, because Asterisk relies on them:
+
+* the socket is closed as soon as the handler returns or raises, and at the
+  latest ``hangup_grace`` seconds after the caller hung up, even if the handler
+  is still busy with its own bookkeeping (Asterisk waits for the close with no
+  timeout, holding the channel);
+* a peer outside ``allowed_peers`` is dropped before anything is read;
+* a bad peer (a line over 8192 bytes, garbage, a header that does not end
+  within ``header_timeout``, a reply nobody asked for) is dropped with one log
+  line giving the reason; every other session keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Self, TypeVar, cast
+
+from telephony.agi_codec import (
+    AgiHeaderParser,
+    AgiReply,
+    AgiReplyParser,
+    AgiRequest,
+    HangupNotice,
+    encode_command,
+)
+from telephony.errors import (
+    AgiCommandError,
+    AgiDeadChannel,
+    AgiInvalidCommand,
+    AgiProtocolError,
+    AgiUsageError,
+    CallerHangup,
+)
+
+__all__ = ["AgiServer", "AgiSession", "Handler"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class AgiSession:
+    """One FastAGI call, as seen by a handler.
+
+    Commands are sent one at a time (a lock serialises concurrent callers) and
+    each waits for its reply. The caller hanging up surfaces as
+    :class:`~telephony.errors.CallerHangup` (``HANGUP`` notice, ``511`` dead
+    channel, or the connection closing); :class:`AgiDeadChannel` is a subclass
+    of it. Created by :class:`AgiServer`; handlers never build one.
+    """
+
+    def __init__(
+        self,
+        request: AgiRequest,
+        peer: str,
+        transport: asyncio.Transport,
+        *,
+        hangup_grace: float,
+    ) -> None:
+        self.request = request
+        self.peer = peer
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._lock = asyncio.Lock()
+        # Futures of commands sent and not yet answered, oldest first. A command
+        # whose caller gave up (timeout, cancellation) stays here so its late
+        # reply is matched to it and dropped, keeping replies in step.
+        self._waiters: deque[asyncio.Future[AgiReply]] = deque()
+        self._gone = asyncio.Event()
+        self._hung_up = False
+        self._closed = False
+        self._hangup_grace = hangup_grace
+        self._grace_timer: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<AgiSession {self.request.script!r} {self.request.channel} peer={self.peer}>"
+
+    # ---- state ---------------------------------------------------------------------
+
+    @property
+    def hung_up(self) -> bool:
+        """True once the caller hung up (or the connection to Asterisk is gone)."""
+        return self._hung_up or self._closed
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed."""
+        return self._closed
+
+    # ---- commands ------------------------------------------------------------------
+
+    async def command(
+        self,
+        *words: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (per-command limit, asyncio.timeout inside)
+        dead_ok: bool = False,
+    ) -> AgiReply:
+        """Send one command and return its ``200`` reply.
+
+        ``words`` are the command's words, verb included
+        (``command("GET", "VARIABLE", "DIALSTATUS")``); quoting is done here.
+        Raises :class:`CallerHangup` if the caller has hung up (unless
+        ``dead_ok``: Asterisk still runs ``GET``/``SET VARIABLE``, ``VERBOSE``,
+        ``EXEC`` on a dead channel) or the connection closes while waiting;
+        :class:`AgiDeadChannel` on ``511``, :class:`AgiInvalidCommand` on
+        ``510``, :class:`AgiUsageError` on ``520``, :class:`AgiCommandError`
+        on any other non-200 status; :class:`TimeoutError` if no reply comes
+        within ``timeout`` seconds (the session stays usable: the late reply is
+        recognised and dropped).
+        """
+        line = encode_command(*words)
+        name = line[:-1].decode()
+        async with self._lock:
+            if self._closed:
+                raise CallerHangup(f"connection closed before {name!r}")
+            if self._hung_up and not dead_ok:
+                raise CallerHangup(f"caller hung up before {name!r}")
+            waiter: asyncio.Future[AgiReply] = self._loop.create_future()
+            self._waiters.append(waiter)
+            self._transport.write(line)
+            if timeout is None:
+                reply = await waiter
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        reply = await waiter
+                except TimeoutError:
+                    raise TimeoutError(f"no reply to {name!r} within {timeout} s") from None
+        return _check_reply(reply, name)
+
+    async def answer(self) -> None:
+        """Answer the channel (``ANSWER``)."""
+        reply = await self.command("ANSWER")
+        if reply.result < 0:
+            self._raise_failed(reply, "ANSWER")
+
+    async def hangup(self) -> None:
+        """Hang the channel up (``HANGUP``); a caller already gone is not an error."""
+        if self.hung_up:
+            return
+        with contextlib.suppress(CallerHangup):
+            await self.command("HANGUP")
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> str:
+        """Play a sound file; return the escape digit pressed, or ``""``.
+
+        A file Asterisk cannot play (``result=-1`` on a live channel) is logged
+        and skipped rather than raised: a missing prompt must not drop a caller.
+        """
+        reply = await self.command("STREAM", "FILE", name, escape_digits)
+        return self._digit(reply, f"STREAM FILE {name}")
+
+    async def say_number(self, number: int, escape_digits: str = "") -> str:
+        """Say a number; return the escape digit pressed, or ``""``."""
+        reply = await self.command("SAY", "NUMBER", str(int(number)), escape_digits)
+        return self._digit(reply, f"SAY NUMBER {number}")
+
+    async def get_data(self, prompt: str, timeout_ms: int = 5000, max_digits: int = 1) -> str:
+        """Play ``prompt`` and collect up to ``max_digits`` DTMF digits (``""`` on timeout)."""
+        reply = await self.command(
+            "GET", "DATA", prompt, str(int(timeout_ms)), str(int(max_digits))
+        )
+        if reply.result_text == "-1":
+            if self.hung_up:
+                raise CallerHangup(f"caller hung up during GET DATA {prompt}")
+            logger.warning("GET DATA %s failed on %s: %s", prompt, self.request.channel, reply.text)
+            return ""
+        # result_text, not result: digits may start with 0 or contain '*'.
+        return reply.result_text
+
+    async def set_music(self, on: bool, music_class: str = "default") -> None:
+        """Start (``SET MUSIC on <class>``) or stop (``SET MUSIC off``) music on hold."""
+        if on:
+            await self.command("SET", "MUSIC", "on", music_class)
+        else:
+            await self.command("SET", "MUSIC", "off")
+
+    async def exec(self, app: str, *args: str) -> AgiReply:
+        """Run a dialplan application: ``exec("Dial", "PJSIP/1001", "15", "t")``.
+
+        Asterisk passes only the word after the application name to it, so the
+        arguments are joined with ``,`` into that one word
+        (``EXEC Dial PJSIP/1001,15,t``). ``result`` is the application's return
+        value (``-2``: no such application; ``Dial`` returns ``-1`` when the
+        called party hangs up: read ``DIALSTATUS`` with :meth:`get_variable`).
+        """
+        if args:
+            return await self.command("EXEC", app, ",".join(args))
+        return await self.command("EXEC", app)
+
+    async def get_variable(self, name: str) -> str | None:
+        """Value of a channel variable or function, ``None`` when it is not set.
+
+        Works after the caller hung up (Asterisk allows it on a dead channel),
+        so the outcome of a ``Dial`` can still be read.
+        """
+        reply = await self.command("GET", "VARIABLE", name, dead_ok=True)
+        if reply.result == 0:
+            return None
+        return reply.data if reply.data is not None else ""
+
+    async def set_variable(self, name: str, value: str) -> None:
+        """Set a channel variable (``SET VARIABLE``)."""
+        await self.command("SET", "VARIABLE", name, value, dead_ok=True)
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        """Write ``message`` to Asterisk's verbose log."""
+        await self.command("VERBOSE", message, str(int(level)), dead_ok=True)
+
+    # ---- waiting while no command is in flight ------------------------------------
+
+    async def wait_for_hangup(self) -> None:
+        """Return when the caller hangs up (or the connection closes)."""
+        await self._gone.wait()
+
+    async def guard(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, unless the caller hangs up first.
+
+        On hang-up the awaitable is cancelled and :class:`CallerHangup` is
+        raised; this is how a handler waits for something else (an agent to
+        become free) while the caller is on hold with no command in flight.
+        If both happen at once, the awaitable's result wins: it may be a
+        reservation the handler must release, and the next command raises.
+        """
+        inner = asyncio.ensure_future(awaitable)
+        if self.hung_up:
+            inner.cancel()
+            with contextlib.suppress(BaseException):
+                await inner
+            raise CallerHangup("caller hung up")
+        gone = asyncio.ensure_future(self._gone.wait())
+        try:
+            await asyncio.wait((inner, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (inner, gone):
+                if not task.done():
+                    task.cancel()
+            if not inner.done() or not gone.done():
+                await asyncio.wait((inner, gone))
+        if inner.done() and not inner.cancelled():
+            return inner.result()
+        raise CallerHangup("caller hung up while waiting")
+
+    # ---- plumbing (called by the connection) ---------------------------------------
+
+    def _digit(self, reply: AgiReply, what: str) -> str:
+        if reply.result < 0:
+            if self.hung_up:
+                raise CallerHangup(f"caller hung up during {what}")
+            logger.warning("%s failed on %s: %s", what, self.request.channel, reply.text)
+            return ""
+        if 0 < reply.result < 0x110000:
+            return chr(reply.result)
+        return ""
+
+    def _raise_failed(self, reply: AgiReply, what: str) -> None:
+        if self.hung_up:
+            raise CallerHangup(f"caller hung up during {what}")
+        raise AgiCommandError(reply.status, reply.text, what)
+
+    def _on_message(self, message: AgiReply | HangupNotice) -> str | None:
+        """Route one parsed message; return a reason if the connection must be dropped."""
+        if isinstance(message, HangupNotice):
+            self._mark_hung_up()
+            return None
+        if message.interim:
+            return None
+        if message.status == 511:
+            self._mark_hung_up()
+        if not self._waiters:
+            return f"reply with no command in flight: {message.text[:80]!r}"
+        waiter = self._waiters.popleft()
+        # A done waiter was abandoned (timeout, cancellation): this is its late reply.
+        if not waiter.done():
+            waiter.set_result(message)
+        return None
+
+    def _mark_hung_up(self) -> None:
+        if self._hung_up:
+            return
+        self._hung_up = True
+        self._gone.set()
+        if not self._closed:
+            self._grace_timer = self._loop.call_later(self._hangup_grace, self._grace_expired)
+
+    def _grace_expired(self) -> None:
+        self._grace_timer = None
+        if not self._closed and not self._transport.is_closing():
+            logger.info(
+                "closing AGI socket of %s: handler still busy %.1f s after hang-up",
+                self.request.channel,
+                self._hangup_grace,
+            )
+            self._transport.close()
+
+    def _on_connection_lost(self) -> None:
+        self._closed = True
+        self._gone.set()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(CallerHangup("AGI connection closed"))
+
+    def _close(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.close()
+
+
+def _check_reply(reply: AgiReply, name: str) -> AgiReply:
+    if reply.status == 200:
+        return reply
+    if reply.status == 511:
+        raise AgiDeadChannel(reply.status, reply.text, name)
+    if reply.status == 510:
+        raise AgiInvalidCommand(reply.status, reply.text, name)
+    if reply.status == 520:
+        raise AgiUsageError(reply.status, reply.text, name)
+    raise AgiCommandError(reply.status, reply.text, name)
+
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+
+
+class _AgiConnection(asyncio.Protocol):
+    """One accepted socket: header phase, then replies routed to its session."""
+
+    def __init__(self, server: AgiServer) -> None:
+        self._server = server
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._peer = "?"
+        self._header: AgiHeaderParser | None = AgiHeaderParser()
+        self._replies = AgiReplyParser()
+        self._session: AgiSession | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_data = 0.0
+        self._dropped = False
+        self.lost: asyncio.Future[None] = self._loop.create_future()
+
+    # -- asyncio callbacks --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        peername = transport.get_extra_info("peername")
+        host = str(peername[0]) if isinstance(peername, tuple) else ""
+        self._peer = _format_peer(peername)
+        self._server._connections.add(self)
+        if not self._server._peer_allowed(host):
+            self.drop("peer not in allowed_peers")
+            return
+        self._last_data = self._loop.time()
+        self._timer = self._loop.call_later(self._server.header_timeout, self._header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._dropped:
+            return
+        self._last_data = self._loop.time()
+        try:
+            if self._header is not None:
+                request = self._header.feed(data)
+                if request is None:
+                    return
+                data = self._header.remaining
+                self._header = None
+                if not self._start_session(request):
+                    return
+            session = self._session
+            assert session is not None
+            for message in self._replies.feed(data):
+                reason = session._on_message(message)
+                if reason is not None:
+                    self.drop(reason)
+                    return
+        except AgiProtocolError as exc:
+            self.drop(str(exc))
+
+    def eof_received(self) -> bool:
+        if self._session is None and not self._dropped:
+            logger.warning("FastAGI peer %s closed before the end of its header", self._peer)
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._server._connections.discard(self)
+        if self._session is not None:
+            self._session._on_connection_lost()
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    # -- helpers --
+
+    def drop(self, reason: str) -> None:
+        """Log why and close the connection at once."""
+        if self._dropped:
+            return
+        self._dropped = True
+        session = self._session
+        where = f" ({session.request.script!r} {session.request.channel})" if session else ""
+        logger.warning("dropping FastAGI connection from %s%s: %s", self._peer, where, reason)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _start_session(self, request: AgiRequest) -> bool:
+        assert self._transport is not None
+        handler = self._server._routes.get(request.script)
+        if handler is None:
+            self.drop(f"unknown AGI script {request.script!r} (request {request.request!r})")
+            return False
+        self._session = AgiSession(
+            request, self._peer, self._transport, hangup_grace=self._server.hangup_grace
+        )
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._server.idle_timeout is not None:
+            self._timer = self._loop.call_later(self._server.idle_timeout, self._idle_check)
+        self._server._spawn(self._session, handler)
+        return True
+
+    def _header_timeout(self) -> None:
+        self._timer = None
+        self.drop(f"header not complete within {self._server.header_timeout:g} s")
+
+    def _idle_check(self) -> None:
+        timeout = self._server.idle_timeout
+        assert timeout is not None
+        silent = self._loop.time() - self._last_data
+        if silent >= timeout:
+            self._timer = None
+            self.drop(f"peer silent for {silent:.1f} s")
+        else:
+            self._timer = self._loop.call_later(timeout - silent, self._idle_check)
+
+
+def _format_peer(peername: object) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername)
+
+
+class AgiServer:
+    """FastAGI listener routing each connection by script path to a handler.
+
+    ``routes`` maps a script path (``"inbound"``, ``"agent/login"``) to an
+    ``async def handler(session)``. Use as ``async with AgiServer(...) as s``
+    or call :meth:`start` / :meth:`close`. ``port=0`` binds a free port,
+    readable from :attr:`port` after start.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Handler],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allowed_peers: Sequence[str] = ("127.0.0.1/32", "::1/128"),
+        header_timeout: float = 10.0,
+        idle_timeout: float | None = None,
+        hangup_grace: float = 2.0,
+        on_session_error: Callable[[AgiSession, Exception], None] | None = None,
+    ) -> None:
+        self._routes = {path.strip("/"): handler for path, handler in routes.items()}
+        self.host = host
+        self._requested_port = port
+        self._networks: tuple[IpNetwork, ...] = tuple(
+            ipaddress.ip_network(peer, strict=False) for peer in allowed_peers
+        )
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.hangup_grace = hangup_grace
+        self._on_session_error = on_session_error
+        self._server: asyncio.Server | None = None
+        self._connections: set[_AgiConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after :meth:`start`)."""
+        if self._server is None or not self._server.sockets:
+            return self._requested_port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def active_sessions(self) -> int:
+        """Number of handlers currently running."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Start listening."""
+        if self._server is not None:
+            raise RuntimeError("AgiServer already started")
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _AgiConnection(self), self.host, self._requested_port, reuse_address=True
+        )
+        logger.info("FastAGI listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        """Stop accepting, cancel running handlers, close every socket, await it all."""
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        connections = list(self._connections)
+        for connection in connections:
+            connection._dropped = True
+            if connection._transport is not None:
+                connection._transport.abort()
+        if connections:
+            await asyncio.wait([c.lost for c in connections], timeout=5.0)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def on_session_error(self, session: AgiSession, exc: Exception) -> None:
+        """Log a handler's exception once, with its script and channel (override to extend)."""
+        logger.error(
+            "AGI handler for script %r failed on %s (peer %s): %r",
+            session.request.script,
+            session.request.channel,
+            session.peer,
+            exc,
+            exc_info=exc,
+        )
+        if self._on_session_error is not None:
+            self._on_session_error(session, exc)
+
+    # ---- internals -----------------------------------------------------------------
+
+    def _peer_allowed(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._networks)
+
+    def _spawn(self, session: AgiSession, handler: Handler) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._run(session, handler), name=f"agi:{session.request.script}:{session.peer}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, session: AgiSession, handler: Handler) -> None:
+        try:
+            await handler(session)
+        except CallerHangup as exc:
+            logger.debug(
+                "AGI %r on %s ended by hang-up: %s",
+                session.request.script,
+                session.request.channel,
+                exc,
+            )
+        except Exception as exc:
+            self.on_session_error(session, exc)
+        finally:
+            session._close()
