@@ -1,0 +1,176 @@
+"""Erlang B/C maths against published examples and an mpmath reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecasting.erlang import (
+    Targets,
+    asa_seconds,
+    erlang_b,
+    erlang_c,
+    occupancy,
+    occupancy_floor,
+    required_agents,
+    scheduled_agents,
+    service_level,
+    traffic_erlangs,
+)
+from forecasting.errors import InvalidInput
+from tests.forecasting import mp_reference as ref
+
+
+def test_published_worked_example() -> None:
+    # 100 calls in 30 minutes, AHT 180 s, 80% within 20 s: 14 agents, 88.8%, ASA 7.8 s.
+    a = traffic_erlangs(100, 1800, 180)
+    assert a == 10.0
+    n = required_agents(a, 180, Targets(service_level=0.8, target_seconds=20))
+    assert n == 14
+    assert service_level(n, a, 180, 20) == pytest.approx(0.8884, abs=5e-4)
+    assert asa_seconds(n, a, 180) == pytest.approx(7.8, abs=0.05)
+    assert erlang_c(n, a) == pytest.approx(0.1741, abs=5e-4)
+    assert occupancy(n, a) == pytest.approx(10 / 14)
+
+
+def test_erlang_b_classic_table_value() -> None:
+    # Erlang B table: 10 trunks at 5 Erlangs block 1.84%.
+    assert erlang_b(10, 5.0) == pytest.approx(0.018384570336648, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("n", "a"),
+    [(1, 0.01), (10, 5.0), (100, 200.0), (10_000, 9_800.0), (10_500, 10_000.0), (3, 5000.0)],
+)
+def test_erlang_b_matches_mpmath_to_many_digits(n: int, a: float) -> None:
+    assert erlang_b(n, a) == pytest.approx(float(ref.erlang_b(n, a)), rel=1e-12)
+
+
+def test_huge_loads_never_overflow() -> None:
+    n = np.array([0, 1, 50, 20_000, 100_000])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        b = erlang_b(n, 10_000.0)
+        c = erlang_c(n, 10_000.0)
+        sl = service_level(n, 10_000.0, 300, 20)
+    assert np.all(np.isfinite(b)) and np.all(np.isfinite(c)) and np.all(np.isfinite(sl))
+    assert list(sl[:3]) == [0.0, 0.0, 0.0]
+    assert sl[-1] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.floats(min_value=0.01, max_value=10_000.0),
+    aht=st.floats(min_value=10.0, max_value=1200.0),
+    sl=st.floats(min_value=0.0, max_value=0.995),
+    target=st.sampled_from([0.0, 10.0, 20.0, 60.0, 120.0, 600.0]),
+    occ=st.sampled_from([1.0, 0.95, 0.85, 0.7]),
+)
+def test_required_agents_equals_mpmath_reference(
+    a: float, aht: float, sl: float, target: float, occ: float
+) -> None:
+    mine = required_agents(a, aht, Targets(sl, target, None, occ))
+    assert int(mine) == ref.required_agents(a, aht, sl, target, occ)
+
+
+def test_required_agents_vectorised_equals_reference_across_range() -> None:
+    rng = np.random.default_rng(7)
+    a = np.exp(rng.uniform(math.log(0.01), math.log(10_000.0), 40))
+    mine = required_agents(a, 240.0, Targets(0.9, 30.0))
+    expected = [ref.required_agents(float(x), 240.0, 0.9, 30.0) for x in a]
+    assert mine.tolist() == expected
+
+
+def test_search_does_not_start_above_a_valid_count() -> None:
+    # round(a + 1) would start at 7 here, but 6 agents already give 84% in 600 s.
+    a = 5.52
+    n = required_agents(a, 180, Targets(0.8, 600))
+    assert int(n) == 6
+    assert service_level(5, a, 180, 600) < 0.8 <= service_level(6, a, 180, 600)
+    assert int(n) == ref.required_agents(a, 180, 0.8, 600)
+
+
+def test_zero_calls_gives_zero_agents_and_no_nan() -> None:
+    a = np.array([0.0, 0.0, 12.0])
+    n = required_agents(a, 180, Targets(0.8, 20))
+    assert n.tolist()[:2] == [0, 0]
+    assert service_level(0, 0.0, 180, 20) == 1.0
+    assert asa_seconds(0, 0.0, 180) == 0.0
+    assert occupancy(0, 0.0) == 0.0
+
+
+def test_unstable_staffing_reports_zero_service_level_not_nan() -> None:
+    for n in (0, 5, 10):
+        sl = float(service_level(n, 10.0, 180, 20))
+        assert sl == 0.0
+        assert float(erlang_c(n, 10.0)) == 1.0
+        assert math.isinf(float(asa_seconds(n, 10.0, 180)))
+
+
+def test_target_time_zero_is_probability_of_not_waiting() -> None:
+    assert service_level(14, 10.0, 180, 0) == pytest.approx(1 - float(erlang_c(14, 10.0)))
+    assert int(required_agents(10.0, 180, Targets(0.8, 0.0))) == ref.required_agents(
+        10.0, 180, 0.8, 0.0
+    )
+
+
+def test_shrinkage_rounding_is_integer_exact() -> None:
+    assert int(scheduled_agents(21, 0.3)) == 30  # float ceil(21 / 0.7) would give 31
+    assert scheduled_agents(np.array([0, 7, 14, 22]), 0.3).tolist() == [0, 10, 20, 32]
+    assert int(scheduled_agents(10, 0.0)) == 10
+
+
+def test_occupancy_cap_is_integer_exact() -> None:
+    assert int(occupancy_floor(np.array([8.5]), 0.85)[0]) == 10
+    n = required_agents(8.5, 180, Targets(0.0, 20, None, 0.85))
+    assert int(n) == 10
+
+
+def test_asa_target() -> None:
+    n = int(required_agents(10.0, 180, Targets(None, 0.0, asa_seconds=15.0)))
+    assert asa_seconds(n, 10.0, 180) <= 15.0 < asa_seconds(n - 1, 10.0, 180)
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        Targets(service_level=1.0),
+        Targets(service_level=1.5),
+        Targets(service_level=-0.1),
+        Targets(target_seconds=-1),
+        Targets(asa_seconds=0.0),
+        Targets(max_occupancy=0.0),
+        Targets(max_occupancy=1.2),
+    ],
+)
+def test_impossible_targets_raise_clear_errors(targets: Targets) -> None:
+    with pytest.raises(InvalidInput):
+        required_agents(10.0, 180, targets)
+
+
+def test_negative_inputs_raise() -> None:
+    with pytest.raises(InvalidInput, match="traffic"):
+        required_agents(-1.0, 180)
+    with pytest.raises(InvalidInput, match="aht"):
+        required_agents(1.0, 0)
+    with pytest.raises(InvalidInput, match="shrinkage"):
+        scheduled_agents(10, 1.0)
+    with pytest.raises(InvalidInput, match="calls"):
+        traffic_erlangs(-5, 1800, 180)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    a=st.floats(min_value=0.0, max_value=3000.0),
+    n=st.integers(min_value=0, max_value=3200),
+    target=st.floats(min_value=0.0, max_value=600.0),
+)
+def test_service_level_never_falls_as_agents_are_added(a: float, n: int, target: float) -> None:
+    sl = service_level(np.arange(n, n + 5), a, 180.0, target)
+    assert np.all((sl >= 0) & (sl <= 1))
+    assert np.all(np.diff(sl) >= -1e-12)
+    c = erlang_c(np.arange(n, n + 5), a)
+    assert np.all((c >= 0) & (c <= 1))
