@@ -1,0 +1,316 @@
+"""The wallboard web application (aiohttp).
+
+Routes: ``GET /`` (TV page), ``GET /api/snapshot``, ``GET /ws``, ``GET /healthz``,
+``POST /api/agents/{id}/login|logout|pause|unpause`` and ``/static/...``.
+It reads Redis; agent state changes go through :class:`AgentCommands`, which
+the ACD provides. Domain error codes map to HTTP statuses only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from acd.config import Config
+from acd.errors import AcdError
+from acd.keys import Keys
+from acd.metrics import ServiceLevelVariant
+from wallboard import i18n
+from wallboard.live import LiveHub
+from wallboard.snapshot import Board, SnapshotBuilder, dumps
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).parent
+MAX_PAUSE_REASON = 100
+
+
+class AgentCommands(Protocol):
+    """State changes the ACD performs for the HTTP API. Each raises an
+    :class:`acd.errors.AcdError` subclass when it cannot."""
+
+    async def login(self, agent_id: str) -> None: ...
+
+    async def logout(self, agent_id: str) -> None: ...
+
+    async def pause(self, agent_id: str, reason: str) -> None: ...
+
+    async def unpause(self, agent_id: str) -> None: ...
+
+
+# The one table from domain error codes to HTTP statuses.
+STATUS_BY_CODE: Mapping[str, int] = {
+    "unknown_agent": 404,
+    "unknown_queue": 404,
+    "invalid_transition": 409,
+    "config_error": 500,
+    "store_error": 503,
+}
+
+
+def status_for(error: AcdError) -> int:
+    """HTTP status of a domain error (400 for codes not in the table)."""
+    return STATUS_BY_CODE.get(error.code, 400)
+
+
+CONFIG_KEY = web.AppKey("wallboard_config", Config)
+BUILDER_KEY = web.AppKey("wallboard_builder", SnapshotBuilder)
+HUB_KEY = web.AppKey("wallboard_hub", LiveHub)
+REDIS_KEY = web.AppKey("wallboard_redis", aioredis.Redis)
+COMMANDS_KEY: web.AppKey[AgentCommands | None] = web.AppKey("wallboard_commands")
+HEALTH_KEY: web.AppKey[Callable[[], Mapping[str, str]] | None] = web.AppKey("wallboard_health")
+JINJA_KEY = web.AppKey("wallboard_jinja", jinja2.Environment)
+
+_SECURITY_HEADERS = {
+    # Data on the page is rendered with textContent; this is the second line.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    config: Config,
+    redis: aioredis.Redis,
+    *,
+    agent_commands: AgentCommands | None = None,
+    health: Callable[[], Mapping[str, str]] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The wallboard application. ``redis`` stays owned by the caller; the app
+    owns its subscription task (started and stopped with the app)."""
+    variant = ServiceLevelVariant(
+        getattr(config.wallboard, "service_level_variant", ServiceLevelVariant.DEFAULT)
+    )
+    builder = SnapshotBuilder(config, redis, clock=clock, variant=variant)
+    hub = LiveHub(redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock)
+
+    app = web.Application()
+    app[CONFIG_KEY] = config
+    app[BUILDER_KEY] = builder
+    app[HUB_KEY] = hub
+    app[REDIS_KEY] = redis
+    app[COMMANDS_KEY] = agent_commands
+    app[HEALTH_KEY] = health
+    app[JINJA_KEY] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app.cleanup_ctx.append(_live_updates)
+    app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_add_security_headers)
+    app.router.add_get("/", page)
+    app.router.add_get("/api/snapshot", snapshot)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
+    app.router.add_static("/static", _HERE / "static", name="static")
+    return app
+
+
+async def _live_updates(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[HUB_KEY].run(), name="wallboard-hub")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[HUB_KEY].close()
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+# --- authentication ------------------------------------------------------------
+
+
+def _presented_token(request: web.Request, allow_query: bool) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if allow_query:
+        return request.query.get("token")
+    return None
+
+
+def _token_matches(presented: str | None, expected: str) -> bool:
+    if presented is None:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def _json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    return web.json_response(
+        {"error": code, "message": message}, status=status, headers=headers or None
+    )
+
+
+def _check_view(request: web.Request) -> web.Response | None:
+    """None when the viewer may see the board, else the refusal to send."""
+    settings = request.app[CONFIG_KEY].wallboard
+    if not settings.require_token_for_view:
+        return None
+    if not settings.api_token:
+        return _json_error(403, "no_token_configured", "the board needs a token; none is set")
+    if _token_matches(_presented_token(request, allow_query=True), settings.api_token):
+        return None
+    return _json_error(
+        401, "unauthorized", "token required", **{"WWW-Authenticate": 'Bearer realm="wallboard"'}
+    )
+
+
+def _board(request: web.Request) -> Board:
+    try:
+        return request.app[BUILDER_KEY].board(
+            request.query.get("queues"), request.query.get("board")
+        )
+    except LookupError as exc:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "unknown_board", "message": str(exc.args[0])}),
+            content_type="application/json",
+        ) from None
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    """The TV page: static markup, labels and settings; data arrives over /ws."""
+    if (refusal := _check_view(request)) is not None:
+        return refusal
+    board = _board(request)
+    config = request.app[CONFIG_KEY]
+    settings = config.wallboard
+    language = i18n.pick_language(request.query.get("lang"), settings.language)
+    labels = i18n.translations(language)
+    forwarded = {k: v for k, v in request.query.items() if k in ("queues", "board", "token")}
+    page_config: dict[str, Any] = {
+        "lang": language,
+        "labels": labels,
+        "query": forwarded,
+        "timezone": settings.timezone,
+        "sound_on_red": settings.sound_on_red,
+    }
+    html = (
+        request.app[JINJA_KEY]
+        .get_template("wallboard.html")
+        .render(
+            lang=language,
+            dir=i18n.direction(language),
+            labels=labels,
+            title=board.title or labels["title"],
+            page_config=page_config,
+        )
+    )
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def snapshot(request: web.Request) -> web.StreamResponse:
+    """The snapshot of DESIGN.md as JSON."""
+    if (refusal := _check_view(request)) is not None:
+        return refusal
+    board = _board(request)
+    hub = request.app[HUB_KEY]
+    try:
+        data = await request.app[BUILDER_KEY].build(board, hub.last_change_at)
+    except (RedisError, OSError) as exc:
+        return _json_error(503, "store_unavailable", f"cannot read Redis: {exc}")
+    return web.Response(
+        body=dumps(data), content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """The live stream: the snapshot on connect, then coalesced updates."""
+    if (refusal := _check_view(request)) is not None:
+        return refusal
+    return await request.app[HUB_KEY].serve(request, _board(request))
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """Redis (PING), plus AMI and FastAGI as the service reports them."""
+    status: dict[str, str] = {}
+    provider = request.app[HEALTH_KEY]
+    if provider is not None:
+        status.update({str(k): str(v) for k, v in provider().items()})
+    try:
+        await asyncio.wait_for(request.app[REDIS_KEY].ping(), timeout=1.0)
+        status["redis"] = "up"
+    except (RedisError, OSError, TimeoutError):
+        status["redis"] = "down"
+    healthy = all(v == "up" for v in status.values())
+    return web.json_response(
+        {"status": "ok" if healthy else "degraded", **status}, status=200 if healthy else 503
+    )
+
+
+_ACTIONS = frozenset({"login", "logout", "pause", "unpause"})
+
+
+async def agent_action(request: web.Request) -> web.StreamResponse:
+    """``POST /api/agents/{id}/{action}``: authenticated agent state change."""
+    action = request.match_info["action"]
+    agent_id = request.match_info["agent_id"]
+    if action not in _ACTIONS:
+        return _json_error(404, "unknown_action", f"no action {action!r}")
+    token = request.app[CONFIG_KEY].wallboard.api_token
+    if not token:
+        return _json_error(
+            403, "api_disabled", "the agent API is disabled: set wallboard.api_token to enable it"
+        )
+    if not _token_matches(_presented_token(request, allow_query=False), token):
+        return _json_error(
+            401,
+            "unauthorized",
+            "missing or wrong bearer token",
+            **{"WWW-Authenticate": 'Bearer realm="acd"'},
+        )
+    commands = request.app[COMMANDS_KEY]
+    if commands is None:
+        return _json_error(503, "api_unavailable", "no ACD attached to this wallboard")
+    reason = ""
+    if action == "pause":
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return _json_error(400, "bad_request", 'body must be JSON: {"reason": "..."}')
+        raw_reason = body.get("reason", "") if isinstance(body, dict) else None
+        if not isinstance(raw_reason, str) or len(raw_reason) > MAX_PAUSE_REASON:
+            return _json_error(
+                400, "bad_request", f"reason must be a string of at most {MAX_PAUSE_REASON} chars"
+            )
+        reason = raw_reason.strip()
+    try:
+        if action == "login":
+            await commands.login(agent_id)
+        elif action == "logout":
+            await commands.logout(agent_id)
+        elif action == "pause":
+            await commands.pause(agent_id, reason)
+        else:
+            await commands.unpause(agent_id)
+    except AcdError as exc:
+        return _json_error(status_for(exc), exc.code, exc.message)
+    return web.json_response({"ok": True, "agent": agent_id, "action": action})

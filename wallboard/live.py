@@ -1,0 +1,275 @@
+"""Live updates: one Redis subscription fans out to every websocket.
+
+The ACD publishes a small JSON message on ``changes`` after every change. The
+:class:`LiveHub` listens once for the whole process, coalesces bursts (at most
+one broadcast per ``min_interval``), builds each board's snapshot once,
+serialises it once and hands the same bytes to every socket showing that
+board. Each socket has a one-slot mailbox: a client that cannot keep up only
+ever holds the latest payload, and one whose sends stall or whose buffer grows
+is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
+
+from wallboard.snapshot import Board, JsonObject, dumps
+
+log = logging.getLogger(__name__)
+
+BuildSnapshot = Callable[[Board, "float | None"], Awaitable[JsonObject]]
+
+
+@dataclass(eq=False, slots=True)
+class _Client:
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport | None
+    board: Board
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: bytes | None = None
+    busy_since: float | None = None  # loop time a send started and has not finished
+    sender: asyncio.Task[None] | None = None
+
+
+class LiveHub:
+    """Owner of the subscription task and of every live socket."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        channel: str,
+        build: BuildSnapshot,
+        *,
+        min_interval: float = 0.2,
+        settle: float = 0.01,
+        refresh_interval: float = 10.0,
+        heartbeat_interval: float = 5.0,
+        slow_client_seconds: float = 5.0,
+        max_buffer_bytes: int = 1 << 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._build = build
+        self._min_interval = min_interval
+        self._settle = settle
+        self._refresh_interval = refresh_interval
+        self._heartbeat_interval = heartbeat_interval
+        self._slow_client_seconds = slow_client_seconds
+        self._max_buffer_bytes = max_buffer_bytes
+        self._clock = clock
+        self._clients: set[_Client] = set()
+        self._dirty = asyncio.Event()
+        self._last_change_at: float | None = None
+        self._latest: dict[str, tuple[bytes, float]] = {}
+        self._building: dict[str, asyncio.Future[bytes]] = {}
+        self.subscribed = False
+        self.store_ok = True
+        self.dropped_slow_clients = 0
+
+    @property
+    def last_change_at(self) -> float | None:
+        """``at`` of the latest change message received (the ACD's clock)."""
+        return self._last_change_at
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    # --- background work (owned by the app's cleanup_ctx) -------------------
+
+    async def run(self) -> None:
+        """Listen, broadcast and heartbeat until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._listen(), name="wallboard-listen")
+            group.create_task(self._broadcast_loop(), name="wallboard-broadcast")
+            group.create_task(self._heartbeat_loop(), name="wallboard-heartbeat")
+
+    async def close(self) -> None:
+        """Close every socket (going away) so pages reconnect to the next server."""
+        clients = list(self._clients)
+        for client in clients:
+            if client.sender is not None:
+                client.sender.cancel()
+        if clients:
+            await asyncio.wait(
+                [asyncio.ensure_future(self._close_ws(c.ws)) for c in clients], timeout=2.0
+            )
+
+    @staticmethod
+    async def _close_ws(ws: web.WebSocketResponse) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.subscribed = True
+                backoff = 0.1
+                self._dirty.set()  # changes may have been missed while away
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._note_change(message.get("data"))
+            except (RedisError, OSError) as exc:
+                if self.subscribed:
+                    log.warning("wallboard: Redis subscription lost (%s); retrying", exc)
+                self.subscribed = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self.subscribed = False
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+
+    def _note_change(self, data: object) -> None:
+        try:
+            raw = data.decode() if isinstance(data, bytes) else str(data)
+            at = float(json.loads(raw).get("at"))
+        except (ValueError, TypeError, AttributeError):
+            at = self._clock()  # a change all the same; timestamp it on arrival
+        if math.isfinite(at) and (self._last_change_at is None or at > self._last_change_at):
+            self._last_change_at = at
+        self._dirty.set()
+
+    async def _broadcast_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -math.inf
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), timeout=self._refresh_interval)
+            # Let a burst (agent + call + stats for one event) land together, and
+            # keep at most one broadcast per min_interval.
+            await asyncio.sleep(max(self._settle, last + self._min_interval - loop.time()))
+            self._dirty.clear()
+            if not self._clients:
+                continue
+            last = loop.time()
+            await self.broadcast()
+
+    async def broadcast(self) -> None:
+        """Build each shown board once and queue the bytes for its sockets."""
+        boards = {c.board.key: c.board for c in self._clients}
+        for key, board in boards.items():
+            try:
+                payload = await self._payload(board, max_age=0.0)
+            except (RedisError, OSError) as exc:
+                if self.store_ok:
+                    log.warning("wallboard: cannot read Redis (%s)", exc)
+                self.store_ok = False
+                return
+            self.store_ok = True
+            for client in list(self._clients):
+                if client.board.key == key:
+                    self._offer(client, payload)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            ok = self.subscribed and self.store_ok
+            beat = dumps({"type": "heartbeat", "at": self._clock(), "ok": ok})
+            for client in list(self._clients):
+                if client.pending is None:
+                    self._offer(client, beat)
+
+    # --- per socket ----------------------------------------------------------
+
+    async def _payload(self, board: Board, max_age: float) -> bytes:
+        loop = asyncio.get_running_loop()
+        cached = self._latest.get(board.key)
+        if cached is not None and loop.time() - cached[1] <= max_age:
+            return cached[0]
+        in_flight = self._building.get(board.key)
+        if in_flight is not None:
+            return await asyncio.shield(in_flight)
+        future: asyncio.Future[bytes] = loop.create_future()
+        self._building[board.key] = future
+        try:
+            payload = dumps(await self._build(board, self._last_change_at))
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: only waiters re-raise it
+            raise
+        finally:
+            del self._building[board.key]
+        future.set_result(payload)
+        self._latest[board.key] = (payload, loop.time())
+        return payload
+
+    def _offer(self, client: _Client, payload: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        stalled = (
+            client.busy_since is not None
+            and loop.time() - client.busy_since > self._slow_client_seconds
+        )
+        transport = client.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        if stalled or buffered > self._max_buffer_bytes:
+            self._drop(client)
+            return
+        client.pending = payload
+        client.wake.set()
+
+    def _drop(self, client: _Client) -> None:
+        log.info("wallboard: dropping a slow client (%s)", client.board.key or "all queues")
+        self.dropped_slow_clients += 1
+        self._clients.discard(client)
+        if client.sender is not None:
+            client.sender.cancel()
+        if client.transport is not None:
+            client.transport.abort()  # never wait on a peer that does not read
+
+    async def _send_loop(self, client: _Client) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await client.wake.wait()
+            client.wake.clear()
+            payload, client.pending = client.pending, None
+            if payload is None:
+                continue
+            client.busy_since = loop.time()
+            await client.ws.send_frame(payload, WSMsgType.TEXT)
+            client.busy_since = None
+
+    async def serve(self, request: web.Request, board: Board) -> web.WebSocketResponse:
+        """Run one websocket: the snapshot now, then updates until it closes."""
+        # No per-message compression: deflating the same payload once per
+        # socket would cost more CPU than everything else put together.
+        ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        client = _Client(ws=ws, transport=request.transport, board=board)
+        try:
+            first = await self._payload(board, max_age=self._min_interval)
+        except (RedisError, OSError):
+            await ws.close(code=1011, message=b"store unavailable")
+            return ws
+        self._clients.add(client)
+        client.sender = asyncio.create_task(self._send_loop(client), name="wallboard-send")
+        self._offer(client, first)
+        try:
+            async for message in ws:
+                # Viewers only listen; anything they send is ignored.
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._clients.discard(client)
+            client.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                await client.sender
+        return ws

@@ -1,0 +1,377 @@
+"""The wallboard snapshot: read the ACD's Redis state, compute, serialise.
+
+One :class:`SnapshotBuilder` per app. It reads everything a board needs in two
+pipelined round trips, computes the figures with :mod:`acd.metrics` and
+returns the JSON contract of DESIGN.md (plus what the page needs: service
+level over the last 60 minutes, median wait, the per-interval series, the
+variant shown, thresholds and levels).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from acd import metrics
+from acd.config import Config, QueueConfig, Threshold
+from acd.keys import INTERVAL_SECONDS, Keys, interval_start
+
+AGENT_STATES: tuple[str, ...] = (
+    "logged_out",
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+)
+
+# Closed intervals are re-read at most this often (a late write from another
+# ACD instance still shows up within this delay).
+_CLOSED_INTERVAL_TTL = 120.0
+
+JsonObject = dict[str, Any]
+
+
+class Level(enum.StrEnum):
+    """Colour of a metric against its thresholds."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+# Metrics whose values are shares (0..1); a threshold above 1 is read as percent.
+_RATE_METRICS = frozenset({"service_level", "service_level_hour", "abandon_rate"})
+
+DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
+    "service_level": Threshold(amber=0.8, red=0.7, higher_is_better=True),
+    "abandon_rate": Threshold(amber=0.05, red=0.10, higher_is_better=False),
+    "longest_wait_seconds": Threshold(amber=60, red=120, higher_is_better=False),
+    "asa_seconds": Threshold(amber=60, red=120, higher_is_better=False),
+    "median_wait_seconds": Threshold(amber=60, red=120, higher_is_better=False),
+}
+
+
+def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Threshold]:
+    """Defaults overridden by the configuration; rates given in percent become shares;
+    the 60-minute service level follows the daily one unless configured."""
+    merged = dict(DEFAULT_THRESHOLDS)
+    merged.update(configured)
+    if "service_level_hour" not in configured and "service_level" in merged:
+        merged["service_level_hour"] = merged["service_level"]
+    result: dict[str, Threshold] = {}
+    for name, t in merged.items():
+        if name in _RATE_METRICS and (t.amber > 1 or t.red > 1):
+            t = Threshold(amber=t.amber / 100, red=t.red / 100, higher_is_better=t.higher_is_better)
+        result[name] = t
+    return result
+
+
+def classify(value: float | None, threshold: Threshold | None) -> Level | None:
+    """Green, amber or red; None when there is no value or no threshold."""
+    if value is None or threshold is None:
+        return None
+    if threshold.higher_is_better:
+        if value < threshold.red:
+            return Level.RED
+        if value < threshold.amber:
+            return Level.AMBER
+        return Level.GREEN
+    if value > threshold.red:
+        return Level.RED
+    if value > threshold.amber:
+        return Level.AMBER
+    return Level.GREEN
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """Which queues a wallboard shows. ``name`` is the configured board, if any."""
+
+    queues: tuple[str, ...]
+    name: str = ""
+    title: str = ""
+
+    @property
+    def key(self) -> str:
+        """Identity of the payload: sockets with the same key share bytes."""
+        return ",".join(self.queues)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(_text(value))
+    except ValueError:
+        return None
+    return number if number == number else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class SnapshotBuilder:
+    """Builds snapshots for boards from Redis. Holds a small cache of closed
+    intervals' counters so a busy day does not re-read 96 hashes per queue on
+    every update."""
+
+    def __init__(
+        self,
+        config: Config,
+        redis: aioredis.Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        variant: metrics.ServiceLevelVariant = metrics.ServiceLevelVariant.DEFAULT,
+    ) -> None:
+        self._config = config
+        self._redis = redis
+        self._keys = Keys(config.redis.key_prefix)
+        self._clock = clock
+        self._variant = variant
+        self._thresholds = effective_thresholds(config.wallboard.thresholds)
+        self._cache: dict[tuple[str, int], tuple[metrics.IntervalCounters, float]] = {}
+
+    @property
+    def thresholds(self) -> Mapping[str, Threshold]:
+        return self._thresholds
+
+    def board(self, queues: str | None = None, board: str | None = None) -> Board:
+        """Resolve ``?queues=a,b`` or ``?board=NAME``; raises LookupError with a
+        message for the user on an unknown name."""
+        known = [q.name for q in self._config.queues]
+        if board:
+            for b in self._config.wallboard.boards:
+                if b.name == board:
+                    return Board(queues=tuple(b.queues), name=b.name, title=b.title or b.name)
+            names = ", ".join(b.name for b in self._config.wallboard.boards) or "none configured"
+            raise LookupError(f"unknown board {board!r} (boards: {names})")
+        if queues:
+            wanted = tuple(dict.fromkeys(q.strip() for q in queues.split(",") if q.strip()))
+            unknown = [q for q in wanted if known and q not in known]
+            if unknown:
+                raise LookupError(
+                    f"unknown queue {', '.join(map(repr, unknown))} (queues: {', '.join(known)})"
+                )
+            return Board(queues=wanted)
+        return Board(queues=tuple(known))
+
+    async def build(self, board: Board, last_change_at: float | None = None) -> JsonObject:
+        """Read Redis and compute the snapshot of one board."""
+        now = self._clock()
+        keys = self._keys
+        cfg = self._config
+        timezone = cfg.wallboard.timezone
+        queue_names = list(board.queues)
+        if not queue_names and not cfg.queues:
+            # No queues configured: show whatever the ACD has seen.
+            queue_names = sorted(_text(q) for q in await self._redis.smembers(keys.queues))
+
+        if cfg.agents:
+            wanted = set(queue_names)
+            agent_ids = [a.id for a in cfg.agents if not a.queues or wanted & set(a.queues)]
+        else:
+            agent_ids = sorted(_text(a) for a in await self._redis.smembers(keys.agents))
+
+        today = metrics.today_interval_starts(now, timezone)
+        window = metrics.rolling_window_weights(now)
+        starts = sorted(set(today) | {s for s, _ in window})
+        closed_before = interval_start(now) - INTERVAL_SECONDS
+        to_read: list[tuple[str, int]] = []
+        counters: dict[tuple[str, int], metrics.IntervalCounters] = {}
+        for q in queue_names:
+            for s in starts:
+                cached = self._cache.get((q, s))
+                if s < closed_before and cached and now - cached[1] < _CLOSED_INTERVAL_TTL:
+                    counters[(q, s)] = cached[0]
+                else:
+                    to_read.append((q, s))
+
+        pipe = self._redis.pipeline(transaction=False)
+        for q in queue_names:
+            pipe.zcard(keys.waiting(q))
+            pipe.zrange(keys.arrivals(q), 0, 0, withscores=True)
+        for agent_id in agent_ids:
+            pipe.hgetall(keys.agent(agent_id))
+        for q, s in to_read:
+            pipe.hgetall(keys.stats(q, s))
+        replies: list[Any] = await pipe.execute()
+
+        pos = 0
+        waiting: dict[str, int] = {}
+        oldest: dict[str, tuple[str, float] | None] = {}
+        for q in queue_names:
+            waiting[q] = int(replies[pos])
+            head = replies[pos + 1]
+            oldest[q] = (_text(head[0][0]), float(head[0][1])) if head else None
+            pos += 2
+        agent_rows: dict[str, dict[str, str]] = {}
+        for agent_id in agent_ids:
+            agent_rows[agent_id] = {_text(k): _text(v) for k, v in replies[pos].items()}
+            pos += 1
+        for q, s in to_read:
+            c = metrics.IntervalCounters.from_hash(replies[pos])
+            pos += 1
+            counters[(q, s)] = c
+            if s < closed_before:
+                self._cache[(q, s)] = (c, now)
+        self._prune_cache(now)
+
+        # Second round trip: the callers we name on screen.
+        call_ids = [o[0] for o in oldest.values() if o is not None]
+        call_ids += [row["call_id"] for row in agent_rows.values() if row.get("call_id")]
+        callers: dict[str, str] = {}
+        if call_ids:
+            pipe = self._redis.pipeline(transaction=False)
+            for call_id in call_ids:
+                pipe.hmget(keys.call(call_id), ["caller_name", "caller_id"])
+            for call_id, (name, number) in zip(call_ids, await pipe.execute(), strict=True):
+                callers[call_id] = _text(name) or _text(number)
+
+        agents = [
+            self._agent_json(agent_id, agent_rows[agent_id], callers) for agent_id in agent_ids
+        ]
+        queues = [
+            self._queue_json(
+                q, now, today, window, counters, waiting[q], oldest[q], callers, agents
+            )
+            for q in queue_names
+        ]
+        return {
+            # generated_at and last_change_at first: cheap to find for latency probes.
+            "generated_at": now,
+            "last_change_at": last_change_at,
+            "type": "snapshot",
+            "board": {"name": board.name, "title": board.title, "queues": queue_names},
+            "timezone": timezone,
+            "day_start": metrics.local_day_start(now, timezone),
+            "interval_seconds": INTERVAL_SECONDS,
+            "service_level_variant": self._variant.value,
+            "thresholds": {
+                name: {"amber": t.amber, "red": t.red, "higher_is_better": t.higher_is_better}
+                for name, t in sorted(self._thresholds.items())
+            },
+            "queues": queues,
+            "agents": agents,
+        }
+
+    def _prune_cache(self, now: float) -> None:
+        if len(self._cache) > 4096:
+            horizon = now - 2 * 86400
+            self._cache = {k: v for k, v in self._cache.items() if k[1] >= horizon}
+
+    def _agent_json(
+        self, agent_id: str, row: Mapping[str, str], callers: Mapping[str, str]
+    ) -> JsonObject:
+        configured = self._config.agent(agent_id)
+        state = row.get("state") or "logged_out"
+        if state not in AGENT_STATES:
+            state = "logged_out"
+        call_id = row.get("call_id", "")
+        return {
+            "id": agent_id,
+            "name": row.get("name") or (configured.name if configured else agent_id),
+            "state": state,
+            "state_since": _float(row.get("state_since")),
+            "pause_reason": row.get("pause_reason", "") if state == "paused" else "",
+            "queues": sorted(configured.queues) if configured else [],
+            "current_queue": row.get("queue", ""),
+            "caller": callers.get(call_id, "") if call_id else "",
+            "reachable": row.get("reachable", "1") != "0",
+            "calls": int(_float(row.get("calls")) or 0),
+        }
+
+    def _queue_json(
+        self,
+        name: str,
+        now: float,
+        today: Sequence[int],
+        window: Sequence[tuple[int, float]],
+        counters: Mapping[tuple[str, int], metrics.IntervalCounters],
+        waiting: int,
+        oldest: tuple[str, float] | None,
+        callers: Mapping[str, str],
+        agents: Sequence[JsonObject],
+    ) -> JsonObject:
+        qc = self._config.queue(name) or QueueConfig(name=name)
+        per_interval = {s: counters.get((name, s), metrics.EMPTY) for s in today}
+        day = metrics.figures(metrics.total(per_interval.values()), self._variant)
+        hour_counters = metrics.window_total(
+            {s: counters.get((name, s), metrics.EMPTY) for s, _ in window}, window
+        )
+        hour = metrics.service_level(hour_counters, self._variant)
+        oldest_arrival = oldest[1] if oldest else None
+        longest = metrics.longest_wait_seconds(oldest_arrival, now)
+
+        counts = dict.fromkeys((*AGENT_STATES[1:], "logged_in", "unreachable"), 0)
+        for a in agents:
+            if name not in a["queues"] and a["queues"]:
+                continue
+            if a["state"] != "logged_out":
+                counts["logged_in"] += 1
+                counts[a["state"]] += 1
+                if not a["reachable"]:
+                    counts["unreachable"] += 1
+
+        values: dict[str, float | None] = {
+            "service_level": day.service_level,
+            "service_level_hour": hour,
+            "abandon_rate": day.abandon_rate,
+            "longest_wait_seconds": longest,
+            "asa_seconds": day.asa_seconds,
+            "aht_seconds": day.aht_seconds,
+            "median_wait_seconds": day.median_wait_seconds,
+            "waiting": float(waiting),
+        }
+        levels = {
+            metric: level.value
+            for metric, value in values.items()
+            if (level := classify(value, self._thresholds.get(metric))) is not None
+        }
+        series_sl = [
+            _round(metrics.service_level(c, self._variant), 4) for c in per_interval.values()
+        ]
+        return {
+            "name": name,
+            "waiting": waiting,
+            "longest_wait_seconds": _round(longest, 1),
+            "oldest_arrival": oldest_arrival,
+            "longest_waiting_caller": callers.get(oldest[0], "") if oldest else "",
+            "service_level": _round(day.service_level, 4),
+            "service_level_hour": _round(hour, 4),
+            "service_level_target_seconds": qc.service_level_seconds,
+            "short_abandon_seconds": qc.short_abandon_seconds,
+            "offered": day.offered,
+            "answered": day.answered,
+            "abandoned": day.abandoned,
+            "short_abandoned": day.short_abandoned,
+            "timed_out": day.timed_out,
+            "abandon_rate": _round(day.abandon_rate, 4),
+            "asa_seconds": _round(day.asa_seconds, 1),
+            "aht_seconds": _round(day.aht_seconds, 1),
+            "median_wait_seconds": _round(day.median_wait_seconds, 1),
+            "agents": counts,
+            "levels": levels,
+            "series": {
+                "start": today[0] if today else None,
+                "step": INTERVAL_SECONDS,
+                "service_level": series_sl,
+                "offered": [round(c.offered) for c in per_interval.values()],
+            },
+        }
+
+
+def dumps(snapshot: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; NaN is refused so it can never reach a screen."""
+    return json.dumps(snapshot, separators=(",", ":"), allow_nan=False).encode()
