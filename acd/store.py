@@ -35,6 +35,18 @@ class LeaveResult:
     wait: float
 
 
+def _str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _strs(values: Any) -> list[str]:
+    return [_str(v) for v in values]
+
+
+def _map(raw: Any) -> dict[str, str]:
+    return {_str(k): _str(v) for k, v in raw.items()}
+
+
 class Store:
     """Typed operations over the Redis layout of :mod:`acd.keys`."""
 
@@ -88,7 +100,7 @@ class Store:
         return bool(await self._run("SET_REACHABLE", now, agent_id, "1" if reachable else "0"))
 
     async def agent(self, agent_id: str) -> AgentView | None:
-        h = await self.redis.hgetall(self.keys.agent(agent_id))
+        h = _map(await self.redis.hgetall(self.keys.agent(agent_id)))
         return AgentView.from_hash(agent_id, h) if h else None
 
     async def agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
@@ -98,16 +110,20 @@ class Store:
             for aid in agent_ids:
                 pipe.hgetall(self.keys.agent(aid))
             hashes = await pipe.execute()
-        return [AgentView.from_hash(aid, h) for aid, h in zip(agent_ids, hashes, strict=True) if h]
+        return [
+            AgentView.from_hash(aid, _map(h))
+            for aid, h in zip(agent_ids, hashes, strict=True)
+            if h
+        ]
 
     async def all_agent_ids(self) -> list[str]:
-        return sorted(await self.redis.smembers(self.keys.agents))
+        return sorted(_strs(await self.redis.smembers(self.keys.agents)))
 
     async def available_agent_ids(self) -> list[str]:
-        return list(await self.redis.zrange(self.keys.available, 0, -1))
+        return _strs(await self.redis.zrange(self.keys.available, 0, -1))
 
     async def due_wrapups(self, now: float) -> list[str]:
-        return list(await self.redis.zrangebyscore(self.keys.wrapups, "-inf", now))
+        return _strs(await self.redis.zrangebyscore(self.keys.wrapups, "-inf", now))
 
     async def wrap_up_expired(self, agent_id: str, now: float) -> bool:
         return bool(await self._run("WRAP_UP_EXPIRED", now, agent_id))
@@ -143,12 +159,12 @@ class Store:
         return int(position) if status == "ok" else None
 
     async def call(self, call_id: str) -> CallView | None:
-        h = await self.redis.hgetall(self.keys.call(call_id))
+        h = _map(await self.redis.hgetall(self.keys.call(call_id)))
         return CallView.from_hash(call_id, h) if h else None
 
     async def waiting_heads(self, queue: str, count: int) -> list[CallView]:
-        ids = await self.redis.zrange(self.keys.waiting(queue), 0, count - 1)
-        return await self._calls(list(ids))
+        ids = _strs(await self.redis.zrange(self.keys.waiting(queue), 0, count - 1))
+        return await self._calls(ids)
 
     async def _calls(self, call_ids: Sequence[str]) -> list[CallView]:
         if not call_ids:
@@ -157,13 +173,16 @@ class Store:
             for cid in call_ids:
                 pipe.hgetall(self.keys.call(cid))
             hashes = await pipe.execute()
-        return [CallView.from_hash(c, h) for c, h in zip(call_ids, hashes, strict=True) if h]
+        return [
+            CallView.from_hash(c, _map(h)) for c, h in zip(call_ids, hashes, strict=True) if h
+        ]
 
     async def waiting_count(self, queue: str) -> int:
-        return int(await self.redis.zcard(self.keys.waiting(queue)))
+        count: Any = await self.redis.zcard(self.keys.waiting(queue))
+        return int(count)
 
     async def position(self, queue: str, call_id: str) -> int | None:
-        rank = await self.redis.zrank(self.keys.waiting(queue), call_id)
+        rank: Any = await self.redis.zrank(self.keys.waiting(queue), call_id)
         return None if rank is None else int(rank) + 1
 
     async def claim(self, call_id: str, agent_id: str, now: float) -> bool:
@@ -221,21 +240,21 @@ class Store:
         await self.redis.hset(self.keys.instances, instance_id, repr(now))
 
     async def instances(self) -> dict[str, float]:
-        raw = await self.redis.hgetall(self.keys.instances)
+        raw = _map(await self.redis.hgetall(self.keys.instances))
         return {k: float(v) for k, v in raw.items()}
 
     async def forget_instance(self, instance_id: str) -> None:
         await self.redis.hdel(self.keys.instances, instance_id)
 
     async def owned_calls(self, instance_id: str) -> list[CallView]:
-        ids = await self.redis.smembers(self.keys.owner_calls(instance_id))
+        ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))
         return await self._calls(sorted(ids))
 
     async def drop_owner_index(self, instance_id: str) -> None:
         await self.redis.delete(self.keys.owner_calls(instance_id))
 
     async def active_calls(self) -> list[CallView]:
-        ids = await self.redis.smembers(self.keys.active_calls)
+        ids = _strs(await self.redis.smembers(self.keys.active_calls))
         return await self._calls(sorted(ids))
 
     # ---- notifications -----------------------------------------------------
@@ -250,7 +269,9 @@ class Store:
 
     async def recent_handle(self, queue: str, since: float) -> tuple[float, int]:
         """(handle seconds, handled calls) for ``queue`` in intervals since ``since``."""
-        epochs = await self.redis.zrangebyscore(self.keys.stats_index(queue), since - 900, "+inf")
+        epochs = _strs(
+            await self.redis.zrangebyscore(self.keys.stats_index(queue), since - 900, "+inf")
+        )
         total, n = 0.0, 0
         if not epochs:
             return total, n

@@ -21,7 +21,11 @@ local RETENTION = tonumber(ARGV[3])
 local MAXLEN = ARGV[4]
 local function akey(id) return P .. 'agent:' .. id end
 local function ckey(id) return P .. 'call:' .. id end
-local function hget(k, f) local v = redis.call('HGET', k, f); if v == false then return nil end; return v end
+local function hget(k, f)
+  local v = redis.call('HGET', k, f)
+  if v == false then return nil end
+  return v
+end
 local function num(v, d) if v == nil or v == '' then return d end; return tonumber(v) or d end
 
 local function sync_available(id)
@@ -237,7 +241,8 @@ if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
     set_agent_state(aid, 'logged_out')
     result = 'logged_out'
   elseif limit > 0 and missed >= limit then
-    redis.call('HSET', ak, 'pause_reason', 'auto-paused: ' .. missed .. ' missed calls', 'pending', '')
+    redis.call('HSET', ak, 'pause_reason', 'auto-paused: ' .. missed .. ' missed calls',
+               'pending', '')
     set_agent_state(aid, 'paused')
     result = 'auto_paused'
   elseif hget(ak, 'pending') == 'pause' then
@@ -423,7 +428,8 @@ if hget(ck, 'state') == 'on_call' then
   contact_record(cid)
 end
 local ak = akey(aid)
-if hget(ak, 'call_id') == cid and (hget(ak, 'state') == 'on_call' or hget(ak, 'state') == 'ringing') then
+local ast = hget(ak, 'state')
+if hget(ak, 'call_id') == cid and (ast == 'on_call' or ast == 'ringing') then
   redis.call('HSET', ak, 'call_id', '', 'queue', '')
   set_agent_state(aid, 'available')
   return 1

@@ -1,0 +1,138 @@
+"""Matching callers with agents.
+
+The dispatcher reads state from the store, asks :mod:`acd.routing` for a
+decision, and commits it with the store's atomic claim. A lost race (another
+ACD process took the agent or the call first) just means trying again with
+fresh state. The process that owns the call's FastAGI socket is told about the
+match: directly when it is this process, by pub/sub otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from acd.config import AgentConfig, Config, QueueConfig
+from acd.models import AgentState, CallState, CallView
+from acd.routing import Candidate, choose_agent, choose_call
+from acd.store import Store
+
+log = logging.getLogger(__name__)
+
+HEAD_DEPTH = 20  # waiting calls looked at per queue when an agent frees up
+CLAIM_ATTEMPTS = 3
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        instance_id: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.instance_id = instance_id
+        self.clock = clock
+        self.queues: dict[str, QueueConfig] = {q.name: q for q in config.queues}
+        self.agents: dict[str, AgentConfig] = {a.id: a for a in config.agents}
+        self._offers: dict[str, asyncio.Future[str]] = {}
+        self._round_robin: dict[str, str] = {}
+
+    # ---- local offers ------------------------------------------------------
+
+    def expect_offer(self, call_id: str) -> asyncio.Future[str]:
+        """A future resolved with the agent id when this call gets an agent."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._offers[call_id] = fut
+        return fut
+
+    def drop_offer(self, call_id: str) -> None:
+        fut = self._offers.pop(call_id, None)
+        if fut is not None and not fut.done():
+            fut.cancel()
+
+    def deliver(self, call_id: str, agent_id: str) -> bool:
+        fut = self._offers.get(call_id)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(agent_id)
+        return True
+
+    async def _notify(self, call: CallView, agent_id: str) -> None:
+        if call.owner == self.instance_id:
+            self.deliver(call.id, agent_id)
+        else:
+            await self.store.offer(call.owner, call.id)
+
+    # ---- matching ----------------------------------------------------------
+
+    async def match_call(self, call_id: str) -> bool:
+        """Find an agent for one waiting call; True when one was reserved."""
+        for _ in range(CLAIM_ATTEMPTS):
+            call = await self.store.call(call_id)
+            if call is None or call.state is not CallState.WAITING:
+                return False
+            queue = self.queues.get(call.queue)
+            if queue is None:
+                return False
+            ids = await self.store.available_agent_ids()
+            if not ids:
+                return False
+            views = await self.store.agents(ids)
+            candidates = [
+                Candidate(v, self.agents[v.id])
+                for v in views
+                if v.id in self.agents and v.state is AgentState.AVAILABLE
+            ]
+            now = self.clock()
+            choice = choose_agent(
+                queue,
+                candidates,
+                call,
+                now,
+                last_round_robin=self._round_robin.get(queue.name, ""),
+            )
+            if choice is None:
+                return False
+            if await self.store.claim(call.id, choice.view.id, now):
+                self._round_robin[queue.name] = choice.view.id
+                await self._notify(call, choice.view.id)
+                return True
+        return False
+
+    async def match_agent(self, agent_id: str) -> bool:
+        """Find the call a newly available agent should take."""
+        config = self.agents.get(agent_id)
+        if config is None:
+            return False
+        for _ in range(CLAIM_ATTEMPTS):
+            view = await self.store.agent(agent_id)
+            if view is None or view.state is not AgentState.AVAILABLE or not view.reachable:
+                return False
+            heads = {
+                q: await self.store.waiting_heads(q, HEAD_DEPTH)
+                for q in config.queues
+                if q in self.queues
+            }
+            now = self.clock()
+            call = choose_call(config, agent_id, heads, self.queues, now)
+            if call is None:
+                return False
+            if await self.store.claim(call.id, agent_id, now):
+                await self._notify(call, agent_id)
+                return True
+        return False
+
+    async def sweep(self) -> int:
+        """Match everything that can be matched now; returns matches made.
+
+        Walks available agents longest-idle first, so queues are served
+        fairly, and picks up relaxed skill requirements as waits grow.
+        """
+        made = 0
+        for agent_id in await self.store.available_agent_ids():
+            if await self.match_agent(agent_id):
+                made += 1
+        return made

@@ -1,0 +1,265 @@
+"""The ACD service of one process: call flow, agents, presence, timers.
+
+Owns its background tasks (offer listener, sweeper/heartbeat); the
+composition root (``callcenter``) gives it a Redis client, attaches an AMI
+client and serves :meth:`AcdService.routes` over FastAGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from acd.agents import AgentCommands, AgentFeatureCodes
+from acd.call_flow import CallFlow
+from acd.config import Config
+from acd.dispatcher import Dispatcher
+from acd.models import AgentState, CallState
+from acd.presence import agents_by_endpoint, parse_answer, parse_presence
+from acd.store import Store
+from telephony.agi_server import AgiSession
+from telephony.ami_client import AmiClient
+from telephony.ami_codec import AmiMessage
+from telephony.errors import AmiError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+
+
+class AcdService:
+    """Everything one ACD process does, minus the sockets it is given."""
+
+    def __init__(
+        self,
+        config: Config,
+        redis: aioredis.Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        instance_id: str | None = None,
+        lost_after: float = 15.0,
+        sweep_interval: float = 0.5,
+        heartbeat_interval: float = 2.0,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.instance_id = instance_id or uuid.uuid4().hex[:12]
+        self.store = Store(redis, config.redis)
+        self.dispatcher = Dispatcher(self.store, config, self.instance_id, clock)
+        self.commands = AgentCommands(self.store, self.dispatcher, clock)
+        self.flow = CallFlow(config, self.store, self.dispatcher, clock, self._wake_at)
+        self.features = AgentFeatureCodes(config, self.commands)
+        self._by_endpoint = agents_by_endpoint({a.id: a.endpoint for a in config.agents})
+        self._lost_after = lost_after
+        self._sweep_interval = sweep_interval
+        self._heartbeat_interval = heartbeat_interval
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: list[asyncio.TimerHandle] = []
+        self.ami: AmiClient | None = None
+        self.agi_listening = False
+        self._closing = False
+
+    # ---- wiring ------------------------------------------------------------
+
+    def routes(self) -> dict[str, Handler]:
+        routes: dict[str, Handler] = {"inbound": self.flow.handle}
+        routes.update(self.features.routes())  # type: ignore[arg-type]
+        return routes
+
+    def attach_ami(self, client: AmiClient) -> None:
+        self.ami = client
+        client.on_event(None, self._on_ami_event)
+        client.on_reconnect(self.resync)
+
+    def health(self) -> Mapping[str, str]:
+        ami = "n/a" if self.ami is None else ("up" if self.ami.connected else "down")
+        return {"ami": ami, "fastagi": "up" if self.agi_listening else "down"}
+
+    async def start(self) -> None:
+        await self.store.ensure_agents(self.config.agents, self.clock())
+        await self.store.heartbeat(self.instance_id, self.clock())
+        self._tasks.append(asyncio.create_task(self._offer_listener(), name="acd-offers"))
+        self._tasks.append(asyncio.create_task(self._sweeper(), name="acd-sweeper"))
+
+    async def close(self) -> None:
+        """Stop background work; record this process's live calls as lost."""
+        self._closing = True
+        for timer in self._timers:
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(RedisError, OSError):
+            await self._lose_calls_of(self.instance_id)
+            await self.store.forget_instance(self.instance_id)
+
+    # ---- timers and sweeping ----------------------------------------------
+
+    def _wake_at(self, _agent_id: str, at: float) -> None:
+        delay = max(0.0, at - self.clock())
+        loop = asyncio.get_running_loop()
+        self._timers = [t for t in self._timers if not t.cancelled()]
+        self._timers.append(loop.call_later(delay, self._wake.set))
+
+    async def _sweeper(self) -> None:
+        next_beat = 0.0
+        backoff = self._sweep_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sweep_interval)
+            self._wake.clear()
+            try:
+                now = self.clock()
+                for agent_id in await self.store.due_wrapups(now):
+                    if await self.store.wrap_up_expired(agent_id, now):
+                        await self.dispatcher.match_agent(agent_id)
+                await self.dispatcher.sweep()
+                if now >= next_beat:
+                    await self.store.heartbeat(self.instance_id, now)
+                    await self._reap_dead_instances(now)
+                    next_beat = now + self._heartbeat_interval
+                backoff = self._sweep_interval
+            except (RedisError, OSError) as exc:
+                log.warning("sweeper: Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _reap_dead_instances(self, now: float) -> None:
+        for instance, beat in (await self.store.instances()).items():
+            if instance != self.instance_id and now - beat > self._lost_after:
+                log.warning("ACD instance %s silent for %.0f s: recording its calls", instance,
+                            now - beat)
+                await self._lose_calls_of(instance)
+                await self.store.forget_instance(instance)
+
+    async def _lose_calls_of(self, instance: str) -> None:
+        """Calls whose FastAGI socket died with an ACD process: the dialplan
+        fallback took those callers; record them so nothing is left hanging."""
+        now = self.clock()
+        for call in await self.store.owned_calls(instance):
+            queue = self.config.queue(call.queue)
+            short = queue.short_abandon_seconds if queue else 5
+            if call.state in (CallState.WAITING, CallState.RINGING):
+                await self.store.leave(call.id, "lost", short, now)
+                if call.agent:
+                    await self.dispatcher.match_agent(call.agent)
+        # on-call ones end when the agent's device goes idle (see _device_idle)
+
+    # ---- offers from other processes --------------------------------------
+
+    async def _offer_listener(self) -> None:
+        channel = self.store.keys.offers(self.instance_id)
+        while True:
+            pubsub = self.store.redis.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    call_id = str(msg["data"])
+                    call = await self.store.call(call_id)
+                    if call is not None and call.state is CallState.RINGING and call.agent:
+                        self.dispatcher.deliver(call_id, call.agent)
+            except (RedisError, OSError) as exc:
+                log.warning("offer listener: Redis unavailable (%s); resubscribing", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # ---- AMI ---------------------------------------------------------------
+
+    def _agent_for(self, endpoint: str) -> str | None:
+        return self._by_endpoint.get(endpoint.lower())
+
+    async def _on_ami_event(self, msg: AmiMessage) -> None:
+        try:
+            update = parse_presence(msg)
+            if update is not None:
+                agent_id = self._agent_for(update.endpoint)
+                if agent_id is None:
+                    return
+                now = self.clock()
+                if update.reachable is not None:
+                    changed = await self.store.set_reachable(agent_id, update.reachable, now)
+                    if changed and update.reachable:
+                        await self.dispatcher.match_agent(agent_id)
+                if update.in_use is True:
+                    await self._agent_answered(agent_id)
+                elif update.in_use is False:
+                    await self._device_idle(agent_id)
+                return
+            endpoint = parse_answer(msg)
+            if endpoint is not None:
+                agent_id = self._agent_for(endpoint)
+                if agent_id is not None:
+                    await self._agent_answered(agent_id)
+        except (RedisError, OSError) as exc:
+            log.warning("AMI event %s not applied: Redis unavailable (%s)", msg.event, exc)
+
+    async def _agent_answered(self, agent_id: str) -> None:
+        view = await self.store.agent(agent_id)
+        if view is None or view.state is not AgentState.RINGING or not view.call_id:
+            return
+        call = await self.store.call(view.call_id)
+        if call is None:
+            return
+        queue = self.config.queue(call.queue)
+        target = queue.service_level_seconds if queue else 120
+        now = self.clock()
+        await self.store.answered(call.id, agent_id, now, target, now)
+
+    async def _device_idle(self, agent_id: str) -> None:
+        view = await self.store.agent(agent_id)
+        if view is None or view.state is not AgentState.ON_CALL or not view.call_id:
+            return
+        call = await self.store.call(view.call_id)
+        if call is None:
+            return
+        alive = await self.store.instances()
+        if call.owner in alive and call.owner:
+            return  # the owning process will see the Dial end
+        if await self.store.orphan_ended(call.id, agent_id, self.clock()):
+            await self.dispatcher.match_agent(agent_id)
+
+    async def resync(self) -> None:
+        """Rebuild presence after an AMI (re)connect: contacts, then device states."""
+        if self.ami is None:
+            return
+        try:
+            _, contacts = await self.ami.action_list("PJSIPShowContacts")
+            reachable: set[str] = set()
+            for event in contacts:
+                update = parse_presence(event)
+                if update is not None and update.reachable:
+                    reachable.add(update.endpoint.lower())
+            now = self.clock()
+            for agent in self.config.agents:
+                await self.store.set_reachable(agent.id, agent.endpoint.lower() in reachable, now)
+            _, devices = await self.ami.action_list("DeviceStateList")
+            for event in devices:
+                update = parse_presence(event)
+                if update is None:
+                    continue
+                agent_id = self._agent_for(update.endpoint)
+                if agent_id is not None and update.in_use is True:
+                    await self._agent_answered(agent_id)
+            await self.dispatcher.sweep()
+            log.info("AMI resync: %d of %d agent phones reachable", len(reachable),
+                     len(self.config.agents))
+        except AmiError as exc:
+            log.warning("AMI resync failed: %s", exc)
+        except (RedisError, OSError) as exc:
+            log.warning("AMI resync: Redis unavailable (%s)", exc)

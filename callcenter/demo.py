@@ -1,0 +1,163 @@
+"""`acd demo`: a lively contact center on one machine, from one command.
+
+Starts an embedded Redis, the fake Asterisk (AMI server, simulated SIP agents
+and callers over real FastAGI), the ACD and the wallboard; agents log in and
+take breaks, traffic swells and ebbs so queues build up and drain. Ctrl-C or
+SIGTERM stops everything this command started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from telephony.fake_asterisk import FakeAsterisk
+
+from acd.config import Config
+from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
+from callcenter.service import load_or_report, wait_for_stop_signal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+CALLER_NAMES = (
+    "Anna Nowak", "John Smith", "Łukasz Wiśniewski", "Maria García", "Chen Wei",
+    "Fatima Al-Sayed", "Olu Adeyemi", "Sven Ødegaard", "<script>alert('x')</script>",
+    "Priya Sharma", "Tomás Ruiz", "Hana Suzuki",
+)
+PAUSE_REASONS = ("Lunch", "Coffee break", "Training", "Team meeting", "Back office")
+
+
+class DemoTraffic:
+    """Callers arriving as a Poisson process whose rate swells and ebbs."""
+
+    def __init__(self, fake: FakeAsterisk, config: Config, rng: random.Random,
+                 base_rate: float, period: float) -> None:
+        self.fake = fake
+        self.queues = [q.name for q in config.queues]
+        self.weights = [3.0, 2.0, 1.0][: len(self.queues)] + [1.0] * max(0, len(self.queues) - 3)
+        self.rng = rng
+        self.base_rate = base_rate
+        self.period = period
+        self.placed = 0
+        self._calls: set[asyncio.Task[None]] = set()
+
+    def rate(self, t: float) -> float:
+        return self.base_rate * (1.0 + 0.7 * math.sin(2 * math.pi * t / self.period))
+
+    async def run(self) -> None:
+        start = time.monotonic()
+        try:
+            while True:
+                rate = max(0.05, self.rate(time.monotonic() - start))
+                await asyncio.sleep(self.rng.expovariate(rate))
+                queue = self.rng.choices(self.queues, self.weights)[0]
+                self.placed += 1
+                task = asyncio.create_task(self._one_call(queue))
+                self._calls.add(task)
+                task.add_done_callback(self._calls.discard)
+        finally:
+            for task in list(self._calls):
+                task.cancel()
+            await asyncio.gather(*self._calls, return_exceptions=True)
+
+    async def _one_call(self, queue: str) -> None:
+        number = f"+4822{self.rng.randrange(1000000, 9999999)}"
+        vip = self.rng.random() < 0.05
+        script = f"inbound?queue={queue}" + ("&priority=5" if vip else "")
+        try:
+            call = await self.fake.place_call(
+                script,
+                caller_id=number,
+                caller_name=self.rng.choice(CALLER_NAMES),
+                patience=self.rng.uniform(20.0, 240.0),
+            )
+            await call.wait_done(3600)
+        except (OSError, TimeoutError) as exc:
+            log.debug("demo call failed: %s", exc)
+
+
+async def agents_life(rt: Runtime, rng: random.Random) -> None:
+    """Agents log in one by one, then now and then take a break."""
+    ids = [a.id for a in rt.config.agents]
+    for agent_id in ids:
+        with contextlib.suppress(Exception):
+            await rt.service.commands.login(agent_id)
+        await asyncio.sleep(0.15)
+    while True:
+        await asyncio.sleep(rng.uniform(4.0, 10.0))
+        agent_id = rng.choice(ids)
+        view = await rt.service.store.agent(agent_id)
+        if view is None:
+            continue
+        with contextlib.suppress(Exception):
+            if view.state.value == "paused":
+                await rt.service.commands.unpause(agent_id)
+            elif view.state.value in ("available", "wrap_up") and rng.random() < 0.5:
+                await rt.service.commands.pause(agent_id, rng.choice(PAUSE_REASONS))
+
+
+async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="acd-demo-"))
+    fake = FakeAsterisk(
+        agi_port=0, ami_username=config.ami.username, ami_secret=config.ami.secret, seed=seed
+    )
+    await fake.start()
+    rt: Runtime | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for agent in config.agents:
+            behaviour = "no_answer" if rng.random() < 0.08 else "answer"
+            fake.add_agent(
+                agent.endpoint,
+                ring_delay=rng.uniform(0.8, 3.0),
+                behaviour=behaviour,
+                talk_seconds=rng.uniform(20.0, 55.0),
+            )
+        cfg = with_ports(config, ami_port=fake.ami_port, agi_port=0, host=host, port=port)
+        try:
+            rt = await start_runtime(cfg, embedded_dir=workdir / "redis")
+        except OSError as exc:
+            print(f"acd demo: cannot start: {exc}", file=sys.stderr)
+            return 1
+        fake.agi_port = rt.agi.port
+        for agent in config.agents:
+            await fake.register(agent.endpoint)
+        traffic = DemoTraffic(fake, config, rng, base_rate=0.45, period=240.0)
+        tasks.append(asyncio.create_task(agents_life(rt, rng), name="demo-agents"))
+        tasks.append(asyncio.create_task(traffic.run(), name="demo-traffic"))
+        print(f"Wallboard: {rt.wallboard_url}", flush=True)
+        print(f"  agent API: {rt.wallboard_url}api/agents/<id>/pause (Bearer token from the "
+              "config)", flush=True)
+        print("  terminal view: acd wallboard tail --url " + rt.wallboard_url.rstrip("/"),
+              flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        await wait_for_stop_signal()
+        print("stopping the demo...", flush=True)
+        return 0
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if rt is not None:
+            await stop_runtime(rt)
+        await fake.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_demo(*, host: str, port: int, config_path: str | None, seed: int | None = None) -> int:
+    path = config_path or str(DEFAULT_CONFIG)
+    config = load_or_report(path)
+    if config is None:
+        return 2
+    return asyncio.run(_demo(config, host, port, seed))

@@ -1,0 +1,167 @@
+"""Start and stop everything one ACD process runs.
+
+Redis (embedded when no URL is configured), the ACD service, the FastAGI
+server, the AMI client (retrying in the background while Asterisk is
+unreachable) and the wallboard web server. Used by ``acd run`` and
+``acd demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from acd.config import Config
+from acd.embedded_redis import EmbeddedRedis
+from acd.service import AcdService
+from telephony.agi_server import AgiServer
+from telephony.ami_client import AmiClient
+from telephony.errors import AmiLoginFailed, AmiNotConnected, AmiTimeout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: Config
+    redis: aioredis.Redis
+    service: AcdService
+    agi: AgiServer
+    embedded: EmbeddedRedis | None = None
+    ami: AmiClient | None = None
+    web_runner: web.AppRunner | None = None
+    wallboard_url: str = ""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def data_dir() -> Path:
+    """Where the embedded Redis keeps its append-only file (``ACD_DATA_DIR``)."""
+    return Path(os.environ.get("ACD_DATA_DIR", "var")).resolve() / "redis"
+
+
+async def start_runtime(
+    config: Config,
+    *,
+    serve_wallboard: bool = True,
+    embedded_dir: Path | None = None,
+    lost_after: float = 15.0,
+) -> Runtime:
+    embedded: EmbeddedRedis | None = None
+    url = config.redis.url
+    if not url:
+        embedded = EmbeddedRedis(embedded_dir or data_dir())
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+        log.info("embedded Redis on %s (data in %s)", url, embedded.data_dir)
+    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        await redis.ping()
+    except Exception:
+        await redis.aclose()
+        if embedded is not None:
+            embedded.stop()
+        raise
+    service = AcdService(config, redis, lost_after=lost_after)
+    await service.start()
+    agi = AgiServer(
+        service.routes(),
+        host=config.agi.host,
+        port=config.agi.port,
+        allowed_peers=config.agi.allowed_peers,
+        idle_timeout=config.agi.idle_timeout if config.agi.idle_timeout > 0 else None,
+    )
+    await agi.start()
+    service.agi_listening = True
+    rt = Runtime(config=config, redis=redis, service=service, agi=agi, embedded=embedded)
+    rt.tasks.append(asyncio.create_task(_keep_ami(rt), name="ami-connect"))
+    if serve_wallboard:
+        from wallboard.app import create_app
+
+        app = create_app(config, redis, agent_commands=service.commands, health=service.health)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.wallboard.host, config.wallboard.port)
+        await site.start()
+        rt.web_runner = runner
+        host = config.wallboard.host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        rt.wallboard_url = f"http://{shown}:{config.wallboard.port}/"
+    return rt
+
+
+async def _keep_ami(rt: Runtime) -> None:
+    """Connect to AMI; while Asterisk is unreachable keep trying (calls still flow)."""
+    cfg = rt.config.ami
+    delay = 1.0
+    while True:
+        client = AmiClient(
+            cfg.host,
+            cfg.port,
+            cfg.username,
+            cfg.secret,
+            ping_interval=cfg.ping_interval,
+            connect_timeout=cfg.connect_timeout,
+        )
+        rt.service.attach_ami(client)
+        try:
+            await client.start()
+        except AmiLoginFailed as exc:
+            log.error("AMI login to %s:%d refused (%s): check [ami] username/secret",
+                      cfg.host, cfg.port, exc)
+            rt.service.ami = None
+            return
+        except (AmiNotConnected, AmiTimeout, OSError) as exc:
+            log.warning("AMI %s:%d unreachable (%s); retrying in %.0f s",
+                        cfg.host, cfg.port, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        rt.ami = client
+        log.info("AMI connected to %s:%d", cfg.host, cfg.port)
+        await rt.service.resync()
+        return
+
+
+async def stop_runtime(rt: Runtime) -> None:
+    """Stop in dependency order; every step runs even if one fails."""
+    for task in rt.tasks:
+        task.cancel()
+    for task in rt.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if rt.web_runner is not None:
+        with contextlib.suppress(Exception):
+            await rt.web_runner.cleanup()
+    rt.service.agi_listening = False
+    with contextlib.suppress(Exception):
+        await rt.agi.close()
+    if rt.ami is not None:
+        with contextlib.suppress(Exception):
+            await rt.ami.close()
+    with contextlib.suppress(Exception):
+        await rt.service.close()
+    with contextlib.suppress(Exception):
+        await rt.redis.aclose()
+    if rt.embedded is not None:
+        await asyncio.to_thread(rt.embedded.stop)
+
+
+def with_ports(config: Config, *, ami_port: int | None = None, agi_port: int | None = None,
+               host: str | None = None, port: int | None = None) -> Config:
+    """A copy of ``config`` with runtime ports filled in (the demo picks free ones)."""
+    ami = config.ami if ami_port is None else dataclasses.replace(config.ami, port=ami_port)
+    agi = config.agi if agi_port is None else dataclasses.replace(config.agi, port=agi_port)
+    wb = config.wallboard
+    if host is not None:
+        wb = dataclasses.replace(wb, host=host)
+    if port is not None:
+        wb = dataclasses.replace(wb, port=port)
+    return dataclasses.replace(config, ami=ami, agi=agi, wallboard=wb)

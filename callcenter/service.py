@@ -1,0 +1,62 @@
+"""`acd run --config FILE`: the ACD and the wallboard against a real Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from acd.config import Config
+from acd.config_loader import load_config
+from acd.errors import ConfigError
+from callcenter.runtime import start_runtime, stop_runtime
+
+log = logging.getLogger(__name__)
+
+
+def load_or_report(path: str) -> Config | None:
+    """Load a configuration file, printing every problem on stderr when it is bad."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+async def wait_for_stop_signal() -> None:
+    """Return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(config: Config, serve_wallboard: bool) -> int:
+    try:
+        rt = await start_runtime(config, serve_wallboard=serve_wallboard)
+    except OSError as exc:
+        print(f"acd: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"FastAGI listening on {config.agi.host}:{rt.agi.port}", flush=True)
+        if rt.wallboard_url:
+            print(f"Wallboard: {rt.wallboard_url}", flush=True)
+        await wait_for_stop_signal()
+        print("stopping...", flush=True)
+    finally:
+        await stop_runtime(rt)
+    return 0
+
+
+def run_service(config_path: str, *, serve_wallboard: bool = True) -> int:
+    config = load_or_report(config_path)
+    if config is None:
+        return 2
+    return asyncio.run(_serve(config, serve_wallboard))

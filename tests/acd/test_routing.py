@@ -1,0 +1,161 @@
+"""Routing policy: who gets the call, which call an agent gets, hours, estimates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from acd.config import (
+    AgentConfig,
+    BusinessHours,
+    QueueConfig,
+    RelaxationStep,
+    RoutingStrategy,
+    SkillRequirement,
+    TimeRange,
+)
+from acd.models import AgentState, AgentView, CallState, CallView
+from acd.routing import (
+    Candidate,
+    announce_minutes,
+    choose_agent,
+    choose_call,
+    expected_wait,
+    is_open,
+)
+
+NOW = 1_800_000_000.0
+
+
+def agent(aid: str, *, idle: float = 0.0, calls: int = 0, talk: float = 0.0,
+          reachable: bool = True, queues: dict[str, int] | None = None,
+          skills: dict[str, int] | None = None) -> Candidate:
+    view = AgentView(
+        id=aid, name=aid, state=AgentState.AVAILABLE, state_since=idle, pause_reason="",
+        queue="", call_id="", reachable=reachable, missed=0, idle_since=idle, calls=calls,
+        talk_seconds=talk, wrap_until=0.0,
+    )
+    cfg = AgentConfig(id=aid, name=aid, endpoint=f"PJSIP/{aid}",
+                      queues=queues if queues is not None else {"q": 50}, skills=skills or {})
+    return Candidate(view, cfg)
+
+
+def call(cid: str = "c1", *, queue: str = "q", arrival: float = NOW - 10, priority: int = 0,
+         tried: tuple[str, ...] = ()) -> CallView:
+    return CallView(id=cid, queue=queue, caller_id="1", caller_name="", arrival=arrival,
+                    queue_arrival=arrival, priority=priority, state=CallState.WAITING,
+                    agent="", owner="x", tried=tried)
+
+
+def test_longest_idle_agent_gets_the_call() -> None:
+    q = QueueConfig(name="q")
+    pool = [agent("a", idle=NOW - 5), agent("b", idle=NOW - 50), agent("c", idle=NOW - 20)]
+    chosen = choose_agent(q, pool, call(), NOW)
+    assert chosen is not None and chosen.view.id == "b"
+
+
+def test_unreachable_phone_is_never_offered() -> None:
+    q = QueueConfig(name="q")
+    pool = [agent("a", idle=NOW - 50, reachable=False), agent("b", idle=NOW - 5)]
+    chosen = choose_agent(q, pool, call(), NOW)
+    assert chosen is not None and chosen.view.id == "b"
+    assert choose_agent(q, [pool[0]], call(), NOW) is None
+
+
+def test_agent_who_missed_the_call_is_tried_last() -> None:
+    q = QueueConfig(name="q")
+    pool = [agent("a", idle=NOW - 50), agent("b", idle=NOW - 5)]
+    chosen = choose_agent(q, pool, call(tried=("a",)), NOW)
+    assert chosen is not None and chosen.view.id == "b"
+    only = choose_agent(q, [pool[0]], call(tried=("a",)), NOW)
+    assert only is not None and only.view.id == "a"
+
+
+def test_skills_and_relaxation_over_wait_time() -> None:
+    q = QueueConfig(
+        name="q",
+        required_skills=(SkillRequirement("polish", 70),),
+        relaxation=(RelaxationStep(after_seconds=60, min_proficiency=40),),
+    )
+    junior = agent("junior", skills={"polish": 50})
+    fresh_call = call(arrival=NOW - 10)
+    old_call = call(arrival=NOW - 61)
+    assert choose_agent(q, [junior], fresh_call, NOW) is None
+    chosen = choose_agent(q, [junior], old_call, NOW)
+    assert chosen is not None and chosen.view.id == "junior"
+
+
+def test_agent_not_serving_queue_is_not_eligible() -> None:
+    q = QueueConfig(name="q")
+    assert choose_agent(q, [agent("a", queues={"other": 90})], call(), NOW) is None
+
+
+def test_other_strategies() -> None:
+    pool = [
+        agent("a", idle=NOW - 50, calls=9, talk=900, queues={"q": 30}),
+        agent("b", idle=NOW - 5, calls=1, talk=500, queues={"q": 90}),
+        agent("c", idle=NOW - 20, calls=4, talk=100, queues={"q": 60}),
+    ]
+
+    def pick(strategy: RoutingStrategy, last: str = "") -> str:
+        chosen = choose_agent(QueueConfig(name="q", strategy=strategy), pool, call(), NOW,
+                              last_round_robin=last)
+        assert chosen is not None
+        return chosen.view.id
+
+    assert pick(RoutingStrategy.MOST_SKILLED) == "b"
+    assert pick(RoutingStrategy.FEWEST_CALLS) == "b"
+    assert pick(RoutingStrategy.LEAST_TALK_TIME) == "c"
+    assert pick(RoutingStrategy.ROUND_ROBIN, last="a") == "b"
+    assert pick(RoutingStrategy.ROUND_ROBIN, last="c") == "a"
+
+
+def test_vip_first_then_longest_weighted_wait_across_queues() -> None:
+    queues = {"sales": QueueConfig(name="sales"), "vip": QueueConfig(name="vip", priority=10)}
+    a = AgentConfig(id="a", name="a", endpoint="PJSIP/a", queues={"sales": 50, "vip": 50})
+    heads = {
+        "sales": [call("s1", queue="sales", arrival=NOW - 100)],
+        "vip": [call("v1", queue="vip", arrival=NOW - 60)],
+    }
+    # vip queue weight 2.0: 60 s there counts like 120 s against sales' 100 s
+    chosen = choose_call(a, "a", heads, queues, NOW)
+    assert chosen is not None and chosen.id == "v1"
+    heads["sales"] = [call("s2", queue="sales", arrival=NOW - 5, priority=5)]
+    chosen = choose_call(a, "a", heads, queues, NOW)
+    assert chosen is not None and chosen.id == "s2"
+
+
+def test_fair_across_equal_queues_takes_longest_wait() -> None:
+    queues = {"x": QueueConfig(name="x"), "y": QueueConfig(name="y")}
+    a = AgentConfig(id="a", name="a", endpoint="PJSIP/a", queues={"x": 50, "y": 50})
+    heads = {"x": [call("x1", queue="x", arrival=NOW - 30)],
+             "y": [call("y1", queue="y", arrival=NOW - 31)]}
+    chosen = choose_call(a, "a", heads, queues, NOW)
+    assert chosen is not None and chosen.id == "y1"
+
+
+def test_business_hours_holidays_and_overnight_ranges() -> None:
+    hours = BusinessHours(
+        weekly={1: (TimeRange(dt.time(8), dt.time(18)),),
+                5: (TimeRange(dt.time(22), dt.time(2)),)},
+        holidays=(dt.date(2026, 12, 28),),
+        timezone="Europe/Warsaw",
+    )
+
+    def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> float:
+        local = dt.datetime(y, m, d, hh, mm, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        return local.timestamp()
+
+    assert is_open(hours, at(2026, 11, 23, 9))  # Monday 09:00 CET
+    assert not is_open(hours, at(2026, 11, 23, 18))  # end is exclusive
+    assert not is_open(hours, at(2026, 11, 24, 9))  # Tuesday: no hours
+    assert is_open(hours, at(2026, 11, 27, 23))  # Friday overnight range
+    assert not is_open(hours, at(2026, 12, 28, 9))  # a Monday holiday
+    assert is_open(BusinessHours(), at(2026, 11, 24, 3))  # no hours = always open
+
+
+def test_expected_wait_and_minutes() -> None:
+    assert expected_wait(0, 5, 180) == 0
+    assert expected_wait(3, 2, 120) == 180
+    assert expected_wait(1, 0, 60) == 60  # nobody serving: still a finite estimate
+    assert announce_minutes(10) == 1
+    assert announce_minutes(61) == 2

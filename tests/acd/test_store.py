@@ -1,0 +1,153 @@
+"""The Redis store: atomic claims, transitions, counters, events (real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+import redis.asyncio as aioredis
+
+from acd.config import AgentConfig, RedisConfig
+from acd.embedded_redis import EmbeddedRedis
+from acd.errors import InvalidTransition, UnknownAgent
+from acd.keys import interval_start
+from acd.store import Store
+
+NOW = 1_800_000_000.0
+
+
+def agents(n: int) -> list[AgentConfig]:
+    return [AgentConfig(id=f"a{i}", name=f"Agent {i}", endpoint=f"PJSIP/a{i}",
+                        queues={"q": 50}) for i in range(n)]
+
+
+async def ready_store(redis_client: aioredis.Redis, prefix: str, n_agents: int) -> Store:
+    store = Store(redis_client, RedisConfig(key_prefix=prefix))
+    await store.ensure_agents(agents(n_agents), NOW)
+    for a in agents(n_agents):
+        await store.set_reachable(a.id, True, NOW)
+        await store.agent_command(a.id, "login", NOW)
+    return store
+
+
+async def test_no_agent_gets_two_calls_and_no_call_two_agents(
+    redis_client: aioredis.Redis, redis_server: EmbeddedRedis, key_prefix: str
+) -> None:
+    store = await ready_store(redis_client, key_prefix, 10)
+    for i in range(40):
+        await store.enqueue(f"c{i}", "q", arrival=NOW + i, priority=0, max_length=0, now=NOW,
+                            fields={"owner": "x"})
+    # two clients (as two ACD processes) race every call against every agent
+    other = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        store2 = Store(other, RedisConfig(key_prefix=key_prefix))
+        pairs = [(s, c, a) for c in range(40) for a in range(10) for s in (store, store2)]
+        random.Random(7).shuffle(pairs)
+        results: list[bool] = []
+        for start in range(0, len(pairs), 40):
+            batch = pairs[start:start + 40]
+            results += await asyncio.gather(
+                *(s.claim(f"c{c}", f"a{a}", NOW) for s, c, a in batch)
+            )
+    finally:
+        await other.aclose()
+    assert sum(results) == 10
+    owners: dict[str, str] = {}
+    for c in range(40):
+        call = await store.call(f"c{c}")
+        assert call is not None
+        if call.state.value == "ringing":
+            assert call.agent not in owners.values()
+            owners[call.id] = call.agent
+    assert len(owners) == 10
+    assert await store.waiting_count("q") == 30
+    assert await store.available_agent_ids() == []
+
+
+async def test_answer_finish_wrap_up_counts_once(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = await ready_store(redis_client, key_prefix, 1)
+    await store.enqueue("c1", "q", arrival=NOW, priority=0, max_length=0, now=NOW,
+                        fields={"owner": "x", "caller_id": "555"})
+    assert await store.claim("c1", "a0", NOW + 1)
+    assert await store.answered("c1", "a0", NOW + 30, 20, NOW + 30)
+    assert not await store.answered("c1", "a0", NOW + 31, 20, NOW + 31)  # idempotent
+    assert await store.call_finished("c1", "a0", 10, NOW + 90)
+    agent = await store.agent("a0")
+    assert agent is not None and agent.state.value == "wrap_up"
+    assert await store.due_wrapups(NOW + 95) == []
+    assert await store.due_wrapups(NOW + 100) == ["a0"]
+    assert await store.wrap_up_expired("a0", NOW + 100)
+    agent = await store.agent("a0")
+    assert agent is not None and agent.state.value == "available" and agent.calls == 1
+    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    assert float(stats["offered"]) == 1
+    assert float(stats["answered"]) == 1
+    assert "answered_within_target" not in stats  # waited 30 s > target 20 s
+    assert float(stats["wait_seconds"]) == 30
+    assert float(stats["talk_seconds"]) == 60
+    assert float(stats["handle_seconds"]) == 70
+    assert float(stats["handled"]) == 1
+    assert float(stats["wait_le_30"]) == 1
+    records = await redis_client.xrange(store.keys.events)
+    contacts = [f for _, f in records if f["type"] == "contact"]
+    assert len(contacts) == 1 and contacts[0]["caller_id"] == "555"
+    assert contacts[0]["outcome"] == "answered"
+
+
+async def test_missed_ring_keeps_place_and_auto_pauses(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = await ready_store(redis_client, key_prefix, 1)
+    await store.enqueue("early", "q", arrival=NOW, priority=0, max_length=0, now=NOW,
+                        fields={"owner": "x"})
+    await store.enqueue("late", "q", arrival=NOW + 5, priority=0, max_length=0, now=NOW + 5,
+                        fields={"owner": "x"})
+    for attempt in range(2):
+        assert await store.claim("early", "a0", NOW + 10 + attempt)
+        call = await store.call("early")
+        assert call is not None
+        result = await store.ring_missed(call, "a0", "NOANSWER", 2, NOW + 20 + attempt)
+        assert await store.position("q", "early") == 1  # back at the head
+    assert result == "auto_paused"
+    agent = await store.agent("a0")
+    assert agent is not None and agent.state.value == "paused"
+    assert "2 missed" in agent.pause_reason
+
+
+async def test_abandon_short_abandon_and_full_queue(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
+    await store.enqueue("c1", "q", arrival=NOW, priority=0, max_length=2, now=NOW, fields={})
+    await store.enqueue("c2", "q", arrival=NOW, priority=0, max_length=2, now=NOW, fields={})
+    assert await store.enqueue("c3", "q", arrival=NOW, priority=0, max_length=2, now=NOW,
+                               fields={}) is None
+    short = await store.leave("c1", "abandoned", 5, NOW + 3)
+    long = await store.leave("c2", "abandoned", 5, NOW + 40)
+    assert (short.outcome, long.outcome) == ("short_abandoned", "abandoned")
+    assert (await store.leave("c2", "abandoned", 5, NOW + 41)).outcome == "none"
+    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    assert float(stats["offered"]) == 2
+    assert float(stats["abandoned"]) == 2
+    assert float(stats["short_abandoned"]) == 1
+    assert await store.waiting_count("q") == 0
+
+
+async def test_agent_commands_and_errors(redis_client: aioredis.Redis, key_prefix: str) -> None:
+    store = await ready_store(redis_client, key_prefix, 1)
+    with pytest.raises(UnknownAgent):
+        await store.agent_command("nobody", "login", NOW)
+    with pytest.raises(InvalidTransition):
+        await store.agent_command("a0", "login", NOW)  # already logged in
+    await store.agent_command("a0", "pause", NOW, "Lunch <b>")
+    agent = await store.agent("a0")
+    assert agent is not None and agent.state.value == "paused"
+    assert agent.pause_reason == "Lunch <b>"
+    assert await store.available_agent_ids() == []
+    await store.agent_command("a0", "unpause", NOW + 1)
+    assert await store.available_agent_ids() == ["a0"]
+    await store.set_reachable("a0", False, NOW + 2)
+    assert await store.available_agent_ids() == []
