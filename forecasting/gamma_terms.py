@@ -117,7 +117,8 @@ def log_gamma_series(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArr
         xg, yg = x[use_gamma], y[use_gamma]
         # log P(x, y) + lgamma(x + 1) - x log y + y, with lgamma(x+1) = lgamma(x) + log x.
         log_a[use_gamma] = np.log(p[use_gamma]) + log_poisson_norm(xg, yg)
-    am1 = np.expm1(log_a)
+    with np.errstate(over="ignore"):
+        am1 = np.expm1(log_a)
     if np.any(use_series):
         tail = _series_tail(x[use_series], y[use_series])
         am1[use_series] = tail
