@@ -37,6 +37,11 @@ def redis_server_binary() -> str:
     return found
 
 
+def default_data_dir() -> Path:
+    """Where the embedded Redis keeps its append-only file (``ACD_DATA_DIR``, default ./var)."""
+    return Path(os.environ.get("ACD_DATA_DIR", "var")).resolve() / "redis"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

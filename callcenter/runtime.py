@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.config import Config
-from acd.embedded_redis import EmbeddedRedis
+from acd.embedded_redis import EmbeddedRedis, default_data_dir
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -42,11 +41,6 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def data_dir() -> Path:
-    """Where the embedded Redis keeps its append-only file (``ACD_DATA_DIR``)."""
-    return Path(os.environ.get("ACD_DATA_DIR", "var")).resolve() / "redis"
-
-
 async def start_runtime(
     config: Config,
     *,
@@ -57,7 +51,7 @@ async def start_runtime(
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
     if not url:
-        embedded = EmbeddedRedis(embedded_dir or data_dir())
+        embedded = EmbeddedRedis(embedded_dir or default_data_dir())
         await asyncio.to_thread(embedded.start)
         url = embedded.url
         log.info("embedded Redis on %s (data in %s)", url, embedded.data_dir)

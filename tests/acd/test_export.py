@@ -1,0 +1,86 @@
+"""`acd export intervals`: the interval CSV the forecaster reads back."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from acd.config import Config, QueueConfig, WallboardConfig
+from acd.export import COLUMNS, export_rows, intervals, parse_request, write_csv
+from acd.keys import Keys
+from callcenter.cli import main
+
+
+def config(tz: str = "Europe/Warsaw") -> Config:
+    return Config(
+        source="test",
+        wallboard=WallboardConfig(timezone=tz),
+        queues=(QueueConfig(name="support", service_level_seconds=120),
+                QueueConfig(name="sales", service_level_seconds=60)),
+    )
+
+
+def test_bad_arguments_are_all_reported() -> None:
+    request, problems = parse_request(config(), "2026-13-01", "yesterday", ["support", "nope"])
+    assert request is None
+    assert any("--from" in p and "YYYY-MM-DD" in p for p in problems)
+    assert any("--to" in p for p in problems)
+    assert any("'nope'" in p and "support, sales" in p for p in problems)
+    _, problems = parse_request(config(), "2026-11-02", "2026-11-01", None)
+    assert problems == ["--to: 2026-11-01 is before --from 2026-11-02"]
+
+
+def test_day_has_96_intervals_and_dst_days_differ() -> None:
+    def count(day: str) -> int:
+        request, _ = parse_request(config(), day, day, None)
+        assert request is not None
+        return len(list(intervals(request)))
+
+    assert count("2026-11-23") == 96
+    assert count("2026-03-29") == 92  # clocks go forward in Warsaw
+    assert count("2026-10-25") == 100  # and back
+    request, _ = parse_request(config(), "2026-11-23", "2026-11-23", None)
+    assert request is not None
+    first = next(intervals(request))
+    assert first.isoformat() == "2026-11-23T00:00:00+01:00"
+
+
+async def test_rows_carry_counters_and_zeros(
+    redis_client: aioredis.Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    keys = Keys(key_prefix)
+    cfg = config()
+    start = dt.datetime(2026, 11, 23, 9, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    await redis_client.hset(keys.stats("support", int(start.timestamp())), mapping={
+        "offered": 10, "answered": 8, "abandoned": 2, "answered_within_target": 7,
+        "handle_seconds": 1440.5, "wait_seconds": 160,
+    })
+    request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
+    assert request is not None
+    rows = await export_rows(redis_client, keys, cfg, request)
+    assert len(rows) == 96
+    busy = [r for r in rows if r[0] == "2026-11-23T09:15:00+01:00"]
+    assert busy == [["2026-11-23T09:15:00+01:00", "900", "support", "10", "8", "2", "7", "120",
+                     "1440.500", "160"]]
+    assert rows[0][3:6] == ["0", "0", "0"]
+    out = tmp_path / "sub" / "intervals.csv"
+    write_csv(str(out), rows)
+    with out.open(newline="") as fh:
+        parsed = list(csv.reader(fh))
+    assert tuple(parsed[0]) == COLUMNS
+    assert len(parsed) == 97
+
+
+def test_cli_rejects_bad_dates_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    cfg = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+    code = main(["export", "intervals", "--config", str(cfg), "--from", "2026-02-30",
+                 "--to", "2026-03-01", "--out", str(tmp_path / "x.csv")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--from" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
