@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 from dataclasses import dataclass, field
 
 
@@ -63,6 +64,16 @@ class Threshold:
     red: float
     higher_is_better: bool
 
+    def level(self, value: float) -> str:
+        """``"green"``, ``"amber"`` or ``"red"`` for ``value`` (limits are inclusive)."""
+        if self.higher_is_better:
+            if value <= self.red:
+                return "red"
+            return "amber" if value <= self.amber else "green"
+        if value >= self.red:
+            return "red"
+        return "amber" if value >= self.amber else "green"
+
 
 @dataclass(frozen=True, slots=True)
 class BoardConfig:
@@ -105,6 +116,26 @@ class BusinessHours:
     closed_message: str = "acd-closed"
     # Dialplan target "context,exten,priority" after the message; empty = hang up.
     closed_target: str = ""
+
+    def is_open(self, when: dt.datetime) -> bool:
+        """Whether the queue is open at ``when`` (an aware datetime, any zone).
+
+        ``when`` is converted to this queue's time zone first, so a holiday or a
+        weekday means the local calendar day. Ranges include their start and
+        exclude their end; an end of 24:00 is stored as ``time.max``.
+        """
+        if when.tzinfo is None:
+            raise ValueError("is_open needs an aware datetime")
+        local = when.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        if local.date() in self.holidays:
+            return False
+        if not self.weekly:
+            return True
+        now = local.time().replace(tzinfo=None)
+        return any(
+            r.start <= now and (now < r.end or r.end == dt.time.max)
+            for r in self.weekly.get(local.isoweekday(), ())
+        )
 
 
 @dataclass(frozen=True, slots=True)
