@@ -488,8 +488,8 @@ def _build(
         agi=agi,
         redis=redis,
         wallboard=wallboard,
-        queues=tuple(queues),
-        agents=tuple(agents),
+        queues=tuple(q for _, q in queues),
+        agents=tuple(a for _, a in agents),
     )
 
 
@@ -829,12 +829,14 @@ def _entries(
         yield path, raw, ident if isinstance(ident, str) else ""
 
 
-def _queues(items: list[object], problems: _Problems, site_timezone: str) -> list[QueueConfig]:
-    queues: list[QueueConfig] = []
+def _queues(
+    items: list[object], problems: _Problems, site_timezone: str
+) -> list[tuple[str, QueueConfig]]:
+    queues: list[tuple[str, QueueConfig]] = []
     for path, raw, _ in _entries(items, "queues", "name", _NAME_RE, problems):
         queue = _queue(_Table(raw, path, problems), site_timezone)
         if queue is not None:
-            queues.append(queue)
+            queues.append((path, queue))
     return queues
 
 
@@ -1156,8 +1158,8 @@ def _menu(t: _Table) -> tuple[MenuOption, ...]:
 # ---------------------------------------------------------------------------
 
 
-def _agents(items: list[object], problems: _Problems) -> list[AgentConfig]:
-    agents: list[AgentConfig] = []
+def _agents(items: list[object], problems: _Problems) -> list[tuple[str, AgentConfig]]:
+    agents: list[tuple[str, AgentConfig]] = []
     for path, raw, _ in _entries(items, "agents", "id", _AGENT_ID_RE, problems):
         t = _Table(raw, path, problems)
         agent_id = t.string(
@@ -1184,8 +1186,16 @@ def _agents(items: list[object], problems: _Problems) -> list[AgentConfig]:
         t.finish()
         if agent_id:
             agents.append(
-                AgentConfig(
-                    id=agent_id, name=name, endpoint=endpoint, queues=queues, skills=skills, pin=pin
+                (
+                    path,
+                    AgentConfig(
+                        id=agent_id,
+                        name=name,
+                        endpoint=endpoint,
+                        queues=queues,
+                        skills=skills,
+                        pin=pin,
+                    ),
                 )
             )
     return agents
@@ -1197,12 +1207,12 @@ def _agents(items: list[object], problems: _Problems) -> list[AgentConfig]:
 
 
 def _cross_references(
-    queues: list[QueueConfig],
-    agents: list[AgentConfig],
+    queues: list[tuple[str, QueueConfig]],
+    agents: list[tuple[str, AgentConfig]],
     wallboard: WallboardConfig,
     problems: _Problems,
 ) -> None:
-    names = {q.name for q in queues}
+    names = {q.name for _, q in queues}
     known = _one_of(sorted(names)) if names else "a queue defined in [[queues]]"
 
     def queue_ref(path: str, name: str) -> bool:
@@ -1213,29 +1223,27 @@ def _cross_references(
         problems.add(path, f"unknown queue {_show(name)}", hint)
         return False
 
-    for q in queues:
+    for path, q in queues:
         if q.overflow_queue:
             if q.overflow_queue == q.name:
                 problems.add(
-                    f"queues[{q.name}].overflow_queue",
-                    "overflows into itself",
-                    "another queue's name",
+                    f"{path}.overflow_queue", "overflows into itself", "another queue's name"
                 )
             else:
-                queue_ref(f"queues[{q.name}].overflow_queue", q.overflow_queue)
-        for option in q.menu:
+                queue_ref(f"{path}.overflow_queue", q.overflow_queue)
+        for index, option in enumerate(q.menu):
             if option.queue:
-                queue_ref(f"queues[{q.name}].menu[{option.digit}].queue", option.queue)
+                queue_ref(f"{path}.menu[{index}].queue", option.queue)
     _overflow_cycles(queues, problems)
 
     endpoints: dict[str, str] = {}
-    for a in agents:
+    for path, a in agents:
         for queue in a.queues:
-            queue_ref(f"agents[{a.id}].queues.{queue}", queue)
+            queue_ref(f"{path}.queues.{queue}", queue)
         owner = endpoints.get(a.endpoint.lower())
         if owner is not None:
             problems.add(
-                f"agents[{a.id}].endpoint",
+                f"{path}.endpoint",
                 f"{_show(a.endpoint)} is also the endpoint of agent {owner}",
                 "one endpoint per agent",
             )
@@ -1246,9 +1254,10 @@ def _cross_references(
             queue_ref(f"wallboard.boards[{index}].queues", queue)
 
 
-def _overflow_cycles(queues: list[QueueConfig], problems: _Problems) -> None:
+def _overflow_cycles(queues: list[tuple[str, QueueConfig]], problems: _Problems) -> None:
     """A caller overflowing A -> B -> A would bounce forever: report each cycle once."""
-    target = {q.name: q.overflow_queue for q in queues if q.overflow_queue}
+    target = {q.name: q.overflow_queue for _, q in queues if q.overflow_queue}
+    paths = {q.name: path for path, q in queues}
     reported: set[frozenset[str]] = set()
     for start in target:
         seen = [start]
@@ -1261,7 +1270,7 @@ def _overflow_cycles(queues: list[QueueConfig], problems: _Problems) -> None:
             if cycle not in reported:
                 reported.add(cycle)
                 problems.add(
-                    f"queues[{start}].overflow_queue",
+                    f"{paths[start]}.overflow_queue",
                     "overflow loops back: " + " -> ".join([*seen, start]),
                     "overflow chains that end in a queue without overflow",
                 )
@@ -1281,8 +1290,7 @@ def _unknown_env(
             if not var.startswith(table.env_prefix):
                 continue
             key = var[len(table.env_prefix) :].lower()
-            scalar = {k for k in table.known if not isinstance(table.data.get(k), dict | list)}
-            scalar -= {"thresholds", "boards"}
+            scalar = table.known - {"thresholds", "boards"}
             if key not in scalar:
                 close = difflib.get_close_matches(key, sorted(scalar), n=1)
                 hint = (

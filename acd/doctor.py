@@ -1,0 +1,328 @@
+"""``acd doctor``: a one-shot check of a live Asterisk over AMI, as a checklist.
+
+It uses pyst2's synchronous ``asterisk.manager.Manager``: a one-shot,
+blocking conversation is exactly what that library is built for (the ACD's
+long-running AMI client is the project's own asyncio code). Checked:
+
+- the AMI answers and the ACD's user can log in;
+- each agent's PJSIP endpoint exists and its softphone is registered and
+  reachable (``PJSIPShowEndpoint``);
+- the dialplan contexts the ACD relies on exist (``ShowDialPlan``);
+- each queue's music class and fallback queue exist (``Command``).
+
+Exit codes: 0 all checks pass, 1 any check fails, 2 bad configuration.
+
+pyst2 notes (checked against Asterisk 22): list actions return only their
+``EventList: start`` response, the events arrive through registered event
+handlers; Asterisk 22 sends CLI output as repeated ``Output:`` headers, which
+pyst2's header dict collapses, so the raw lines are read instead; ``close()``
+logs off by itself and must not follow ``logoff()``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from acd.config import Config
+from acd.config_loader import load_config
+from acd.errors import ConfigError
+
+__all__ = ["DIALPLAN_CONTEXTS", "CheckResult", "diagnose", "run_doctor"]
+
+# Contexts of the shipped asterisk/extensions.conf the ACD relies on.
+DIALPLAN_CONTEXTS = ("from-callers", "agents")
+_REACHABLE = frozenset({"reachable", "nonqualified"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    text: str
+
+
+@dataclass(slots=True)
+class _ListCollector:
+    """Events of one list action, gathered by pyst2's dispatch thread."""
+
+    events: list[Any] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _Session:
+    """One AMI conversation over pyst2, with list-action event collection."""
+
+    def __init__(self, timeout: float) -> None:
+        from asterisk.manager import Manager
+
+        self.timeout = timeout
+        self.manager: Any = Manager()
+        self._lists: dict[str, _ListCollector] = {}
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.manager.register_event("*", self._on_event)
+
+    def _on_event(self, event: Any, _manager: Any) -> bool:
+        action_id = str(event.get_header("ActionID", ""))
+        with self._lock:
+            collector = self._lists.get(action_id)
+        if collector is not None:
+            if str(event.get_header("EventList", "")).lower() == "complete" or str(
+                event.name
+            ).endswith("Complete"):
+                collector.done.set()
+            else:
+                collector.events.append(event)
+        return False
+
+    def _action_id(self) -> str:
+        with self._lock:
+            self._seq += 1
+            return f"acd-doctor-{self._seq}"
+
+    def action(self, name: str, **headers: str) -> Any:
+        return self.manager.send_action({"Action": name, "ActionID": self._action_id(), **headers})
+
+    def list_action(self, name: str, **headers: str) -> tuple[Any, list[Any]]:
+        """Send a list action; return its response and the events of its list."""
+        action_id = self._action_id()
+        collector = _ListCollector()
+        with self._lock:
+            self._lists[action_id] = collector
+        try:
+            response = self.manager.send_action({"Action": name, "ActionID": action_id, **headers})
+            if _is_success(response):
+                collector.done.wait(self.timeout)
+            return response, list(collector.events)
+        finally:
+            with self._lock:
+                self._lists.pop(action_id, None)
+
+    def command(self, command: str) -> tuple[Any, list[str]]:
+        """Run a CLI command; return the response and its output lines."""
+        response = self.action("Command", Command=command)
+        lines: list[str] = []
+        for raw in getattr(response, "response", []) or []:
+            key, sep, value = str(raw).partition(":")
+            if sep and key.strip() == "Output":
+                lines.append(value.strip())
+        data = str(getattr(response, "data", "") or "")
+        if not lines and data:
+            lines = [line for line in data.splitlines() if line.strip()]
+        return response, lines
+
+
+def _is_success(response: Any) -> bool:
+    return response is not None and response.get_header("Response", "") in ("Success", "Follows")
+
+
+def _message(response: Any) -> str:
+    if response is None:
+        return "no response"
+    return str(response.get_header("Message", "") or response.get_header("Response", "?"))
+
+
+def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
+    """Run every check against the live Asterisk, calling ``report`` per result.
+
+    Blocking; call :func:`run_doctor` for the deadline and the checklist.
+    """
+    from asterisk.manager import ManagerAuthException, ManagerException
+
+    ami = config.ami
+    session = _Session(timeout=max(ami.connect_timeout, 1.0))
+    must_close = True
+    try:
+        try:
+            banner = session.manager.connect(ami.host, ami.port)
+        except ManagerException as exc:
+            report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {_reason(exc)}"))
+            return
+        title = getattr(session.manager, "title", None) or "AMI"
+        version = getattr(session.manager, "version", "") or ""
+        del banner
+        report(CheckResult(True, f"connected to {title} {version} at {ami.host}:{ami.port}"))
+        try:
+            session.manager.login(ami.username, ami.secret)
+        except ManagerAuthException as exc:
+            report(CheckResult(False, f"log in as {ami.username!r}: {_reason(exc)}"))
+            # Asterisk hangs up after a failed login; close() would try to log
+            # off on a dying socket and could wait forever for the reply.
+            must_close = False
+            return
+        report(CheckResult(True, f"logged in as {ami.username!r}"))
+        _check_version(session, report)
+        endpoint_contexts = _check_endpoints(session, config, report)
+        _check_contexts(session, config, endpoint_contexts, report)
+        _check_music(session, config, report)
+        _check_fallback_queues(session, config, report)
+    except ManagerException as exc:
+        report(CheckResult(False, f"AMI connection lost: {_reason(exc)}"))
+    finally:
+        # close() logs off when still connected; never call logoff() as well.
+        if must_close:
+            try:
+                session.manager.close()
+            except ManagerException:
+                pass
+
+
+def _reason(exc: BaseException) -> str:
+    args = [str(a) for a in exc.args if a not in (None, "", 0)]
+    return args[-1] if args else type(exc).__name__
+
+
+def _check_version(session: _Session, report: Callable[[CheckResult], None]) -> None:
+    response = session.action("CoreSettings")
+    if _is_success(response):
+        version = response.get_header("AsteriskVersion", "?")
+        report(CheckResult(True, f"Asterisk {version}"))
+    else:
+        report(CheckResult(False, f"CoreSettings: {_message(response)}"))
+
+
+def _check_endpoints(
+    session: _Session, config: Config, report: Callable[[CheckResult], None]
+) -> set[str]:
+    contexts: set[str] = set()
+    for agent in config.agents:
+        tech, _, resource = agent.endpoint.partition("/")
+        label = f"agent {agent.id} ({agent.name}), endpoint {agent.endpoint}"
+        if tech.upper() != "PJSIP":
+            report(CheckResult(False, f"{label}: not a PJSIP endpoint, cannot check"))
+            continue
+        response, events = session.list_action("PJSIPShowEndpoint", Endpoint=resource)
+        if not _is_success(response):
+            report(CheckResult(False, f"{label}: does not exist ({_message(response)})"))
+            continue
+        for event in events:
+            if event.name == "EndpointDetail" and event.get_header("Context"):
+                contexts.add(str(event.get_header("Context")))
+        statuses = [
+            str(e.get_header("Status", "")) for e in events if e.name == "ContactStatusDetail"
+        ]
+        reachable = [s for s in statuses if s.lower() in _REACHABLE]
+        if reachable:
+            report(CheckResult(True, f"{label}: softphone registered and reachable"))
+        elif statuses:
+            report(CheckResult(False, f"{label}: softphone {', '.join(statuses).lower()}"))
+        else:
+            report(CheckResult(False, f"{label}: no softphone registered"))
+    return contexts
+
+
+def _check_contexts(
+    session: _Session,
+    config: Config,
+    endpoint_contexts: set[str],
+    report: Callable[[CheckResult], None],
+) -> None:
+    wanted = list(DIALPLAN_CONTEXTS)
+    targets = [q.exit_target for q in config.queues] + [
+        q.business_hours.closed_target for q in config.queues
+    ]
+    for name in [*sorted(endpoint_contexts), *(t.split(",")[0] for t in targets if t)]:
+        if name not in wanted:
+            wanted.append(name)
+    for name in wanted:
+        response, _events = session.list_action("ShowDialPlan", Context=name)
+        if _is_success(response):
+            report(CheckResult(True, f"dialplan context {name!r} exists"))
+        else:
+            report(CheckResult(False, f"dialplan context {name!r}: {_message(response)}"))
+
+
+def _check_music(session: _Session, config: Config, report: Callable[[CheckResult], None]) -> None:
+    wanted = sorted({q.music_class for q in config.queues})
+    if not wanted:
+        return
+    response, lines = session.command("moh show classes")
+    if not _is_success(response):
+        report(CheckResult(False, f"music on hold: {_message(response)}"))
+        return
+    classes = set()
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "Class":
+            classes.add(value.strip())
+    for name in wanted:
+        if name in classes:
+            report(CheckResult(True, f"music class {name!r} exists"))
+        else:
+            report(CheckResult(False, f"music class {name!r} is not defined in musiconhold.conf"))
+
+
+def _check_fallback_queues(
+    session: _Session, config: Config, report: Callable[[CheckResult], None]
+) -> None:
+    for queue in config.queues:
+        name = f"{queue.name}-fallback"
+        response, lines = session.command(f"queue show {name}")
+        text = " ".join(lines)
+        if _is_success(response) and lines and "No such queue" not in text:
+            report(CheckResult(True, f"fallback queue {name!r} exists"))
+        else:
+            reason = text or _message(response)
+            report(CheckResult(False, f"fallback queue {name!r}: {reason}"))
+
+
+def _marks(stream: TextIO) -> tuple[str, str]:
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "✓✗".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return "OK  ", "FAIL"
+    return "✓", "✗"
+
+
+def run_doctor(config_path: str, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Check the live Asterisk named by ``config_path``'s ``[ami]``; print a
+    checklist; return 0 when every check passes, 1 otherwise, 2 on a bad file."""
+    stdout = out if out is not None else sys.stdout
+    stderr = err if err is not None else sys.stderr
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=stderr)
+        return 2
+    if config.ami.port == 0:
+        print(
+            f"{config_path}: ami.port is 0 (any free port): nothing to connect to",
+            file=stderr,
+        )
+        return 2
+    good, bad = _marks(stdout)
+    results: list[CheckResult] = []
+    lock = threading.Lock()
+
+    def report(result: CheckResult) -> None:
+        with lock:
+            results.append(result)
+            print(f"{good if result.ok else bad} {result.text}", file=stdout, flush=True)
+
+    print(
+        f"acd doctor: Asterisk at {config.ami.host}:{config.ami.port} ({config_path})",
+        file=stdout,
+    )
+    # pyst2 waits without timeouts; the worker thread bounds the whole check so a
+    # silent server cannot hang the command.
+    deadline = config.ami.connect_timeout * 3 + 2.0 + 0.5 * (len(config.agents) + 10)
+    worker = threading.Thread(
+        target=diagnose, args=(config, report), name="acd-doctor", daemon=True
+    )
+    started = time.monotonic()
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        report(CheckResult(False, f"Asterisk stopped answering (no reply within {deadline:.0f} s)"))
+    with lock:
+        failed = sum(1 for r in results if not r.ok)
+        passed = len(results) - failed
+    elapsed = time.monotonic() - started
+    print(f"{passed} passed, {failed} failed ({elapsed:.1f} s)", file=stdout)
+    return 0 if failed == 0 and passed > 0 else 1
