@@ -161,12 +161,16 @@ class FakeAmiServer:
         if self._server is not None:
             self._server.close()
         self.drop_clients()
+        # Let the session handlers see their sockets close and end by themselves:
+        # cancelling a start_server() callback task makes asyncio log an error.
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=2.0)
+            for task in stuck:
+                task.cancel()
+            for task in stuck:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
