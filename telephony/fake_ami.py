@@ -116,6 +116,12 @@ class AmiSession:
         self.username: str | None = None
         self.actions: list[AmiMessage] = []
 
+    def stall(self) -> None:
+        """Stop reading this client's actions, as a hung Asterisk would (for tests)."""
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+
     def send(self, messages: Sequence[AmiMessage]) -> None:
         if self.writer.is_closing():
             return

@@ -285,7 +285,7 @@ async def test_keepalive_detects_a_dead_server_and_reconnects(pbx: FakeAsterisk)
         ami.on_reconnect(hook)
         # Make the fake ignore everything on the current session.
         session = next(iter(pbx.ami.sessions))
-        session.writer.transport.pause_reading()
+        session.stall()
         await asyncio.wait_for(reconnected.wait(), 5.0)
         assert ami.connected and ami.logins == 2
 
