@@ -128,7 +128,7 @@ class AgiSession:
         line = encode_command(*words)
         name = line[:-1].decode()
         async with self._lock:
-            if self._closed:
+            if self._closed or self._transport.is_closing():
                 raise CallerHangup(f"connection closed before {name!r}")
             if self._hung_up and not dead_ok:
                 raise CallerHangup(f"caller hung up before {name!r}")
@@ -354,6 +354,7 @@ class _AgiConnection(asyncio.Protocol):
         self._session: AgiSession | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last_data = 0.0
+        self._received = 0  # header bytes, for the log line of a peer that gives up
         self._dropped = False
         self.lost: asyncio.Future[None] = self._loop.create_future()
 
@@ -377,6 +378,7 @@ class _AgiConnection(asyncio.Protocol):
         self._last_data = self._loop.time()
         try:
             if self._header is not None:
+                self._received += len(data)
                 request = self._header.feed(data)
                 if request is None:
                     return
@@ -396,7 +398,15 @@ class _AgiConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self._session is None and not self._dropped:
-            logger.warning("FastAGI peer %s closed before the end of its header", self._peer)
+            # A bare connect-and-close is a port probe (monitoring, `acd doctor`);
+            # a half-sent header is worth a warning.
+            level = logging.DEBUG if self._received == 0 else logging.WARNING
+            logger.log(
+                level,
+                "FastAGI peer %s closed after %d bytes, before the end of its header",
+                self._peer,
+                self._received,
+            )
         return False  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
