@@ -211,7 +211,7 @@ def _hw_beta(sqrt_a: FloatArray, targets: Targets, tau: FloatArray, aht: FloatAr
         goals.append((np.zeros_like(sqrt_a), log_goal, True))
     for k, log_goal, asa in goals:
         b = np.full_like(sqrt_a, 1.0)
-        for _ in range(6):
+        for _ in range(3):
             h = np.sqrt(2.0 * np.pi) * special.ndtr(b) * np.exp(0.5 * b * b)
             one_bh = 1.0 + b * h
             f = np.log(one_bh) + b * k - log_goal
@@ -266,7 +266,7 @@ def _search(a: FloatArray, h: FloatArray, targets: Targets) -> IntArray:
     lo = np.floor(a) + 1.0
     lo = np.maximum(lo, occupancy_floor(a, targets.max_occupancy).astype(np.float64))
     beta = _hw_beta(np.sqrt(a), targets, tau, h)
-    guess = np.floor(a + beta * np.sqrt(a)) - 1.0
+    guess = np.floor(a + beta * np.sqrt(a))
     n = np.maximum(lo, guess)
 
     b = np.exp(-log_inverse_erlang_b(n, a))
