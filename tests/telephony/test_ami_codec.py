@@ -221,12 +221,12 @@ def test_event_list_collector(asterisk22: Path) -> None:
 # ---- property tests ------------------------------------------------------------------
 
 _key = st.text(
-    st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=":"),
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"),
     min_size=1,
     max_size=20,
 )
 _value = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=40
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=40
 )
 _fields = st.lists(st.tuples(_key, _value), min_size=1, max_size=12)
 
