@@ -32,6 +32,8 @@ CSV_COLUMNS = (
     "wait_seconds",
 )
 _EXAMPLES = 5
+# queue_log timestamps beyond this (year 2100) are corrupt, not calls.
+_LAST_EPOCH = 4_102_444_800
 
 
 class HistoryFormat(StrEnum):
@@ -313,6 +315,8 @@ def parse_queue_log(
         data = parts[5:]
         try:
             epoch = float(epoch_text)
+            if not 0 <= epoch < _LAST_EPOCH:
+                raise ValueError(epoch_text)
         except ValueError:
             problems.add(line_no, f"bad timestamp {epoch_text!r}")
             continue

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.errors import HistoryError
 from forecasting.history import (
@@ -101,3 +103,18 @@ def test_unusable_files_raise_clear_errors(tmp_path: Path) -> None:
         load_history(odd)
     with pytest.raises(HistoryError, match="lacks columns"):
         parse_interval_csv("interval_start,queue\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789|abcENTRQUOMPLTAB.\t -", max_size=60), max_size=30))
+def test_queue_log_parser_never_raises_on_garbage(lines: list[str]) -> None:
+    load = parse_queue_log(lines)
+    assert load.malformed + load.ignored_events <= load.lines
+    assert all(r.offered >= r.answered + r.abandoned for r in load.records)
+
+
+def test_absurd_timestamps_are_malformed_not_fatal() -> None:
+    load = parse_queue_log(
+        ["99999999999999999999|c1|q|NONE|ENTERQUEUE||1|1", "-5|c2|q|NONE|ENTERQUEUE||1|1"]
+    )
+    assert load.malformed == 2 and load.records == ()
