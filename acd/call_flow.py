@@ -194,11 +194,15 @@ class CallFlow:
             except TimeoutError:
                 agent_id = await self._poll(w.call_id, offer)
             if agent_id is not None:
+                missed_by = agent_id
                 answered = await self._ring(session, w, agent_id)
                 if answered:
                     return WaitResult.ANSWERED
                 offer = self.dispatcher.expect_offer(w.call_id)
                 await self.dispatcher.match_call(w.call_id)
+                # the agent who missed may take another caller (or this one again
+                # if nobody else can)
+                await self.dispatcher.match_agent(missed_by)
                 continue
             now = self.clock()
             if now >= deadline:
@@ -299,8 +303,6 @@ class CallFlow:
             call, agent_id, status or "UNKNOWN", queue.auto_pause_after_misses, now
         )
         log.info("agent %s missed call %s (%s): %s", agent_id, w.call_id, status, result)
-        if result == "available":
-            await self.dispatcher.match_agent(agent_id)
         return False
 
     async def _caller_left(self, w: _Waiting) -> None:

@@ -120,6 +120,11 @@ class Dispatcher:
             call = choose_call(config, agent_id, heads, self.queues, now)
             if call is None:
                 return False
+            if agent_id in call.tried:
+                # This phone just failed that caller: let a fresh agent have it
+                # first (match_call prefers agents who have not tried).
+                await self.match_call(call.id)
+                continue
             if await self.store.claim(call.id, agent_id, now):
                 await self._notify(call, agent_id)
                 return True

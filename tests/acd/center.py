@@ -1,0 +1,181 @@
+"""A whole contact center on loopback for end-to-end tests.
+
+Real Redis, the real ACD service and FastAGI server, a real AMI client, and
+the fake Asterisk placing calls over real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from acd.config import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
+from acd.models import AgentState
+from acd.service import AcdService
+from telephony.agi_server import AgiServer
+from telephony.ami_client import AmiClient
+from telephony.fake_asterisk import FakeAsterisk
+
+SECRET = "test-secret"
+
+
+def bare(endpoint: str) -> str:
+    return endpoint.split("/", 1)[1] if "/" in endpoint else endpoint
+
+
+def make_config(
+    queues: Sequence[QueueConfig], agents: Sequence[AgentConfig], prefix: str
+) -> Config:
+    return Config(
+        source="test",
+        ami=AmiConfig(username="acd", secret=SECRET),
+        redis=RedisConfig(key_prefix=prefix),
+        queues=tuple(queues),
+        agents=tuple(agents),
+    )
+
+
+@dataclass
+class Acd:
+    """One ACD process: service + FastAGI server + AMI client."""
+
+    service: AcdService
+    agi: AgiServer
+    ami: AmiClient | None
+    redis: aioredis.Redis
+
+    async def stop(self, *, crash: bool = False) -> None:
+        """Stop; ``crash`` skips the service's own clean-up, as a killed process would."""
+        await self.agi.close()
+        if self.ami is not None:
+            await self.ami.close()
+        if crash:
+            for task in self.service._tasks:
+                task.cancel()
+            await asyncio.gather(*self.service._tasks, return_exceptions=True)
+        else:
+            await self.service.close()
+        await self.redis.aclose()
+
+
+@dataclass
+class Center:
+    config: Config
+    redis_url: str
+    fake: FakeAsterisk
+    acds: list[Acd] = field(default_factory=list)
+
+    @property
+    def acd(self) -> Acd:
+        return self.acds[0]
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        return self.acd.service.store
+
+    async def start_acd(self, *, lost_after: float = 15.0, with_ami: bool = True) -> Acd:
+        redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+        service = AcdService(self.config, redis, lost_after=lost_after, sweep_interval=0.1,
+                             heartbeat_interval=0.2)
+        await service.start()
+        agi = AgiServer(service.routes(), port=0)
+        await agi.start()
+        service.agi_listening = True
+        ami = None
+        if with_ami:
+            ami = AmiClient("127.0.0.1", self.fake.ami_port, "acd", SECRET, ping_interval=5,
+                            reconnect_min=0.05, reconnect_max=0.2)
+            service.attach_ami(ami)
+            await ami.start()
+            await service.resync()
+        acd = Acd(service, agi, ami, redis)
+        self.acds.append(acd)
+        self.fake.agi_port = agi.port
+        return acd
+
+    async def login(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            await self.acd.service.commands.login(agent_id)
+
+    async def agent_state(self, agent_id: str) -> AgentState:
+        view = await self.store.agent(agent_id)
+        assert view is not None
+        return view.state  # type: ignore[no-any-return]
+
+    async def stats(self, queue: str) -> dict[str, float]:
+        """Today's counters for a queue, summed over intervals."""
+        keys = self.store.keys
+        total: dict[str, float] = {}
+        for epoch in await self.acd.redis.zrange(keys.stats_index(queue), 0, -1):
+            for k, v in (await self.acd.redis.hgetall(keys.stats(queue, int(epoch)))).items():
+                total[k] = total.get(k, 0.0) + float(v)
+        return total
+
+    async def close(self) -> None:
+        for acd in self.acds:
+            with contextlib.suppress(Exception):
+                await acd.stop()
+        await self.fake.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """Poll an async condition until it holds (the system under test is concurrent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def build_center(
+    redis_url: str,
+    prefix: str,
+    queues: Sequence[QueueConfig],
+    agents: Sequence[AgentConfig],
+    *,
+    behaviours: dict[str, str] | None = None,
+    talk_seconds: float = 0.3,
+    ring_delay: float = 0.05,
+    register: bool = True,
+) -> Center:
+    config = make_config(queues, agents, prefix)
+    fake = FakeAsterisk(agi_port=0, ami_username="acd", ami_secret=SECRET, seed=1)
+    await fake.start()
+    for agent in agents:
+        fake.add_agent(
+            bare(agent.endpoint),
+            ring_delay=ring_delay,
+            behaviour=(behaviours or {}).get(agent.id, "answer"),
+            talk_seconds=talk_seconds,
+        )
+        if register:
+            await fake.register(bare(agent.endpoint))
+    return Center(config=config, redis_url=redis_url, fake=fake)
+
+
+def agent(aid: str, queues: dict[str, int] | None = None,
+          skills: dict[str, int] | None = None) -> AgentConfig:
+    return AgentConfig(id=aid, name=f"Agent {aid}", endpoint=f"PJSIP/{aid}",
+                       queues=queues if queues is not None else {"support": 50},
+                       skills=skills or {})
+
+
+def queue(name: str = "support", **kw: object) -> QueueConfig:
+    defaults: dict[str, object] = {
+        "wrap_up_seconds": 0,
+        "ring_timeout_seconds": 1,
+        "announce_period_seconds": 0,
+        "short_abandon_seconds": 0,
+    }
+    defaults.update(kw)
+    return dataclasses.replace(QueueConfig(name=name), **defaults)  # type: ignore[arg-type]
