@@ -21,6 +21,7 @@ logs off by itself and must not follow ``logoff()``.
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -134,6 +135,15 @@ def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
     from asterisk.manager import ManagerAuthException, ManagerException
 
     ami = config.ami
+    # Probe first with a timeout: pyst2 connects without one, and leaks its
+    # socket when the connection is refused.
+    try:
+        with socket.create_connection((ami.host, ami.port), timeout=ami.connect_timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {reason}"))
+        return
     session = _Session(timeout=max(ami.connect_timeout, 1.0))
     must_close = True
     try:
@@ -160,14 +170,17 @@ def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
         _check_contexts(session, config, endpoint_contexts, report)
         _check_music(session, config, report)
         _check_fallback_queues(session, config, report)
-    except ManagerException as exc:
+    except (ManagerException, OSError, ValueError) as exc:
+        # pyst2 surfaces a dropped connection as any of these.
         report(CheckResult(False, f"AMI connection lost: {_reason(exc)}"))
     finally:
         # close() logs off when still connected; never call logoff() as well.
         if must_close:
+            # pyst2 may find its socket closed under it (Asterisk hung up
+            # first); the checks are done by then, so that is not a failure.
             try:
                 session.manager.close()
-            except ManagerException:
+            except (ManagerException, OSError, ValueError):
                 pass
 
 
@@ -312,9 +325,14 @@ def run_doctor(config_path: str, *, out: TextIO | None = None, err: TextIO | Non
     # pyst2 waits without timeouts; the worker thread bounds the whole check so a
     # silent server cannot hang the command.
     deadline = config.ami.connect_timeout * 3 + 2.0 + 0.5 * (len(config.agents) + 10)
-    worker = threading.Thread(
-        target=diagnose, args=(config, report), name="acd-doctor", daemon=True
-    )
+
+    def work() -> None:
+        try:
+            diagnose(config, report)
+        except Exception as exc:  # the thread boundary: report it, never a traceback
+            report(CheckResult(False, f"unexpected error: {exc!r}"))
+
+    worker = threading.Thread(target=work, name="acd-doctor", daemon=True)
     started = time.monotonic()
     worker.start()
     worker.join(deadline)
