@@ -138,10 +138,12 @@ class AcdService:
     async def _reap_dead_instances(self, now: float) -> None:
         for instance, beat in (await self.store.instances()).items():
             if instance != self.instance_id and now - beat > self._lost_after:
-                log.warning("ACD instance %s silent for %.0f s: recording its calls", instance,
-                            now - beat)
+                log.warning(
+                    "ACD instance %s silent for %.0f s: recording its calls", instance, now - beat
+                )
                 await self._lose_calls_of(instance)
                 await self.store.forget_instance(instance)
+                await self._check_devices()
 
     async def _lose_calls_of(self, instance: str) -> None:
         """Calls whose FastAGI socket died with an ACD process: the dialplan
@@ -234,6 +236,27 @@ class AcdService:
         if await self.store.orphan_ended(call.id, agent_id, self.clock()):
             await self.dispatcher.match_agent(agent_id)
 
+    async def _check_devices(self) -> None:
+        """Apply current device states (ends calls of dead ACD processes)."""
+        if self.ami is None or not self.ami.connected:
+            return
+        try:
+            _, devices = await self.ami.action_list("DeviceStateList")
+        except AmiError as exc:
+            log.warning("DeviceStateList failed: %s", exc)
+            return
+        for event in devices:
+            update = parse_presence(event)
+            if update is None:
+                continue
+            agent_id = self._agent_for(update.endpoint)
+            if agent_id is None:
+                continue
+            if update.in_use is True:
+                await self._agent_answered(agent_id)
+            elif update.in_use is False:
+                await self._device_idle(agent_id)
+
     async def resync(self) -> None:
         """Rebuild presence after an AMI (re)connect: contacts, then device states."""
         if self.ami is None:
@@ -248,17 +271,13 @@ class AcdService:
             now = self.clock()
             for agent in self.config.agents:
                 await self.store.set_reachable(agent.id, agent.endpoint.lower() in reachable, now)
-            _, devices = await self.ami.action_list("DeviceStateList")
-            for event in devices:
-                update = parse_presence(event)
-                if update is None:
-                    continue
-                agent_id = self._agent_for(update.endpoint)
-                if agent_id is not None and update.in_use is True:
-                    await self._agent_answered(agent_id)
+            await self._check_devices()
             await self.dispatcher.sweep()
-            log.info("AMI resync: %d of %d agent phones reachable", len(reachable),
-                     len(self.config.agents))
+            log.info(
+                "AMI resync: %d of %d agent phones reachable",
+                len(reachable),
+                len(self.config.agents),
+            )
         except AmiError as exc:
             log.warning("AMI resync failed: %s", exc)
         except (RedisError, OSError) as exc:

@@ -119,7 +119,9 @@ class AmiClient:
         self._started = False
         self._supervisor: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[AmiMessage] = asyncio.Queue()
+        # None is the stop sentinel: a callback that swallows a cancellation
+        # (some libraries do) must not keep the dispatcher alive forever.
+        self._events: asyncio.Queue[AmiMessage | None] = asyncio.Queue()
         self._subscribers: dict[str | None, list[EventCallback]] = {}
         self._reconnect_hooks: list[ReconnectCallback] = []
         self._ids = itertools.count(1)
@@ -168,6 +170,7 @@ class AmiClient:
         if conn is not None:
             await self._drop(conn, AmiNotConnected("AMI client closed"))
             await _cancel_and_wait(conn.tasks)
+        self._events.put_nowait(None)
         await _cancel_and_wait([self._dispatcher])
 
     async def __aenter__(self) -> AmiClient:
@@ -428,6 +431,8 @@ class AmiClient:
     async def _dispatch_events(self) -> None:
         while True:
             message = await self._events.get()
+            if message is None:
+                return
             name = (message.event or "").lower()
             callbacks = [*self._subscribers.get(name, ()), *self._subscribers.get(None, ())]
             for callback in callbacks:
@@ -449,5 +454,11 @@ async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None] | None]) -> None:
     for task in live:
         task.cancel()
     for task in live:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a task that swallowed its cancellation is cancelled again
+        # rather than awaited forever.
+        for _ in range(50):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), 0.1)
+            if task.done():
+                break
+            task.cancel()

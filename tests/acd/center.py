@@ -125,7 +125,7 @@ class Center:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"  # noqa: ASYNC109
 ) -> None:
     """Poll an async condition until it holds (the system under test is concurrent)."""
     deadline = time.monotonic() + timeout
