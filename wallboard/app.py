@@ -128,6 +128,7 @@ def create_app(
 async def _live_updates(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[HUB_KEY].run(), name="wallboard-hub")
     yield
+    await app[HUB_KEY].close()  # also when shutdown signals did not run
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

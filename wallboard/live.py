@@ -75,6 +75,7 @@ class LiveHub:
         self._latest: dict[str, tuple[bytes, float]] = {}
         self._building: dict[str, asyncio.Future[bytes]] = {}
         self.subscribed = False
+        self._stopping = False
         self.store_ok = True
         self.dropped_slow_clients = 0
 
@@ -97,7 +98,9 @@ class LiveHub:
             group.create_task(self._heartbeat_loop(), name="wallboard-heartbeat")
 
     async def close(self) -> None:
-        """Close every socket (going away) so pages reconnect to the next server."""
+        """Close every socket (going away) so pages reconnect to the next server,
+        and make the listener stop."""
+        self._stopping = True
         clients = list(self._clients)
         for client in clients:
             if client.sender is not None:
@@ -114,16 +117,21 @@ class LiveHub:
 
     async def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self.subscribed = True
                 backoff = 0.1
                 self._dirty.set()  # changes may have been missed while away
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                # get_message with a timeout rather than listen(): redis-py can
+                # swallow a cancellation inside a blocking read, and the flag
+                # below still ends the loop within the timeout.
+                while not self._stopping:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.25)
+                    if message is not None and message.get("type") == "message":
                         self._note_change(message.get("data"))
+                return
             except (RedisError, OSError) as exc:
                 if self.subscribed:
                     log.warning("wallboard: Redis subscription lost (%s); retrying", exc)

@@ -46,48 +46,46 @@ class Level(enum.StrEnum):
     RED = "red"
 
 
-# Metrics whose values are shares (0..1); a threshold above 1 is read as percent.
-_RATE_METRICS = frozenset({"service_level", "service_level_hour", "abandon_rate"})
+# Configuration names (acd.config_loader.THRESHOLD_METRICS) -> snapshot fields
+# they colour. Rates are configured in percent; the snapshot holds shares.
+_FIELDS_BY_CONFIG_NAME: Mapping[str, tuple[str, ...]] = {
+    "service_level": ("service_level", "service_level_hour"),
+    "longest_wait": ("longest_wait_seconds",),
+    "waiting": ("waiting",),
+    "abandon_rate": ("abandon_rate",),
+    "asa": ("asa_seconds",),
+    "aht": ("aht_seconds",),
+    "median_wait": ("median_wait_seconds",),
+}
+_PERCENT_METRICS = frozenset({"service_level", "abandon_rate"})
 
+# Used when the configuration carries none (a Config built in code); the same
+# values the configuration loader fills in.
 DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
-    "service_level": Threshold(amber=0.8, red=0.7, higher_is_better=True),
-    "abandon_rate": Threshold(amber=0.05, red=0.10, higher_is_better=False),
-    "longest_wait_seconds": Threshold(amber=60, red=120, higher_is_better=False),
-    "asa_seconds": Threshold(amber=60, red=120, higher_is_better=False),
-    "median_wait_seconds": Threshold(amber=60, red=120, higher_is_better=False),
+    "service_level": Threshold(amber=80.0, red=60.0, higher_is_better=True),
+    "longest_wait": Threshold(amber=60.0, red=120.0, higher_is_better=False),
+    "waiting": Threshold(amber=3.0, red=6.0, higher_is_better=False),
+    "abandon_rate": Threshold(amber=5.0, red=10.0, higher_is_better=False),
+    "asa": Threshold(amber=30.0, red=60.0, higher_is_better=False),
 }
 
 
 def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Threshold]:
-    """Defaults overridden by the configuration; rates given in percent become shares;
-    the 60-minute service level follows the daily one unless configured."""
-    merged = dict(DEFAULT_THRESHOLDS)
-    merged.update(configured)
-    if "service_level_hour" not in configured and "service_level" in merged:
-        merged["service_level_hour"] = merged["service_level"]
+    """Thresholds keyed by snapshot field, in snapshot units (shares for rates)."""
     result: dict[str, Threshold] = {}
-    for name, t in merged.items():
-        if name in _RATE_METRICS and (t.amber > 1 or t.red > 1):
+    for name, t in (configured or DEFAULT_THRESHOLDS).items():
+        if name in _PERCENT_METRICS:
             t = Threshold(amber=t.amber / 100, red=t.red / 100, higher_is_better=t.higher_is_better)
-        result[name] = t
+        for snapshot_field in _FIELDS_BY_CONFIG_NAME.get(name, (name,)):
+            result[snapshot_field] = t
     return result
 
 
 def classify(value: float | None, threshold: Threshold | None) -> Level | None:
-    """Green, amber or red; None when there is no value or no threshold."""
+    """Green, amber or red (:meth:`Threshold.level`); None without a value or threshold."""
     if value is None or threshold is None:
         return None
-    if threshold.higher_is_better:
-        if value < threshold.red:
-            return Level.RED
-        if value < threshold.amber:
-            return Level.AMBER
-        return Level.GREEN
-    if value > threshold.red:
-        return Level.RED
-    if value > threshold.amber:
-        return Level.AMBER
-    return Level.GREEN
+    return Level(threshold.level(value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from acd.keys import Keys, interval_start, wait_bucket_field
 
@@ -36,7 +37,7 @@ class AcdWriter:
         reachable: bool = True,
         publish: bool = True,
     ) -> None:
-        fields: dict[str, str] = {
+        fields: dict[FieldT, EncodableT] = {
             "id": agent_id,
             "state": state,
             "state_since": repr(at),
@@ -65,7 +66,7 @@ class AcdWriter:
         priority: int = 0,
         publish: bool = True,
     ) -> None:
-        fields = {
+        fields: dict[FieldT, EncodableT] = {
             "id": call_id,
             "queue": queue,
             "caller_id": caller_id,

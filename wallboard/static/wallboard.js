@@ -62,8 +62,9 @@
   }
   function classify(value, t) {
     if (value === null || value === undefined || !t) return null;
-    if (t.higher_is_better) return value < t.red ? "red" : value < t.amber ? "amber" : "green";
-    return value > t.red ? "red" : value > t.amber ? "amber" : "green";
+    // Limits are inclusive, as in acd.config.Threshold.level.
+    if (t.higher_is_better) return value <= t.red ? "red" : value <= t.amber ? "amber" : "green";
+    return value >= t.red ? "red" : value >= t.amber ? "amber" : "green";
   }
 
   // --- DOM building ----------------------------------------------------------

@@ -1,0 +1,352 @@
+"""The wallboard app over real HTTP with a real Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from acd.config import Config, Threshold
+from acd.errors import AcdError, StoreError
+from tests.wallboard.acd_writer import AcdWriter
+from tests.wallboard.conftest import RedisAgentCommands, free_port, make_config
+from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for
+
+NOW = dt.datetime(2024, 6, 3, 12, 7, 30, tzinfo=dt.UTC).timestamp()
+HOSTILE = "<script>alert(1)</script>"
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def make_client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], aredis: aioredis.Redis
+) -> MakeClient:
+    async def make(
+        config: Config | None = None,
+        *,
+        commands: AgentCommands | None = None,
+        health: Callable[[], Mapping[str, str]] | None = None,
+        redis: aioredis.Redis | None = None,
+    ) -> Client:
+        app = create_app(
+            config or make_config(),
+            redis or aredis,
+            agent_commands=commands,
+            health=health,
+            clock=lambda: NOW,
+        )
+        return await aiohttp_client(app)
+
+    return make
+
+
+async def populate(w: AcdWriter) -> None:
+    """A morning on the support queue, hand-countable."""
+    at = dt.datetime(2024, 6, 3, tzinfo=dt.UTC).timestamp()
+    h = 3600.0
+    # Yesterday evening: must not count today.
+    await w.count("support", at - 600, offered=7, answered=7, publish=False)
+    # 10:00: one call answered after 300 s (outside the 120 s target).
+    await w.count("support", at + 10 * h, offered=1, publish=False)
+    await w.answered("support", at + 10 * h + 300, wait=300, publish=False)
+    # 11:30: 4 offered; answered after 10, 50 and 200 s; one abandoned after 30 s.
+    await w.count("support", at + 11.5 * h, offered=4, publish=False)
+    for wait in (10, 50, 200):
+        await w.answered("support", at + 11.5 * h + 60, wait=wait, publish=False)
+        await w.handled("support", at + 11.5 * h + 600, talk=100, wrap=20, publish=False)
+    await w.abandoned("support", at + 11.5 * h + 60, wait=30, publish=False)
+    # 11:45: a short abandon (3 s): offered, but not held against anyone.
+    await w.count("support", at + 11.75 * h, offered=1, publish=False)
+    await w.abandoned("support", at + 11.75 * h + 3, wait=3, publish=False)
+    # Now: one caller waiting since 12:05:00, with a hostile name.
+    await w.enqueue(
+        "c1", "support", arrival=NOW - 150, caller_name=HOSTILE, caller_id="+48111", publish=False
+    )
+    await w.enqueue("c2", "support", arrival=NOW - 400, caller_name="Mr <b>Bold</b>", publish=False)
+    await w.dequeue("c2", "support", at=NOW - 100, publish=False)
+    await w.set_agent("a1", "available", at=NOW - 20, publish=False)
+    await w.set_agent("a2", "on_call", at=NOW - 100, queue="support", call_id="c2", publish=False)
+    await w.set_agent("a3", "paused", at=NOW - 60, pause_reason=HOSTILE, publish=False)
+
+
+def page_config(html: str) -> dict[str, Any]:
+    """The settings the page's script reads (a JSON data block, not code)."""
+    match = re.search(r'<script id="wb-config" type="application/json">(.*?)</script>', html)
+    assert match is not None
+    config: dict[str, Any] = json.loads(match.group(1))
+    return config
+
+
+async def get_snapshot(client: Client, query: str = "") -> dict[str, Any]:
+    resp = await client.get("/api/snapshot" + query)
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/json"
+    data: dict[str, Any] = json.loads(await resp.text())
+    return data
+
+
+async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> None:
+    await populate(writer)
+    data = await get_snapshot(await make_client())
+    assert data["generated_at"] == NOW
+    assert [q["name"] for q in data["queues"]] == ["support", "sales", "billing"]
+    support = data["queues"][0]
+    # offered: 1 (10:00) + 4 (11:30) + 1 (11:45) + 2 enqueued now
+    assert support["offered"] == 8
+    assert support["answered"] == 4
+    assert support["abandoned"] == 1  # the 3 s abandon is short
+    assert support["short_abandoned"] == 1
+    assert support["abandon_rate"] == pytest.approx(1 / 8)
+    # within target: 10 s and 50 s; against: 4 answered + 1 abandoned
+    assert support["service_level"] == pytest.approx(2 / 5)
+    # last 60 min (11:07:30-12:07:30): the 10:00 call is out
+    assert support["service_level_hour"] == pytest.approx(2 / 4)
+    assert support["service_level_target_seconds"] == 120
+    assert support["asa_seconds"] == pytest.approx(round((300 + 10 + 50 + 200) / 4, 1))
+    assert support["aht_seconds"] == 120.0
+    # waits 10, 50, 200, 300: rank 2 is the 50 s call, alone in (45, 50] -> 50
+    assert support["median_wait_seconds"] == 50.0
+    assert support["waiting"] == 1
+    assert support["longest_wait_seconds"] == 150.0
+    assert support["longest_waiting_caller"] == HOSTILE
+    assert support["agents"] == {
+        "logged_in": 2,
+        "available": 1,
+        "ringing": 0,
+        "on_call": 1,
+        "wrap_up": 0,
+        "paused": 0,
+        "unreachable": 0,
+    }
+    assert support["levels"]["service_level"] == "red"  # 40 % <= 60 %
+    assert support["levels"]["longest_wait_seconds"] == "red"  # 150 s >= 120 s
+    series = support["series"]
+    assert series["start"] == NOW - 7.5 * 60 - 12 * 3600
+    assert len(series["service_level"]) == 49  # 00:00 ... 12:00
+    assert series["service_level"][40] == 0.0  # 10:00, one call answered late
+    assert series["service_level"][46] == 0.5  # 11:30: 2 within / (3 answered + 1 abandoned)
+    assert series["service_level"][0] is None
+    sales = data["queues"][1]
+    assert sales["service_level_target_seconds"] == 60
+    assert sales["agents"]["logged_in"] == 2 and sales["agents"]["paused"] == 1
+
+    agents = {a["id"]: a for a in data["agents"]}
+    assert agents["a2"]["state"] == "on_call"
+    assert agents["a2"]["caller"] == "Mr <b>Bold</b>"
+    assert agents["a2"]["queues"] == ["sales", "support"]
+    assert agents["a3"]["pause_reason"] == HOSTILE
+    assert agents["a4"]["state"] == "logged_out" and agents["a4"]["name"] == "Dana"
+    assert agents["a1"]["state_since"] == NOW - 20
+
+
+async def test_no_calls_yet_gives_nulls_not_nan(make_client: MakeClient) -> None:
+    client = await make_client()
+    resp = await client.get("/api/snapshot")
+    text = await resp.text()
+    assert "NaN" not in text and "Infinity" not in text
+    billing = json.loads(text)["queues"][2]
+    for key in (
+        "service_level",
+        "service_level_hour",
+        "abandon_rate",
+        "asa_seconds",
+        "aht_seconds",
+        "median_wait_seconds",
+        "longest_wait_seconds",
+    ):
+        assert billing[key] is None, key
+    assert billing["offered"] == 0 and billing["waiting"] == 0
+
+
+async def test_boards_by_url_and_by_name(make_client: MakeClient) -> None:
+    client = await make_client()
+    picked = await get_snapshot(client, "?queues=billing,support")
+    assert [q["name"] for q in picked["queues"]] == ["billing", "support"]
+    assert {a["id"] for a in picked["agents"]} == {"a1", "a2", "a4"}
+    named = await get_snapshot(client, "?board=front")
+    assert [q["name"] for q in named["queues"]] == ["support", "sales"]
+    assert named["board"]["title"] == "Front office"
+    for query in ("?queues=nope", "?board=nope", "?queues=support,nope"):
+        resp = await client.get("/api/snapshot" + query)
+        assert resp.status == 404
+        assert "nope" in (await resp.json())["message"]
+    assert (await client.get("/?board=nope")).status == 404
+
+
+async def test_configured_thresholds_colour_the_metrics(
+    make_client: MakeClient, writer: AcdWriter
+) -> None:
+    await populate(writer)
+    config = make_config(
+        thresholds={
+            "service_level": Threshold(amber=50, red=30, higher_is_better=True),
+            "longest_wait": Threshold(amber=100, red=200, higher_is_better=False),
+        }
+    )
+    support = (await get_snapshot(await make_client(config)))["queues"][0]
+    assert support["levels"]["service_level"] == "amber"  # 40 %: above red 30, below 50
+    assert support["levels"]["longest_wait_seconds"] == "amber"  # 150 s
+    assert "asa_seconds" not in support["levels"]  # not configured: no colour
+
+
+async def test_page_is_escaped_and_served_without_a_cdn(
+    make_client: MakeClient, writer: AcdWriter
+) -> None:
+    await populate(writer)
+    client = await make_client(make_config(language="pl"))
+    resp = await client.get("/?board=front")
+    html = await resp.text()
+    assert resp.status == 200
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert '<html lang="pl" dir="ltr">' in html
+    assert page_config(html)["labels"]["sl_today"] == "Poziom obsługi dziś"
+    assert "Brak zalogowanych konsultantów" in html
+    assert "http://" not in html and "https://" not in html  # nothing from the internet
+    for asset in ("/static/wallboard.js", "/static/wallboard.css", "/static/favicon.svg"):
+        assert (await client.get(asset)).status == 200
+    # Data never reaches the page's HTML: it arrives as JSON and goes in with textContent.
+    assert HOSTILE not in html
+    js = await (await client.get("/static/wallboard.js")).text()
+    assert "innerHTML" not in js.replace("never innerHTML", "")
+
+
+async def test_page_language_from_url_with_rtl_and_fallback(make_client: MakeClient) -> None:
+    client = await make_client()
+    arabic = await (await client.get("/?lang=ar")).text()
+    assert '<html lang="ar" dir="rtl">' in arabic
+    labels = page_config(arabic)["labels"]
+    assert labels["sl_today"] == "مستوى الخدمة اليوم"
+    assert labels["variant_default"].startswith("SL = answered")  # not translated: English
+    unknown = await (await client.get("/?lang=xx")).text()
+    assert '<html lang="en" dir="ltr">' in unknown
+
+
+async def test_view_token_when_configured(make_client: MakeClient) -> None:
+    client = await make_client(make_config(api_token="s3cret", require_token_for_view=True))
+    for path in ("/", "/api/snapshot", "/ws", "/api/snapshot?token=wrong"):
+        resp = await client.get(path)
+        assert resp.status == 401, path
+    assert (await client.get("/api/snapshot?token=s3cret")).status == 200
+    resp = await client.get("/api/snapshot", headers={"Authorization": "Bearer s3cret"})
+    assert resp.status == 200
+    page = await (await client.get("/?token=s3cret")).text()
+    assert page_config(page)["query"] == {"token": "s3cret"}  # for the websocket URL
+
+
+# --- agent API ---------------------------------------------------------------------
+
+
+async def agent_state(redis: aioredis.Redis, agent_id: str) -> tuple[str | None, str | None]:
+    state, reason = await redis.hmget(f"acd:agent:{agent_id}", ["state", "pause_reason"])
+    return (None if state is None else str(state)), (None if reason is None else str(reason))
+
+
+@pytest.fixture
+def commands(writer: AcdWriter) -> RedisAgentCommands:
+    return RedisAgentCommands(writer, make_config(), clock=lambda: NOW)
+
+
+async def test_agent_api_changes_state_with_the_token(
+    make_client: MakeClient, aredis: aioredis.Redis, commands: RedisAgentCommands
+) -> None:
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    auth = {"Authorization": "Bearer s3cret"}
+    resp = await client.post("/api/agents/a1/login", headers=auth)
+    assert resp.status == 200 and (await resp.json())["ok"] is True
+    assert await agent_state(aredis, "a1") == ("available", "")
+    resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": HOSTILE})
+    assert resp.status == 200
+    assert await agent_state(aredis, "a1") == ("paused", HOSTILE)
+    assert (await client.post("/api/agents/a1/unpause", headers=auth)).status == 200
+    assert (await client.post("/api/agents/a1/logout", headers=auth)).status == 200
+    assert (await agent_state(aredis, "a1"))[0] == "logged_out"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0"}, {"X": "s3cret"}],
+)
+async def test_agent_api_without_the_right_token_is_401_and_changes_nothing(
+    make_client: MakeClient,
+    aredis: aioredis.Redis,
+    writer: AcdWriter,
+    commands: RedisAgentCommands,
+    headers: dict[str, str],
+) -> None:
+    await writer.set_agent("a1", "available", at=NOW - 5, publish=False)
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    for action in ("login", "logout", "pause", "unpause"):
+        resp = await client.post(f"/api/agents/a1/{action}", headers=headers, json={"reason": "x"})
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    resp = await client.post("/api/agents/a1/pause?token=s3cret", json={"reason": "x"})
+    assert resp.status == 401  # a token in a URL ends up in logs: header only
+    assert await agent_state(aredis, "a1") == ("available", "")
+
+
+async def test_agent_api_is_disabled_without_a_configured_token(
+    make_client: MakeClient, aredis: aioredis.Redis, commands: RedisAgentCommands
+) -> None:
+    client = await make_client(make_config(api_token=""), commands=commands)
+    resp = await client.post("/api/agents/a1/login", headers={"Authorization": "Bearer "})
+    assert resp.status == 403
+    assert "api_token" in (await resp.json())["message"]
+    assert await agent_state(aredis, "a1") == (None, None)
+
+
+async def test_agent_api_errors_map_to_statuses(
+    make_client: MakeClient, commands: RedisAgentCommands
+) -> None:
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    auth = {"Authorization": "Bearer s3cret"}
+    resp = await client.post("/api/agents/nobody/login", headers=auth)
+    assert resp.status == 404 and (await resp.json())["error"] == "unknown_agent"
+    resp = await client.post("/api/agents/a1/unpause", headers=auth)
+    assert resp.status == 409 and (await resp.json())["error"] == "invalid_transition"
+    resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": "x" * 101})
+    assert resp.status == 400
+    resp = await client.post("/api/agents/a1/pause", headers=auth, data=b"{not json")
+    assert resp.status == 400
+    assert (await client.post("/api/agents/a1/dance", headers=auth)).status == 404
+
+
+def test_error_codes_map_in_one_table() -> None:
+    assert status_for(StoreError("down")) == 503
+    assert status_for(AcdError("generic")) == 400
+    assert STATUS_BY_CODE["invalid_transition"] == 409
+
+
+# --- health -------------------------------------------------------------------------
+
+
+async def test_healthz(make_client: MakeClient) -> None:
+    status = {"ami": "up", "fastagi": "up"}
+    client = await make_client(health=lambda: dict(status))
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok", "ami": "up", "fastagi": "up", "redis": "up"}
+    status["ami"] = "down"
+    resp = await client.get("/healthz")
+    assert resp.status == 503
+    assert (await resp.json())["ami"] == "down"
+
+
+async def test_healthz_and_snapshot_when_redis_is_unreachable(make_client: MakeClient) -> None:
+    dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    try:
+        client = await make_client(redis=dead)
+        resp = await client.get("/healthz")
+        assert resp.status == 503 and (await resp.json())["redis"] == "down"
+        resp = await client.get("/api/snapshot")
+        assert resp.status == 503 and (await resp.json())["error"] == "store_unavailable"
+    finally:
+        await dead.aclose()
