@@ -1,0 +1,215 @@
+"""Live updates over /ws and the terminal view, against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.wallboard.acd_writer import AcdWriter
+from tests.wallboard.conftest import RedisServer, free_port, make_config
+from wallboard.app import create_app
+from wallboard.tail import format_duration, format_percent, render, run_tail, websocket_url
+
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], aredis: aioredis.Redis
+) -> Client:
+    return await aiohttp_client(create_app(make_config(), aredis))
+
+
+async def next_snapshot(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next snapshot message (heartbeats skipped)."""
+    while True:
+        message = await ws.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        data: dict[str, Any] = json.loads(message.data)
+        if data["type"] == "snapshot":
+            return data
+
+
+def agent(snapshot: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    return next(a for a in snapshot["agents"] if a["id"] == agent_id)
+
+
+async def test_ws_sends_the_snapshot_then_an_update_after_a_change(
+    client: Client, writer: AcdWriter
+) -> None:
+    await writer.set_agent("a1", "available", at=time.time(), publish=False)
+    async with client.ws_connect("/ws?queues=support") as ws:
+        first = await next_snapshot(ws)
+        assert [q["name"] for q in first["queues"]] == ["support"]
+        assert agent(first, "a1")["state"] == "available"
+        assert first["queues"][0]["waiting"] == 0
+
+        at = time.time()
+        await writer.enqueue("c1", "support", arrival=at, caller_name="<script>x</script>")
+        await writer.set_agent("a1", "paused", at=at, pause_reason="lunch")
+        update = await next_snapshot(ws)
+        while update["last_change_at"] != at:  # the burst may arrive in two updates
+            update = await next_snapshot(ws)
+        assert update["queues"][0]["waiting"] == 1
+        assert update["queues"][0]["longest_waiting_caller"] == "<script>x</script>"
+        assert agent(update, "a1")["state"] == "paused"
+        assert agent(update, "a1")["pause_reason"] == "lunch"
+
+
+async def test_every_socket_on_a_board_gets_the_same_bytes(
+    client: Client, writer: AcdWriter
+) -> None:
+    async with client.ws_connect("/ws") as one, client.ws_connect("/ws") as two:
+        await next_snapshot(one)
+        await next_snapshot(two)
+        at = time.time()
+        await writer.set_agent("a2", "on_call", at=at, queue="support")
+
+        async def raw_update(ws: aiohttp.ClientWebSocketResponse) -> str:
+            while True:
+                message = await ws.receive(timeout=5)
+                data = json.loads(message.data)
+                if data["type"] == "snapshot" and data["last_change_at"] == at:
+                    return str(message.data)
+
+        first, second = await asyncio.gather(raw_update(one), raw_update(two))
+        assert first == second  # built and serialised once for both
+
+
+async def test_bad_change_messages_still_refresh(client: Client, writer: AcdWriter) -> None:
+    async with client.ws_connect("/ws") as ws:
+        await next_snapshot(ws)
+        await writer.set_agent("a3", "wrap_up", at=time.time(), publish=False)
+        await writer.redis.publish(writer.keys.changes, "not json")
+        update = await next_snapshot(ws)
+        assert agent(update, "a3")["state"] == "wrap_up"
+
+
+async def test_viewer_messages_are_ignored_and_unknown_board_is_404(client: Client) -> None:
+    async with client.ws_connect("/ws") as ws:
+        await next_snapshot(ws)
+        await ws.send_str("hello")
+        await ws.send_bytes(b"\x00" * 10)
+        assert not ws.closed
+    resp = await client.get("/ws?board=nope")
+    assert resp.status == 404
+
+
+@pytest.fixture
+async def own_redis() -> AsyncIterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_updates_resume_after_a_redis_restart(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], own_redis: RedisServer
+) -> None:
+    redis = aioredis.Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+        client = await aiohttp_client(create_app(make_config(), redis))
+        writer = AcdWriter(redis)
+        async with client.ws_connect("/ws") as ws:
+            await next_snapshot(ws)
+            own_redis.stop()
+            await asyncio.sleep(0.3)
+            own_redis.start()  # same port, empty data
+            at = time.time()
+            for _ in range(50):  # until the hub has subscribed again
+                await writer.set_agent("a1", "ringing", at=at)
+                try:
+                    update = await asyncio.wait_for(next_snapshot(ws), 0.5)
+                except TimeoutError:
+                    continue
+                if agent(update, "a1")["state"] == "ringing":
+                    break
+            else:
+                pytest.fail("no update after Redis came back")
+    finally:
+        await redis.aclose()
+
+
+# --- terminal view -------------------------------------------------------------
+
+
+def test_websocket_url() -> None:
+    assert websocket_url("http://127.0.0.1:8080") == "ws://127.0.0.1:8080/ws"
+    assert websocket_url("https://board.example/wall/") == "wss://board.example/wall/ws"
+    assert websocket_url("ws://h:1/ws?board=x") == "ws://h:1/ws?board=x"
+    assert websocket_url("h:8080") == "ws://h:8080/ws"
+
+
+def test_formats() -> None:
+    assert format_duration(None) == "—"
+    assert format_duration(59.9) == "0:59"
+    assert format_duration(3725) == "1:02:05"
+    assert format_percent(0.125) == "13%"  # halves up, as the page
+    assert format_percent(None) == "—"
+
+
+def test_render_keeps_escape_sequences_out_of_the_terminal() -> None:
+    snapshot = {
+        "timezone": "UTC",
+        "queues": [],
+        "agents": [
+            {
+                "id": "a1",
+                "name": "Eve\x1b[2J",
+                "state": "paused",
+                "state_since": 0.0,
+                "pause_reason": "\x1b]0;pwned\x07",
+                "reachable": True,
+            }
+        ],
+    }
+    text = render(snapshot, 65.0)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "Eve?[2J" in text and "1:05" in text
+
+
+async def test_tail_once_prints_the_same_numbers(client: Client, writer: AcdWriter) -> None:
+    now = time.time()
+    await writer.count("support", now, offered=4, answered=3, answered_within_target=2)
+    await writer.count("support", now, abandoned=1, publish=False)
+    await writer.set_agent("a1", "paused", at=now - 65, pause_reason="training")
+    out = io.StringIO()
+    url = str(client.make_url("/"))
+    code = await asyncio.to_thread(run_tail, url, None, once=True, out=out)
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    support = next(line for line in lines if line.startswith("support"))
+    assert support.split()[:8] == ["support", "0", "—", "50%", "50%", "4", "3", "1"]
+    assert "(25%)" in support
+    alice = next(line for line in lines if line.startswith("Alice"))
+    assert "paused" in alice and "training" in alice
+
+
+async def test_tail_with_a_wrong_token_or_no_server_exits_1(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aredis: aioredis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = make_config(api_token="s3cret", require_token_for_view=True)
+    client = await aiohttp_client(create_app(config, aredis))
+    url = str(client.make_url("/"))
+    assert await asyncio.to_thread(run_tail, url, "wrong", once=True) == 1
+    assert "HTTP 401" in capsys.readouterr().err
+    out = io.StringIO()
+    assert await asyncio.to_thread(run_tail, url, "s3cret", once=True, out=out) == 0
+    assert "support" in out.getvalue()
+    dead = f"http://127.0.0.1:{free_port()}"
+    assert await asyncio.to_thread(run_tail, dead, None, once=True) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("acd wallboard tail: cannot connect to ws://127.0.0.1:")
+    assert len(err.splitlines()) == 1
