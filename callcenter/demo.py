@@ -37,6 +37,11 @@ CALLER_NAMES = (
 PAUSE_REASONS = ("Lunch", "Coffee break", "Training", "Team meeting", "Back office")
 
 
+def _bare(endpoint: str) -> str:
+    """``PJSIP/1001`` -> ``1001`` (the fake's endpoint names)."""
+    return endpoint.split("/", 1)[1] if "/" in endpoint else endpoint
+
+
 class DemoTraffic:
     """Callers arriving as a Poisson process whose rate swells and ebbs."""
 
@@ -119,7 +124,7 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         for agent in config.agents:
             behaviour = "no_answer" if rng.random() < 0.08 else "answer"
             fake.add_agent(
-                agent.endpoint,
+                _bare(agent.endpoint),
                 ring_delay=rng.uniform(0.8, 3.0),
                 behaviour=behaviour,
                 talk_seconds=rng.uniform(20.0, 55.0),
@@ -132,7 +137,7 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
             return 1
         fake.agi_port = rt.agi.port
         for agent in config.agents:
-            await fake.register(agent.endpoint)
+            await fake.register(_bare(agent.endpoint))
         traffic = DemoTraffic(fake, config, rng, base_rate=0.45, period=240.0)
         tasks.append(asyncio.create_task(agents_life(rt, rng), name="demo-agents"))
         tasks.append(asyncio.create_task(traffic.run(), name="demo-traffic"))

@@ -64,7 +64,6 @@ async def start_runtime(
             embedded.stop()
         raise
     service = AcdService(config, redis, lost_after=lost_after)
-    await service.start()
     agi = AgiServer(
         service.routes(),
         host=config.agi.host,
@@ -72,22 +71,29 @@ async def start_runtime(
         allowed_peers=config.agi.allowed_peers,
         idle_timeout=config.agi.idle_timeout if config.agi.idle_timeout > 0 else None,
     )
-    await agi.start()
-    service.agi_listening = True
     rt = Runtime(config=config, redis=redis, service=service, agi=agi, embedded=embedded)
-    rt.tasks.append(asyncio.create_task(_keep_ami(rt), name="ami-connect"))
-    if serve_wallboard:
-        from wallboard.app import create_app
+    try:
+        await service.start()
+        await agi.start()
+        service.agi_listening = True
+        if serve_wallboard:
+            from wallboard.app import create_app
 
-        app = create_app(config, redis, agent_commands=service.commands, health=service.health)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, config.wallboard.host, config.wallboard.port)
-        await site.start()
-        rt.web_runner = runner
-        host = config.wallboard.host
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        rt.wallboard_url = f"http://{shown}:{config.wallboard.port}/"
+            app = create_app(config, redis, agent_commands=service.commands,
+                             health=service.health)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            rt.web_runner = runner
+            site = web.TCPSite(runner, config.wallboard.host, config.wallboard.port)
+            await site.start()
+            host = config.wallboard.host
+            shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            rt.wallboard_url = f"http://{shown}:{config.wallboard.port}/"
+        rt.tasks.append(asyncio.create_task(_keep_ami(rt), name="ami-connect"))
+    except BaseException:
+        # A half-started process must not leave Redis, sockets or tasks behind.
+        await stop_runtime(rt)
+        raise
     return rt
 
 
