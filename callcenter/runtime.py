@@ -69,7 +69,10 @@ async def start_runtime(
         host=config.agi.host,
         port=config.agi.port,
         allowed_peers=config.agi.allowed_peers,
-        idle_timeout=config.agi.idle_timeout if config.agi.idle_timeout > 0 else None,
+        # [agi] idle_timeout bounds a connection that never finishes its header;
+        # a caller on hold is silent for as long as the wait lasts: no idle limit.
+        header_timeout=config.agi.idle_timeout,
+        idle_timeout=None,
     )
     rt = Runtime(config=config, redis=redis, service=service, agi=agi, embedded=embedded)
     try:
