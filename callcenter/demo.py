@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from telephony.fake_asterisk import FakeAsterisk
-
 from acd.config import Config
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, wait_for_stop_signal
+from telephony.fake_asterisk import FakeAsterisk
 
 log = logging.getLogger(__name__)
 

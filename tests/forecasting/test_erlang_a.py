@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasting.erlang import Targets, required_agents, service_level
+from forecasting.erlang import service_level
 from forecasting.erlang_a import asa_seconds, erlang_a, required_agents_erlang_a
 from forecasting.errors import InvalidInput
 
@@ -94,8 +94,8 @@ def test_required_agents_is_the_smallest_meeting_the_target(
     assert float(erlang_a(n, a, 240, patience, target).service_level) >= sl
     if n > 0:
         assert float(erlang_a(n - 1, a, 240, patience, target).service_level) < sl
-    # Abandonment only helps the callers who stay: never more agents than Erlang C.
-    assert n <= int(required_agents(a, 240, Targets(sl, target)))
+    # (No comparison with Erlang C here: callers who abandon before the target
+    # count against this service level, so Erlang A may need more agents.)
     levels = erlang_a(np.arange(max(n - 3, 0), n + 3), a, 240, patience, target).service_level
     assert np.all(np.diff(levels) >= -1e-12)
 
