@@ -70,8 +70,9 @@ class CallFlow:
         queue_name = request.query.get("queue") or (request.args[0] if request.args else "")
         queue = self.config.queue(queue_name)
         if queue is None:
-            log.warning("inbound call %s for unknown queue %r", request.uniqueid, queue_name)
-            await session.set_variable("ACD_RESULT", "UNKNOWN_QUEUE")
+            # Leave ACD_RESULT unset: the dialplan's fallback queue takes the caller.
+            log.warning("inbound call %s for unknown queue %r: left to the dialplan fallback",
+                        request.uniqueid, queue_name)
             return
         call_id = request.uniqueid or uuid.uuid4().hex
         await session.answer()

@@ -10,7 +10,7 @@ show up on the first call: the AMI port, user or secret in ``manager.conf``
 differ from the ACD's; a dialplan ``AGI()`` URL points at another FastAGI
 host or port; an agent has no PJSIP endpoint; a queue has no
 ``<queue>-fallback`` queue in ``queues.conf`` or the dialplan does not fall
-through to it when ``AGISTATUS`` is ``FAILURE``; a music class is missing; a
+through to it when ``ACD_RESULT`` is empty; a music class is missing; a
 module the ACD needs is switched off.
 """
 
@@ -436,7 +436,13 @@ def _check_fallthrough(
     reach ``Queue(<queue>-fallback)``: no caller is dropped when the ACD is down."""
     steps = call.context.extensions.get(call.exten, ())
     after = [s for s in steps if s.number > call.step.number]
-    tests_failure = any("AGISTATUS" in s.data and "FAILURE" in s.data for s in after)
+    # Either test works for an unreachable ACD; only ACD_RESULT also catches an
+    # ACD that died mid-call (Asterisk then reports AGISTATUS=SUCCESS).
+    tests_failure = any(
+        ("ACD_RESULT" in s.data and '""' in s.data)
+        or ("AGISTATUS" in s.data and "FAILURE" in s.data)
+        for s in after
+    )
     fallback = f"{queue}-fallback"
     queues_used = [
         expand_globals(s.args[0], dialplan.globals)
@@ -446,7 +452,7 @@ def _check_fallthrough(
     if tests_failure and fallback in queues_used:
         return
     what = (
-        f"queue {queue}: nothing tests AGISTATUS = FAILURE after the AGI"
+        f"queue {queue}: nothing tests for an empty ACD_RESULT after the AGI"
         if not tests_failure
         else f"queue {queue}: the fall-through never reaches Queue({fallback})"
     )
@@ -456,7 +462,7 @@ def _check_fallthrough(
         file,
         _where(call.context.name, call.step),
         what,
-        f'GotoIf($["${{AGISTATUS}}" = "FAILURE"]?fallback) then Queue({fallback}) '
+        f'GotoIf($["${{ACD_RESULT}}" = ""]?fallback) then Queue({fallback}) '
         "in the same extension",
     )
 
