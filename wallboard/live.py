@@ -51,7 +51,7 @@ class LiveHub:
         channel: str,
         build: BuildSnapshot,
         *,
-        min_interval: float = 0.2,
+        min_interval: float = 0.15,
         settle: float = 0.01,
         refresh_interval: float = 10.0,
         heartbeat_interval: float = 5.0,

@@ -1,0 +1,367 @@
+"""Wallboard fan-out benchmark.
+
+N concurrent websocket viewers (the ``websockets`` client library) watch one
+wallboard server while changes are written to Redis and published on
+``changes`` exactly as the ACD does, at a steady rate. For every change and
+every viewer we take the time from the change (its ``at``) to the arrival of
+the first snapshot that includes it (``last_change_at >= at``): the
+event-to-viewer latency, coalescing wait included. The server runs in its own
+process so its CPU and memory are measured alone (psutil).
+
+    .venv/bin/python bench/wallboard.py [--viewers 10,100,1000] [--seconds 10] [--rate 20]
+
+Target: 1,000 viewers with p95 <= 250 ms and the server under one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from acd.config import AgentConfig, Config, QueueConfig, WallboardConfig
+from acd.embedded_redis import EmbeddedRedis
+from acd.keys import Keys, interval_start, wait_bucket_field
+
+QUEUES = ("support", "sales", "billing")
+AGENTS = 20
+_LAST_CHANGE = re.compile(rb'"last_change_at":([0-9.eE+-]+|null)')
+
+
+def bench_config() -> Config:
+    return Config(
+        source="<bench>",
+        wallboard=WallboardConfig(timezone="Europe/Warsaw"),
+        queues=tuple(QueueConfig(name=q) for q in QUEUES),
+        agents=tuple(
+            AgentConfig(
+                id=f"a{i}",
+                name=f"Agent {i}",
+                endpoint=f"PJSIP/{1000 + i}",
+                queues={QUEUES[i % 3]: 50, QUEUES[(i + 1) % 3]: 10},
+            )
+            for i in range(AGENTS)
+        ),
+    )
+
+
+# --- server process ----------------------------------------------------------------
+
+
+async def serve(redis_url: str, port: int) -> None:
+    from aiohttp import web
+
+    from wallboard.app import create_app
+
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    runner = web.AppRunner(create_app(bench_config(), redis), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()
+    print("READY", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await redis.aclose()
+
+
+# --- the ACD's side: writes and change messages ---------------------------------------
+
+
+class FakeAcd:
+    """Writes what the ACD writes for calls and agents, then publishes."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.keys = Keys()
+        self.rng = random.Random(1)
+        self.waiting: dict[str, list[str]] = {q: [] for q in QUEUES}
+        self.serial = 0
+
+    async def history(self, now: float) -> None:
+        """Counters for today so the snapshot has realistic size."""
+        pipe = self.redis.pipeline(transaction=False)
+        start = interval_start(now - 12 * 3600)
+        while start <= now:
+            for q in QUEUES:
+                key = self.keys.stats(q, start)
+                pipe.hset(
+                    key,
+                    mapping={
+                        "offered": 20,
+                        "answered": 18,
+                        "abandoned": 2,
+                        "answered_within_target": 15,
+                        "wait_seconds": 900,
+                        "handled": 18,
+                        "handle_seconds": 4000,
+                        wait_bucket_field(30): 10,
+                        wait_bucket_field(90): 8,
+                    },
+                )
+            start += 900
+        for i in range(AGENTS):
+            pipe.sadd(self.keys.agents, f"a{i}")
+            pipe.hset(
+                self.keys.agent(f"a{i}"),
+                mapping={
+                    "id": f"a{i}",
+                    "name": f"Agent {i}",
+                    "state": "available",
+                    "state_since": now,
+                    "reachable": "1",
+                },
+            )
+        await pipe.execute()
+
+    async def change(self) -> float:
+        """One change (a call arrives/leaves, or an agent changes state); returns ``at``."""
+        at = time.time()
+        q = self.rng.choice(QUEUES)
+        pipe = self.redis.pipeline(transaction=True)
+        kind = self.rng.choice(("call", "agent", "stats"))
+        if kind == "call" and (len(self.waiting[q]) < 5 or self.rng.random() < 0.5):
+            self.serial += 1
+            call = f"c{self.serial}"
+            self.waiting[q].append(call)
+            pipe.hset(
+                self.keys.call(call),
+                mapping={
+                    "id": call,
+                    "queue": q,
+                    "caller_name": f"Caller {self.serial}",
+                    "arrival": at,
+                    "state": "waiting",
+                },
+            )
+            pipe.zadd(self.keys.waiting(q), {call: at})
+            pipe.zadd(self.keys.arrivals(q), {call: at})
+            pipe.hincrby(self.keys.stats(q, interval_start(at)), "offered", 1)
+        elif kind == "call":
+            call = self.waiting[q].pop(0)
+            pipe.zrem(self.keys.waiting(q), call)
+            pipe.zrem(self.keys.arrivals(q), call)
+        elif kind == "agent":
+            agent = f"a{self.rng.randrange(AGENTS)}"
+            state = self.rng.choice(("available", "on_call", "wrap_up", "paused", "ringing"))
+            pipe.hset(self.keys.agent(agent), mapping={"state": state, "state_since": at})
+        else:
+            key = self.keys.stats(q, interval_start(at))
+            pipe.hincrby(key, "answered", 1)
+            pipe.hincrby(key, "answered_within_target", 1)
+            pipe.hincrbyfloat(key, "wait_seconds", 20.0)
+            pipe.hincrby(key, wait_bucket_field(20.0), 1)
+        pipe.publish(self.keys.changes, json.dumps({"kind": kind, "queue": q, "at": at}))
+        await pipe.execute()
+        return at
+
+
+# --- viewers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Viewer:
+    arrivals: list[tuple[float, float]] = field(default_factory=list)  # (received, last_change_at)
+    messages: int = 0
+    bytes: int = 0
+    error: str = ""
+
+
+async def watch(url: str, viewer: Viewer, connected: asyncio.Event, stop: asyncio.Event) -> None:
+    try:
+        async with connect(
+            url, compression=None, max_size=None, open_timeout=60, ping_interval=None
+        ) as ws:
+            first = True
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(decode=False), timeout=0.5)
+                except TimeoutError:
+                    continue
+                received = time.time()
+                data = raw if isinstance(raw, bytes) else raw.encode()
+                viewer.messages += 1
+                viewer.bytes += len(data)
+                match = _LAST_CHANGE.search(data, 0, 200)
+                if match and match.group(1) != b"null":
+                    viewer.arrivals.append((received, float(match.group(1))))
+                if first:
+                    first = False
+                    connected.set()
+    except Exception as exc:  # reported in the table, never hidden
+        viewer.error = f"{type(exc).__name__}: {exc}"
+        connected.set()
+
+
+def latencies(changes: list[float], viewer: Viewer) -> list[float]:
+    """Per change: first arrival whose last_change_at covers it, minus the change time."""
+    out: list[float] = []
+    seen = [lc for _, lc in viewer.arrivals]
+    for at in changes:
+        i = bisect_left(seen, at)
+        # arrivals are in order and last_change_at never decreases
+        if i < len(seen):
+            out.append(viewer.arrivals[i][0] - at)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+async def run_round(
+    url: str,
+    redis: aioredis.Redis,
+    server: psutil.Process,
+    viewers: int,
+    seconds: float,
+    rate: float,
+) -> dict[str, float | int | str]:
+    acd = FakeAcd(redis)
+    stop = asyncio.Event()
+    states = [Viewer() for _ in range(viewers)]
+    events = [asyncio.Event() for _ in range(viewers)]
+    tasks = []
+    for i in range(viewers):
+        tasks.append(asyncio.create_task(watch(url, states[i], events[i], stop)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # a ramp, as TVs come on over time
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=120)
+    await asyncio.sleep(1.0)
+    for v in states:
+        v.arrivals.clear()
+    cpu_before = server.cpu_times()
+    me = psutil.Process()
+    own_before = me.cpu_times()
+    started = time.monotonic()
+    changes: list[float] = []
+    period = 1.0 / rate
+    next_at = started
+    while time.monotonic() - started < seconds:
+        changes.append(await acd.change())
+        next_at += period
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    await asyncio.sleep(1.0)  # let the last updates land
+    wall = time.monotonic() - started
+    cpu_after = server.cpu_times()
+    own_after = me.cpu_times()
+    rss = server.memory_info().rss
+    stop.set()
+    await asyncio.gather(*tasks)
+    all_latencies: list[float] = []
+    for v in states:
+        all_latencies.extend(latencies(changes, v))
+    failed = sum(1 for v in states if v.error)
+    updates = sum(len(v.arrivals) for v in states) / max(1, viewers) / seconds
+    cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / wall
+    return {
+        "viewers": viewers,
+        "failed": failed,
+        "changes": len(changes),
+        "updates_per_s": updates,
+        "p50_ms": pct(all_latencies, 0.50) * 1000,
+        "p95_ms": pct(all_latencies, 0.95) * 1000,
+        "max_ms": max(all_latencies, default=float("nan")) * 1000,
+        "cpu_pct": cpu * 100,
+        "viewers_cpu_pct": (own_after.user + own_after.system - own_before.user - own_before.system)
+        / wall
+        * 100,
+        "rss_mb": rss / 1e6,
+        "kb_per_msg": sum(v.bytes for v in states) / max(1, sum(v.messages for v in states)) / 1e3,
+        "error": next((v.error for v in states if v.error), ""),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def bench(viewer_counts: list[int], seconds: float, rate: float) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 8192:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    with EmbeddedRedis() as store:
+        redis = aioredis.Redis.from_url(store.url, decode_responses=True)
+        await FakeAcd(redis).history(time.time())
+        port = free_port()
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+            [sys.executable, __file__, "--serve", "--redis-url", store.url, "--port", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "READY":
+                print("server did not start", file=sys.stderr)
+                return 1
+            server = psutil.Process(proc.pid)
+            url = f"ws://127.0.0.1:{port}/ws"
+            rows = [await run_round(url, redis, server, n, seconds, rate) for n in viewer_counts]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            await redis.aclose()
+    print(
+        f"\nwallboard fan-out: {rate:g} changes/s for {seconds:g} s, "
+        f"{os.cpu_count()} CPUs, server in its own process"
+    )
+    print(
+        f"{'viewers':>8} {'failed':>6} {'changes':>7} {'upd/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'KB/msg':>7} {'viewers CPU %':>13}"
+    )
+    ok: bool | None = None
+    for r in rows:
+        print(
+            f"{r['viewers']:>8} {r['failed']:>6} {r['changes']:>7} {r['updates_per_s']:>6.1f} "
+            f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} "
+            f"{r['rss_mb']:>7.1f} {r['kb_per_msg']:>7.1f} {r['viewers_cpu_pct']:>13.1f}"
+        )
+        if r["error"]:
+            print(f"         first viewer error: {r['error']}")
+        if r["viewers"] == 1000:
+            ok = float(r["p95_ms"]) <= 250 and float(r["cpu_pct"]) < 100 and r["failed"] == 0
+    verdict = "not measured" if ok is None else "met" if ok else "NOT met"
+    print("target (1,000 viewers: p95 <= 250 ms, server < 1 core):", verdict)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", default="10,100,1000")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="changes per second")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.redis_url, args.port))
+        return 0
+    counts = [int(n) for n in args.viewers.split(",")]
+    return asyncio.run(bench(counts, args.seconds, args.rate))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
