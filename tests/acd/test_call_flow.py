@@ -292,3 +292,55 @@ async def test_feature_codes_login_pause_logout(center_factory: CenterFactory) -
     stranger = await c.fake.place_call("agent/login?agent=9999")
     await stranger.wait_done(5)
     assert 'STREAM FILE agent-incorrect ""' in stranger.commands
+
+
+async def test_position_and_expected_wait_are_announced(center_factory: CenterFactory) -> None:
+    c = await center_factory([queue(announce_period_seconds=1)], [agent("1001")])
+    call = await c.fake.place_call(patience=2.6)  # nobody logged in: the caller waits
+    await call.wait_done(10)
+    announcement = [
+        "SET MUSIC off",
+        'STREAM FILE queue-thereare ""',
+        'SAY NUMBER 1 ""',
+        'STREAM FILE queue-callswaiting ""',
+        'STREAM FILE queue-holdtime ""',
+    ]
+    first = call.commands.index("SET MUSIC off")
+    assert call.commands[first:first + 5] == announcement
+    assert call.commands[first + 6] == 'STREAM FILE queue-minutes ""'
+    assert call.commands[first + 7] == "SET MUSIC on default"
+    assert sum(1 for line in call.commands if line == 'STREAM FILE queue-thereare ""') == 2
+
+
+async def test_menu_routes_to_the_chosen_queue(center_factory: CenterFactory) -> None:
+    from acd.config import MenuOption
+
+    c = await center_factory(
+        [queue("main", menu_prompt="acd-menu", menu=(MenuOption("2", queue="billing"),)),
+         queue("billing")],
+        [agent("1001", queues={"billing": 50})],
+    )
+    await c.login("1001")
+    call = await c.fake.place_call("inbound?queue=main", dtmf="2")
+    await call.wait_done(10)
+    assert call.commands[1] == "GET DATA acd-menu 5000 1"
+    assert call.outcome == "answered"
+    assert (await c.stats("billing"))["answered"] == 1
+    assert await c.stats("main") == {}
+
+
+async def test_phone_unregistering_during_a_call(center_factory: CenterFactory) -> None:
+    c = await center_factory([queue(wrap_up_seconds=0)], [agent("1001"), agent("1002")],
+                             talk_seconds=0.6)
+    await c.login("1001")
+    first = await c.fake.place_call(caller_id="first")
+    await eventually(lambda: _state_is(c, "1001", AgentState.ON_CALL), 5, "on call")
+    await c.fake.unregister("1001")
+    await first.wait_done(10)
+    assert first.outcome == "answered"  # the conversation itself is not cut
+    view = await c.store.agent("1001")
+    assert view.state is AgentState.AVAILABLE and not view.reachable
+    await c.login("1002")
+    second = await c.fake.place_call(caller_id="second")
+    await second.wait_done(10)
+    assert second.dial_attempts == [("1002", "ANSWER")]
