@@ -91,7 +91,10 @@ async def start_runtime(
             await site.start()
             host = config.wallboard.host
             shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-            rt.wallboard_url = f"http://{shown}:{config.wallboard.port}/"
+            port = config.wallboard.port
+            if port == 0 and runner.addresses:  # a free port was asked for
+                port = int(runner.addresses[0][1])
+            rt.wallboard_url = f"http://{shown}:{port}/"
         rt.tasks.append(asyncio.create_task(_keep_ami(rt), name="ami-connect"))
     except BaseException:
         # A half-started process must not leave Redis, sockets or tasks behind.
