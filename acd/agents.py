@@ -22,6 +22,19 @@ from telephony.errors import CallerHangup
 
 log = logging.getLogger(__name__)
 
+# Reason codes for the *43<digit> feature code.
+PAUSE_CODES = {
+    "1": "Break",
+    "2": "Lunch",
+    "3": "Training",
+    "4": "Meeting",
+    "5": "Back office",
+    "6": "Coaching",
+    "7": "Outbound calls",
+    "8": "Technical problem",
+    "9": "Other",
+}
+
 PROMPTS = {
     "login": "agent-loginok",
     "logout": "agent-loggedoff",
@@ -88,9 +101,13 @@ class AgentFeatureCodes:
     async def _identify(self, session: AgiSession) -> AgentConfig | None:
         request = session.request
         wanted = request.query.get("agent", "")
-        agent = self.config.agent(wanted) if wanted else agent_for_channel(
-            self.config, request.channel
-        )
+        endpoint = request.query.get("endpoint", "")
+        if wanted:
+            agent = self.config.agent(wanted)
+        elif endpoint:
+            agent = agent_for_channel(self.config, f"PJSIP/{endpoint}")
+        else:
+            agent = agent_for_channel(self.config, request.channel)
         if agent is None:
             log.warning("feature code from unknown agent (channel %s)", request.channel)
             return None
@@ -110,7 +127,8 @@ class AgentFeatureCodes:
             return
         try:
             if action == "pause":
-                reason = session.request.query.get("reason", "") or "paused"
+                code = session.request.query.get("reason", "")
+                reason = PAUSE_CODES.get(code, code) or "Paused"
                 await self.commands.pause(agent.id, reason)
             else:
                 await getattr(self.commands, action)(agent.id)

@@ -286,6 +286,11 @@ async def test_feature_codes_login_pause_logout(center_factory: CenterFactory) -
     await pause.wait_done(5)
     view = await c.store.agent("1001")
     assert view.state is AgentState.PAUSED and view.pause_reason == "Coffee"
+    await c.acd.service.commands.unpause("1001")
+    coded = await c.fake.place_call("agent/pause?endpoint=1001&reason=2")  # *432 from 1001
+    await coded.wait_done(5)
+    view = await c.store.agent("1001")
+    assert view.state is AgentState.PAUSED and view.pause_reason == "Lunch"
     logout = await c.fake.place_call("agent/logout?agent=1001")
     await logout.wait_done(5)
     assert await c.agent_state("1001") is AgentState.LOGGED_OUT
