@@ -88,8 +88,15 @@ class WallboardConfig:
     port: int = 8080
     # Bearer token for the agent/state-changing API (required to change state).
     api_token: str = field(default="", repr=False)
-    # When true the read-only wallboard also needs the token (?token= or header).
+    # When true the read-only wallboard needs a token (?token= or header): the
+    # view token (safe to put in a TV's URL: it cannot change anything) or the
+    # API token.
     require_token_for_view: bool = False
+    view_token: str = field(default="", repr=False)
+    # Which service-level formula the board shows: "default" (answered within
+    # T / (answered + abandoned after S + timed out)), "answered" (within T /
+    # answered) or "offered" (within T / offered).
+    service_level_variant: str = "default"
     timezone: str = "UTC"
     language: str = "en"
     sound_on_red: bool = False

@@ -637,18 +637,31 @@ def _redis(t: _Table) -> RedisConfig:
     )
 
 
+SERVICE_LEVEL_VARIANTS = ("default", "answered", "offered")
+
+
 def _wallboard(
     t: _Table, base_dir: Path, env: Mapping[str, str], referenced_env: set[str]
 ) -> WallboardConfig:
     d = WallboardConfig()
     api_token = _secret(t, "api_token", base_dir, env, referenced_env)
+    view_token = _secret(t, "view_token", base_dir, env, referenced_env)
     require = t.boolean("require_token_for_view", d.require_token_for_view)
-    if require and not api_token:
+    if require and not (api_token or view_token):
         t.problems.add(
             "wallboard.require_token_for_view",
-            "is true but no API token is set",
-            "wallboard.api_token, api_token_env or api_token_file",
+            "is true but no token is set",
+            "wallboard.view_token (or view_token_env / view_token_file) or api_token",
         )
+    variant = t.string("service_level_variant", d.service_level_variant, allow_empty=False,
+                       expected='"default", "answered" or "offered"')
+    if variant not in SERVICE_LEVEL_VARIANTS:
+        t.problems.add(
+            "wallboard.service_level_variant",
+            f"{variant!r} is not a service-level variant",
+            '"default", "answered" or "offered"',
+        )
+        variant = d.service_level_variant
     timezone = _timezone(t, "timezone", d.timezone)
     thresholds = dict(DEFAULT_THRESHOLDS)
     sub = t.table("thresholds")
@@ -674,6 +687,8 @@ def _wallboard(
         port=t.integer("port", d.port, lo=0, hi=65535),
         api_token=api_token,
         require_token_for_view=require,
+        view_token=view_token,
+        service_level_variant=variant,
         timezone=timezone,
         language=t.string(
             "language",

@@ -96,7 +96,7 @@ def create_app(
     """The wallboard application. ``redis`` stays owned by the caller; the app
     owns its subscription task (started and stopped with the app)."""
     variant = ServiceLevelVariant(
-        getattr(config.wallboard, "service_level_variant", ServiceLevelVariant.DEFAULT)
+        config.wallboard.service_level_variant
     )
     builder = SnapshotBuilder(config, redis, clock=clock, variant=variant)
     hub = LiveHub(redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock)
@@ -173,9 +173,11 @@ def _check_view(request: web.Request) -> web.Response | None:
     settings = request.app[CONFIG_KEY].wallboard
     if not settings.require_token_for_view:
         return None
-    if not settings.api_token:
+    tokens = [t for t in (settings.view_token, settings.api_token) if t]
+    if not tokens:
         return _json_error(403, "no_token_configured", "the board needs a token; none is set")
-    if _token_matches(_presented_token(request, allow_query=True), settings.api_token):
+    presented = _presented_token(request, allow_query=True)
+    if any(_token_matches(presented, token) for token in tokens):
         return None
     return _json_error(
         401, "unauthorized", "token required", **{"WWW-Authenticate": 'Bearer realm="wallboard"'}

@@ -380,7 +380,7 @@ def test_two_secret_sources_conflict_and_values_stay_hidden(tmp_path: Path) -> N
     assert "ami.secret: both keys secret and secret_env are set" in joined
     assert "wallboard.api_token: <hidden> is an integer" in joined
     assert "agents[1].pin: <hidden> is not valid" in joined
-    assert "wallboard.require_token_for_view: is true but no API token is set" in joined
+    assert "wallboard.require_token_for_view: is true but no token is set" in joined
     for secret in ("inline-secret-value", "env-secret-value", "12345678", "12ab"):
         assert secret not in joined
 
@@ -438,3 +438,18 @@ def test_threshold_levels_are_monotonic(amber: float, red: float, value: float) 
     worse_up, worse_down = max(value - 1, 0), min(value + 1, 100)
     assert order[up.level(worse_up)] >= order[up.level(value)]
     assert order[down.level(worse_down)] >= order[down.level(value)]
+
+
+def test_service_level_variant_and_view_token(tmp_path: Path) -> None:
+    path = write(tmp_path, '[wallboard]\nservice_level_variant = "median"\n')
+    joined = "\n".join(problems_of(path))
+    assert "wallboard.service_level_variant: 'median' is not a service-level variant" in joined
+    good = write(
+        tmp_path,
+        '[wallboard]\nservice_level_variant = "offered"\nview_token = "tv"\n'
+        "require_token_for_view = true\n",
+    )
+    config = load_config(good, {})
+    assert config.wallboard.service_level_variant == "offered"
+    assert config.wallboard.view_token == "tv"
+    assert "tv" not in repr(config.wallboard)

@@ -242,6 +242,20 @@ async def test_view_token_when_configured(make_client: MakeClient) -> None:
     assert page_config(page)["query"] == {"token": "s3cret"}  # for the websocket URL
 
 
+async def test_view_token_shows_the_board_but_cannot_change_state(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(
+        make_config(api_token="admin-token", view_token="tv-token", require_token_for_view=True)
+    )
+    assert (await client.get("/api/snapshot?token=tv-token")).status == 200
+    assert (await client.get("/api/snapshot?token=admin-token")).status == 200
+    assert (await client.get("/api/snapshot?token=nope")).status == 401
+    resp = await client.post("/api/agents/a1/pause", json={"reason": "x"},
+                             headers={"Authorization": "Bearer tv-token"})
+    assert resp.status == 401
+
+
 # --- agent API ---------------------------------------------------------------------
 
 
