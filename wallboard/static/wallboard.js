@@ -266,6 +266,10 @@
       }
       card.querySelector(".detail").textContent = detail;
     });
+    // Many agents: smaller cards (name, time, detail; the colour says the state)
+    // so the whole floor fits on the TV.
+    container.classList.toggle("dense", shown.length > 12);
+    container.classList.toggle("denser", shown.length > 28);
     document.getElementById("no-agents").hidden = shown.length > 0;
   }
 
