@@ -27,7 +27,7 @@ from acd.store import Store
 from telephony.agi_server import AgiSession
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import AmiMessage
-from telephony.errors import AmiError
+from telephony.errors import AmiActionFailed, AmiError
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,12 @@ class AcdService:
         if self.ami is None:
             return
         try:
-            _, contacts = await self.ami.action_list("PJSIPShowContacts")
+            try:
+                _, contacts = await self.ami.action_list("PJSIPShowContacts")
+            except AmiActionFailed as exc:
+                # Asterisk answers an empty list with an error ("No Contacts found").
+                log.info("PJSIPShowContacts: %s", exc.message)
+                contacts = []
             reachable: set[str] = set()
             for event in contacts:
                 update = parse_presence(event)

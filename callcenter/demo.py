@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 import random
@@ -17,9 +18,11 @@ import shutil
 import sys
 import tempfile
 import time
+import zoneinfo
 from pathlib import Path
 
 from acd.config import Config
+from acd.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, wait_for_stop_signal
 from telephony.fake_asterisk import FakeAsterisk
@@ -90,6 +93,53 @@ class DemoTraffic:
             log.debug("demo call failed: %s", exc)
 
 
+async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
+    """Simulated counters for today's intervals before the demo started, so the
+    board's "today" figures and service-level sparkline have a morning behind
+    them. Returns the number of intervals written."""
+    keys = rt.service.store.keys
+    tz = zoneinfo.ZoneInfo(rt.config.wallboard.timezone)
+    midnight = dt.datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+    start = int(midnight.timestamp()) // INTERVAL_SECONDS * INTERVAL_SECONDS
+    current = int(now) // INTERVAL_SECONDS * INTERVAL_SECONDS
+    written = 0
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for qi, queue in enumerate(rt.config.queues):
+            for epoch in range(start, current, INTERVAL_SECONDS):
+                hour = dt.datetime.fromtimestamp(epoch, tz).hour
+                busy = 8 <= hour < 19
+                offered = rng.randint(10, 40 - 8 * qi) if busy else rng.randint(0, 2)
+                counts: dict[str, float] = {"offered": offered}
+                for _ in range(offered):
+                    wait = rng.expovariate(1 / (25.0 + 25 * qi))
+                    if rng.random() < 0.06:
+                        counts["abandoned"] = counts.get("abandoned", 0) + 1
+                        if wait < queue.short_abandon_seconds:
+                            counts["short_abandoned"] = counts.get("short_abandoned", 0) + 1
+                        continue
+                    talk = rng.lognormvariate(5.0, 0.5)
+                    for field, value in (
+                        ("answered", 1), ("handled", 1), ("wait_seconds", wait),
+                        ("talk_seconds", talk), ("wrap_seconds", queue.wrap_up_seconds),
+                        ("handle_seconds", talk + queue.wrap_up_seconds),
+                        (wait_bucket_field(wait), 1),
+                    ):
+                        counts[field] = counts.get(field, 0) + value
+                    if wait <= queue.service_level_seconds:
+                        counts["answered_within_target"] = (
+                            counts.get("answered_within_target", 0) + 1
+                        )
+                key = keys.stats(queue.name, epoch)
+                for field, value in counts.items():
+                    pipe.hincrbyfloat(key, field, value)
+                pipe.zadd(keys.stats_index(queue.name), {str(epoch): epoch})
+                pipe.sadd(keys.queues, queue.name)
+                written += 1
+        await pipe.execute()
+    return written
+
+
 async def agents_life(rt: Runtime, rng: random.Random) -> None:
     """Agents log in one by one, then now and then take a break."""
     ids = [a.id for a in rt.config.agents]
@@ -135,6 +185,10 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
             print(f"acd demo: cannot start: {exc}", file=sys.stderr)
             return 1
         fake.agi_port = rt.agi.port
+        seeded = await seed_history(rt, rng, time.time())
+        if seeded:
+            print(f"demo: today's {seeded} earlier queue intervals hold simulated history",
+                  flush=True)
         for agent in config.agents:
             await fake.register(_bare(agent.endpoint))
         traffic = DemoTraffic(fake, config, rng, base_rate=0.45, period=240.0)
