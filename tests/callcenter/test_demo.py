@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -40,6 +41,8 @@ def test_demo_runs_a_live_center_and_stops_cleanly(tmp_path: Path) -> None:
             if match:
                 url = match.group(1)
         assert url, "the demo never printed its wallboard URL"
+        # keep reading its output so a full pipe can never block it
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("redis-server" in " ".join(c.cmdline()) for c in children)
         # within seconds: agents logged in and calls offered
@@ -56,7 +59,7 @@ def test_demo_runs_a_live_center_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert _get(url + "healthz")["status"] == "ok"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=60) == 0
         for child in children:
             assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     finally:
@@ -65,3 +68,27 @@ def test_demo_runs_a_live_center_and_stops_cleanly(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_embedded_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; from acd.embedded_redis import EmbeddedRedis; "
+        f"r = EmbeddedRedis({str(tmp_path)!r}); r.start(); print(r.port, flush=True); "
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout is not None
+        port = int(parent.stdout.readline())
+        (server,) = psutil.Process(parent.pid).children()
+        assert str(port) in " ".join(server.cmdline())
+        parent.kill()  # SIGKILL: no chance to clean up
+        parent.wait()
+        server.wait(timeout=10)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
