@@ -181,7 +181,9 @@ def test_dialplan_without_fall_through(asterisk_dir: Path) -> None:
     edit(asterisk_dir / "extensions.conf", "Queue(billing-fallback,", "Queue(support-fallback,")
     result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
     assert result.returncode == 2
-    assert "from-callers,5001,2: queue sales: nothing tests for an empty ACD_RESULT" in result.stderr
+    assert (
+        "from-callers,5001,2: queue sales: nothing tests for an empty ACD_RESULT" in result.stderr
+    )
     assert (
         "from-callers,5002,2: queue billing: the fall-through never reaches "
         "Queue(billing-fallback) (it uses Queue(support-fallback))"
