@@ -272,8 +272,7 @@ class Center:
             if time.monotonic() > deadline:
                 raise RuntimeError("acd did not start within 30 s")
             await asyncio.sleep(0.05)
-        # The ACD connects to AMI in the background: wait for its resync to finish.
-        # (With no softphone registered yet the resync stops at PJSIPShowContacts.)
+        # The ACD connects to AMI in the background: wait for its resync to start.
         while not any(
             (a.action or "").lower() == "pjsipshowcontacts" for a in self.fake.ami.actions
         ):
