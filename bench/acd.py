@@ -113,6 +113,7 @@ class StepResult:
     place_lag_p99: float
     drain_seconds: float
     cpu: dict[str, float]
+    redis_per_call: float  # Redis commands (Lua scripts count as one) per call placed
 
     @property
     def achieved(self) -> float:
@@ -204,6 +205,7 @@ async def run_step(
     center: Center, rate: float, duration: float, seed: int, drain_timeout: float
 ) -> StepResult:
     rng = random.Random(seed)
+    commands0 = int((await center.r.info("stats"))["total_commands_processed"])
     meter = center.meter()
     meter.start()
     t0 = time.monotonic()
@@ -215,6 +217,7 @@ async def run_step(
         *(p.call.wait_done(drain_timeout) for p in placed), return_exceptions=True
     )
     drain = time.monotonic() - drain_start
+    commands = int((await center.r.info("stats"))["total_commands_processed"]) - commands0
     kinds: dict[str, int] = {}
     answered = abandoned = missed = 0
     waits: list[float] = []
@@ -257,6 +260,7 @@ async def run_step(
         place_lag_p99=percentile(lags, 99),
         drain_seconds=drain,
         cpu=cpu,
+        redis_per_call=commands / max(1, len(placed)),
     )
 
 
@@ -302,7 +306,7 @@ async def bench_throughput(report: Report, quick: bool) -> None:
         header = (f"   {'offered/s':>9} {'placed':>6} {'correct/s':>9} {'answered':>8} "
                   f"{'abandon':>7} {'miss>ans':>8} {'fail':>4} {'wait p50':>9} "
                   f"{'wait p99':>9} {'backlog':>9} {'drain':>6} {'ACD CPU':>7} "
-                  f"{'redis':>6} {'bench':>6}  sustained")
+                  f"{'redis':>6} {'bench':>6} {'cmd/call':>8}  sustained")
         report.note(header)
         for r in results:
             report.note(
@@ -310,7 +314,8 @@ async def bench_throughput(report: Report, quick: bool) -> None:
                 f"{r.abandoned:>7d} {r.missed_then_answered:>8d} {r.failures:>4d} "
                 f"{ms(r.wait_p50):>9} {ms(r.wait_p99):>9} "
                 f"{r.backlog_start:>4.0f}>{r.backlog_end:<4.0f} {r.drain_seconds:>5.1f}s "
-                f"{r.cpu['acd']:>6.0f}% {r.cpu['redis']:>5.0f}% {r.cpu['bench']:>5.0f}%  "
+                f"{r.cpu['acd']:>6.0f}% {r.cpu['redis']:>5.0f}% {r.cpu['bench']:>5.0f}% "
+                f"{r.redis_per_call:>8.0f}  "
                 f"{'yes' if r.sustained else 'NO'}"
             )
             for kind, n in sorted(r.failure_kinds.items()):
