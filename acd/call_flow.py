@@ -28,7 +28,7 @@ from telephony.errors import CallerHangup
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0  # safety net when an offer notification is missed
+WAKE_SECONDS = 30.0  # longest sleep between checks of a waiting call's clocks
 MAX_OVERFLOW_HOPS = 5
 DEFAULT_AHT = 180.0
 MISSED_STATUSES = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "CANCEL", ""})
@@ -188,12 +188,15 @@ class CallFlow:
                 await session.set_music(True, queue.music_class)
                 w.music_on = True
             now = self.clock()
-            timeout = max(0.0, min(next_announce, deadline, now + POLL_SECONDS) - now)
+            timeout = max(0.0, min(next_announce, deadline, now + WAKE_SECONDS) - now)
             agent_id: str | None = None
             try:
+                # A reservation arrives through the future: set by this process's
+                # dispatcher, the offers channel, or the service's batched check
+                # of this process's calls (no per-call polling of Redis).
                 agent_id = await session.guard(asyncio.wait_for(asyncio.shield(offer), timeout))
             except TimeoutError:
-                agent_id = await self._poll(w.call_id, offer)
+                agent_id = None
             if agent_id is not None:
                 missed_by = agent_id
                 answered = await self._ring(session, w, agent_id)
@@ -216,17 +219,6 @@ class CallFlow:
             if now >= next_announce:
                 await self._announce(session, w)
                 next_announce = self.clock() + period
-
-    async def _poll(self, call_id: str, offer: asyncio.Future[str]) -> str | None:
-        """Catch a reservation whose notification never arrived."""
-        call = await self.store.call(call_id)
-        if call is not None and call.state is CallState.RINGING and call.agent:
-            if not offer.done():
-                offer.set_result(call.agent)
-            return call.agent
-        if offer.done() and not offer.cancelled():
-            return offer.result()
-        return None
 
     async def _music_off(self, session: AgiSession, w: _Waiting) -> None:
         if w.music_on:
@@ -296,7 +288,10 @@ class CallFlow:
                     w.call_id, agent_id, answered_at, queue.service_level_seconds, now
                 )
             await self.store.call_finished(w.call_id, agent_id, queue.wrap_up_seconds, now)
-            self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
+            if queue.wrap_up_seconds > 0:
+                self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
+            else:
+                await self.dispatcher.match_agent(agent_id)
             return True
         if status not in MISSED_STATUSES:
             log.info("Dial %s returned %s (%s)", agent.endpoint, status, reply.text)
@@ -314,7 +309,10 @@ class CallFlow:
             return
         if call.state is CallState.ON_CALL:
             await self.store.call_finished(w.call_id, call.agent, w.queue.wrap_up_seconds, now)
-            self._on_wrap_up(call.agent, now + w.queue.wrap_up_seconds)
+            if w.queue.wrap_up_seconds > 0:
+                self._on_wrap_up(call.agent, now + w.queue.wrap_up_seconds)
+            else:
+                await self.dispatcher.match_agent(call.agent)
             return
         left = await self.store.leave(w.call_id, "abandoned", w.queue.short_abandon_seconds, now)
         if left.outcome != "none":

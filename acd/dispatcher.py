@@ -13,15 +13,27 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from acd.config import AgentConfig, Config, QueueConfig
-from acd.models import AgentState, CallState, CallView
-from acd.routing import Candidate, choose_agent, choose_call
+from acd.config import AgentConfig, Config, QueueConfig, RoutingStrategy
+from acd.models import AgentState, AgentView, CallState, CallView
+from acd.routing import Candidate, agent_qualifies, choose_call, rank_agents
 from acd.store import Store
 
 log = logging.getLogger(__name__)
 
 HEAD_DEPTH = 20  # waiting calls looked at per queue when an agent frees up
 CLAIM_ATTEMPTS = 3
+CLAIM_FANOUT = 16  # ranked agents handed to one claim: the first still free wins
+
+
+def _available_view(
+    agent_id: str, idle_since: float, counters: tuple[int, float] | None
+) -> AgentView:
+    calls, talk = counters or (0, 0.0)
+    return AgentView(
+        id=agent_id, name=agent_id, state=AgentState.AVAILABLE, state_since=idle_since,
+        pause_reason="", queue="", call_id="", reachable=True, missed=0,
+        idle_since=idle_since, calls=calls, talk_seconds=talk, wrap_until=0.0,
+    )
 
 
 class Dispatcher:
@@ -69,7 +81,13 @@ class Dispatcher:
     # ---- matching ----------------------------------------------------------
 
     async def match_call(self, call_id: str) -> bool:
-        """Find an agent for one waiting call; True when one was reserved."""
+        """Find an agent for one waiting call; True when one was reserved.
+
+        Candidates come from the available set (members are available and
+        reachable; the score is idle-since) and the static configuration, so
+        no agent hash is read for the common strategies; the claim script
+        reserves the first of the ranked agents that is still free.
+        """
         for _ in range(CLAIM_ATTEMPTS):
             call = await self.store.call(call_id)
             if call is None or call.state is not CallState.WAITING:
@@ -77,28 +95,39 @@ class Dispatcher:
             queue = self.queues.get(call.queue)
             if queue is None:
                 return False
-            ids = await self.store.available_agent_ids()
-            if not ids:
+            available = await self.store.available_with_idle()
+            if not available:
                 return False
-            views = await self.store.agents(ids)
-            candidates = [
-                Candidate(v, self.agents[v.id])
-                for v in views
-                if v.id in self.agents and v.state is AgentState.AVAILABLE
-            ]
             now = self.clock()
-            choice = choose_agent(
+            waited = max(0.0, now - call.arrival)
+            pool = [
+                (aid, idle)
+                for aid, idle in available
+                if aid in self.agents and agent_qualifies(self.agents[aid], queue, waited)
+            ]
+            if not pool:
+                return False
+            counters: dict[str, tuple[int, float]] = {}
+            if queue.strategy in (RoutingStrategy.FEWEST_CALLS, RoutingStrategy.LEAST_TALK_TIME):
+                counters = await self.store.agent_counters([aid for aid, _ in pool])
+            candidates = [
+                Candidate(_available_view(aid, idle, counters.get(aid)), self.agents[aid])
+                for aid, idle in pool
+            ]
+            ranked = rank_agents(
                 queue,
                 candidates,
                 call,
                 now,
                 last_round_robin=self._round_robin.get(queue.name, ""),
             )
-            if choice is None:
+            if not ranked:
                 return False
-            if await self.store.claim(call.id, choice.view.id, now):
-                self._round_robin[queue.name] = choice.view.id
-                await self._notify(call, choice.view.id)
+            preference = [c.view.id for c in ranked[:CLAIM_FANOUT]]
+            agent_id = await self.store.claim_first(call.id, preference, now)
+            if agent_id:
+                self._round_robin[queue.name] = agent_id
+                await self._notify(call, agent_id)
                 return True
         return False
 

@@ -53,17 +53,17 @@ def _skill_score(agent: AgentConfig, queue: QueueConfig) -> tuple[int, int]:
     return agent.queues.get(queue.name, 0), required
 
 
-def choose_agent(
+def rank_agents(
     queue: QueueConfig,
     candidates: Iterable[Candidate],
     call: CallView,
     now: float,
     *,
     last_round_robin: str = "",
-) -> Candidate | None:
-    """Pick the agent for ``call`` among available candidates, by the queue's strategy.
+) -> list[Candidate]:
+    """Eligible agents for ``call``, best first, by the queue's strategy.
 
-    Agents who already missed this call are tried last: the caller should not
+    Agents who already missed this call come last: the caller should not
     bounce back to the phone that just did not answer while others are free.
     """
     waited = max(0.0, now - call.arrival)
@@ -72,24 +72,34 @@ def choose_agent(
         for c in candidates
         if c.view.reachable and agent_qualifies(c.config, queue, waited)
     ]
-    if not eligible:
-        return None
-    fresh = [c for c in eligible if c.view.id not in call.tried]
-    pool = fresh or eligible
     strategy = queue.strategy
     if strategy is RoutingStrategy.MOST_SKILLED:
-        return max(pool, key=lambda c: (*_skill_score(c.config, queue), -c.view.idle_since))
-    if strategy is RoutingStrategy.ROUND_ROBIN:
-        ordered = sorted(pool, key=lambda c: c.view.id)
-        for c in ordered:
-            if c.view.id > last_round_robin:
-                return c
-        return ordered[0]
-    if strategy is RoutingStrategy.FEWEST_CALLS:
-        return min(pool, key=lambda c: (c.view.calls, c.view.idle_since, c.view.id))
-    if strategy is RoutingStrategy.LEAST_TALK_TIME:
-        return min(pool, key=lambda c: (c.view.talk_seconds, c.view.idle_since, c.view.id))
-    return min(pool, key=lambda c: (c.view.idle_since, c.view.id))
+        eligible.sort(key=lambda c: (*(-x for x in _skill_score(c.config, queue)),
+                                     c.view.idle_since, c.view.id))
+    elif strategy is RoutingStrategy.ROUND_ROBIN:
+        eligible.sort(key=lambda c: (c.view.id <= last_round_robin, c.view.id))
+    elif strategy is RoutingStrategy.FEWEST_CALLS:
+        eligible.sort(key=lambda c: (c.view.calls, c.view.idle_since, c.view.id))
+    elif strategy is RoutingStrategy.LEAST_TALK_TIME:
+        eligible.sort(key=lambda c: (c.view.talk_seconds, c.view.idle_since, c.view.id))
+    else:
+        eligible.sort(key=lambda c: (c.view.idle_since, c.view.id))
+    # stable: keeps the strategy's order within each group
+    eligible.sort(key=lambda c: c.view.id in call.tried)
+    return eligible
+
+
+def choose_agent(
+    queue: QueueConfig,
+    candidates: Iterable[Candidate],
+    call: CallView,
+    now: float,
+    *,
+    last_round_robin: str = "",
+) -> Candidate | None:
+    """The best agent for ``call`` (see :func:`rank_agents`), or None."""
+    ranked = rank_agents(queue, candidates, call, now, last_round_robin=last_round_robin)
+    return ranked[0] if ranked else None
 
 
 def queue_weight(queue: QueueConfig) -> float:

@@ -113,19 +113,27 @@ class AcdService:
         self._timers.append(loop.call_later(delay, self._wake.set))
 
     async def _sweeper(self) -> None:
+        """Wrap-up ends (woken by timers), the periodic full sweep (skill
+        relaxation, anything missed), heartbeats and dead-process reaping."""
+        next_sweep = 0.0
         next_beat = 0.0
         backoff = self._sweep_interval
         while True:
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sweep_interval)
+                woken = True
             self._wake.clear()
             try:
                 now = self.clock()
                 for agent_id in await self.store.due_wrapups(now):
                     if await self.store.wrap_up_expired(agent_id, now):
                         await self.dispatcher.match_agent(agent_id)
-                await self.dispatcher.sweep()
+                if not woken or now >= next_sweep:
+                    await self.dispatcher.sweep()
+                    next_sweep = now + self._sweep_interval
                 if now >= next_beat:
+                    await self._check_owned_calls()
                     await self.store.heartbeat(self.instance_id, now)
                     await self._reap_dead_instances(now)
                     next_beat = now + self._heartbeat_interval
@@ -134,6 +142,13 @@ class AcdService:
                 log.warning("sweeper: Redis unavailable (%s); retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _check_owned_calls(self) -> None:
+        """One batched read of this process's calls: delivers any reservation
+        whose pub/sub notification was lost (e.g. across a Redis restart)."""
+        for call_id, state, agent in await self.store.owned_call_states(self.instance_id):
+            if state == "ringing" and agent:
+                self.dispatcher.deliver(call_id, agent)
 
     async def _reap_dead_instances(self, now: float) -> None:
         for instance, beat in (await self.store.instances()).items():

@@ -63,6 +63,7 @@ class Store:
                 "SET_REACHABLE",
                 "ENQUEUE",
                 "CLAIM",
+                "CLAIM_FIRST",
                 "RING_MISSED",
                 "ANSWERED",
                 "CALL_FINISHED",
@@ -187,6 +188,42 @@ class Store:
 
     async def claim(self, call_id: str, agent_id: str, now: float) -> bool:
         return bool(await self._run("CLAIM", now, call_id, agent_id))
+
+    async def claim_first(self, call_id: str, agent_ids: Sequence[str], now: float) -> str:
+        """Reserve the first still-available agent of ``agent_ids`` for the call."""
+        if not agent_ids:
+            return ""
+        return _str(await self._run("CLAIM_FIRST", now, call_id, *agent_ids) or "")
+
+    async def available_with_idle(self) -> list[tuple[str, float]]:
+        """Available, reachable agents with their idle-since time, longest idle first."""
+        rows: Any = await self.redis.zrange(self.keys.available, 0, -1, withscores=True)
+        return [(_str(member), float(score)) for member, score in rows]
+
+    async def agent_counters(self, agent_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """(calls, talk seconds) per agent, for the fewest-calls/least-talk strategies."""
+        if not agent_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.hmget(self.keys.agent(aid), "calls", "talk_seconds")
+            rows = await pipe.execute()
+        out: dict[str, tuple[int, float]] = {}
+        for aid, (calls, talk) in zip(agent_ids, rows, strict=True):
+            out[aid] = (int(float(calls or 0)), float(talk or 0))
+        return out
+
+    async def owned_call_states(self, instance_id: str) -> list[tuple[str, str, str]]:
+        """(call id, state, agent) for every call this process holds."""
+        ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hmget(self.keys.call(cid), "state", "agent")
+            rows = await pipe.execute()
+        return [(cid, _str(st or ""), _str(ag or "")) for cid, (st, ag) in zip(ids, rows,
+                                                                               strict=True)]
 
     async def ring_missed(
         self, call: CallView, agent_id: str, status: str, auto_pause_after: int, now: float

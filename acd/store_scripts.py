@@ -223,6 +223,30 @@ changed('call', queue, aid)
 return 1
 """
 
+# ARGV[5..]: call id, then agent ids in order of preference: reserves the
+# first one still available, so concurrent arrivals do not all collide on
+# the same longest-idle agent. Returns the agent id, or '' when none was.
+CLAIM_FIRST = PRELUDE + r"""
+local cid = ARGV[5]
+local ck = ckey(cid)
+if hget(ck, 'state') ~= 'waiting' then return '' end
+for i = 6, #ARGV do
+  local aid = ARGV[i]
+  local ak = akey(aid)
+  if hget(ak, 'state') == 'available' and hget(ak, 'reachable') == '1' then
+    local queue = hget(ck, 'queue')
+    unqueue(cid, queue)
+    redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
+    redis.call('HSET', ak, 'call_id', cid, 'queue', queue)
+    set_agent_state(aid, 'ringing')
+    event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
+    changed('call', queue, aid)
+    return aid
+  end
+end
+return ''
+"""
+
 # ARGV[5..]: call id, agent id, auto_pause_after, dial status, score
 RING_MISSED = PRELUDE + r"""
 local cid = ARGV[5]

@@ -55,11 +55,16 @@ async def start_runtime(
         await asyncio.to_thread(embedded.start)
         url = embedded.url
         log.info("embedded Redis on %s (data in %s)", url, embedded.data_dir)
-    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    # A blocking pool: a burst of callers waits a moment for a connection
+    # instead of failing (redis-py's default pool raises past its limit).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=10, decode_responses=True
+    )
+    redis = aioredis.Redis(connection_pool=pool)
     try:
         await redis.ping()
     except Exception:
-        await redis.aclose()
+        await redis.aclose(close_connection_pool=True)
         if embedded is not None:
             embedded.stop()
         raise
@@ -155,7 +160,7 @@ async def stop_runtime(rt: Runtime) -> None:
     with contextlib.suppress(Exception):
         await rt.service.close()
     with contextlib.suppress(Exception):
-        await rt.redis.aclose()
+        await rt.redis.aclose(close_connection_pool=True)
     if rt.embedded is not None:
         await asyncio.to_thread(rt.embedded.stop)
 
