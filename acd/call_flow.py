@@ -58,12 +58,16 @@ class CallFlow:
         dispatcher: Dispatcher,
         clock: Callable[[], float],
         on_wrap_up: Callable[[str, float], None],
+        on_agent_free: Callable[[str], None],
     ) -> None:
         self.config = config
         self.store = store
         self.dispatcher = dispatcher
         self.clock = clock
         self._on_wrap_up = on_wrap_up
+        # Matching a freed agent is the service's job, off the caller's path:
+        # the caller's session ends without waiting for it.
+        self._on_agent_free = on_agent_free
 
     async def handle(self, session: AgiSession) -> None:
         request = session.request
@@ -161,7 +165,7 @@ class CallFlow:
                 priority=priority,
                 max_length=queue.max_length,
                 now=now,
-                fields=fields,
+                fields={**fields, "target": str(queue.service_level_seconds)},
             )
             if position is None:
                 log.info("queue %s full: call %s not queued", queue.name, call_id)
@@ -265,8 +269,7 @@ class CallFlow:
     async def _ring(self, session: AgiSession, w: _Waiting, agent_id: str) -> bool:
         """Dial the reserved agent; True when the conversation happened."""
         agent = self.dispatcher.agents.get(agent_id)
-        call = await self.store.call(w.call_id)
-        if agent is None or call is None:
+        if agent is None:
             return False
         queue = w.queue
         await self._music_off(session, w)
@@ -275,7 +278,7 @@ class CallFlow:
         status = (await session.get_variable("DIALSTATUS") or "").upper()
         now = self.clock()
         if status == "ANSWER":
-            current = await self.store.call(w.call_id)
+            current = await self.store.call_for_routing(w.call_id)
             if current is not None and current.state is CallState.RINGING:
                 # AMI did not tell us about the answer: reconstruct it.
                 talk = await session.get_variable("ANSWEREDTIME")
@@ -291,10 +294,13 @@ class CallFlow:
             if queue.wrap_up_seconds > 0:
                 self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
             else:
-                await self.dispatcher.match_agent(agent_id)
+                self._on_agent_free(agent_id)
             return True
         if status not in MISSED_STATUSES:
             log.info("Dial %s returned %s (%s)", agent.endpoint, status, reply.text)
+        call = await self.store.call_for_routing(w.call_id)
+        if call is None:
+            return False
         result = await self.store.ring_missed(
             call, agent_id, status or "UNKNOWN", queue.auto_pause_after_misses, now
         )
@@ -304,7 +310,7 @@ class CallFlow:
     async def _caller_left(self, w: _Waiting) -> None:
         """The caller hung up: abandoned while waiting or ringing, or end of talk."""
         now = self.clock()
-        call = await self.store.call(w.call_id)
+        call = await self.store.call_for_routing(w.call_id)
         if call is None:
             return
         if call.state is CallState.ON_CALL:
@@ -312,10 +318,10 @@ class CallFlow:
             if w.queue.wrap_up_seconds > 0:
                 self._on_wrap_up(call.agent, now + w.queue.wrap_up_seconds)
             else:
-                await self.dispatcher.match_agent(call.agent)
+                self._on_agent_free(call.agent)
             return
         left = await self.store.leave(w.call_id, "abandoned", w.queue.short_abandon_seconds, now)
         if left.outcome != "none":
             log.info("call %s %s after %.1f s", w.call_id, left.outcome, left.wait)
         if call.state is CallState.RINGING and call.agent:
-            await self.dispatcher.match_agent(call.agent)
+            self._on_agent_free(call.agent)

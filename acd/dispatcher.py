@@ -20,7 +20,8 @@ from acd.store import Store
 
 log = logging.getLogger(__name__)
 
-HEAD_DEPTH = 20  # waiting calls looked at per queue when an agent frees up
+HEAD_FIRST = 4  # waiting calls looked at first per queue when an agent frees up
+HEAD_DEPTH = 20  # ...and at most, when none of the first can take the agent
 CLAIM_ATTEMPTS = 3
 CLAIM_FANOUT = 16  # ranked agents handed to one claim: the first still free wins
 
@@ -89,7 +90,7 @@ class Dispatcher:
         reserves the first of the ranked agents that is still free.
         """
         for _ in range(CLAIM_ATTEMPTS):
-            call = await self.store.call(call_id)
+            call = await self.store.call_for_routing(call_id)
             if call is None or call.state is not CallState.WAITING:
                 return False
             queue = self.queues.get(call.queue)
@@ -137,16 +138,22 @@ class Dispatcher:
         if config is None:
             return False
         for _ in range(CLAIM_ATTEMPTS):
-            view = await self.store.agent(agent_id)
-            if view is None or view.state is not AgentState.AVAILABLE or not view.reachable:
+            state, reachable, _ = await self.store.agent_routing_state(agent_id)
+            if state != AgentState.AVAILABLE or not reachable:
                 return False
-            heads = {
-                q: await self.store.waiting_heads(q, HEAD_DEPTH)
-                for q in config.queues
-                if q in self.queues
-            }
-            now = self.clock()
-            call = choose_call(config, agent_id, heads, self.queues, now)
+            call = None
+            # The first few callers of each queue usually decide; look deeper
+            # only when none of them can take this agent (skills, relaxation).
+            for depth in (HEAD_FIRST, HEAD_DEPTH):
+                heads = {
+                    q: await self.store.waiting_heads(q, depth)
+                    for q in config.queues
+                    if q in self.queues
+                }
+                now = self.clock()
+                call = choose_call(config, agent_id, heads, self.queues, now)
+                if call is not None or all(len(h) < depth for h in heads.values()):
+                    break
             if call is None:
                 return False
             if agent_id in call.tried:
@@ -165,8 +172,15 @@ class Dispatcher:
         Walks available agents longest-idle first, so queues are served
         fairly, and picks up relaxed skill requirements as waits grow.
         """
+        counts = await self.store.waiting_counts(list(self.queues))
+        busy = {q for q, n in counts.items() if n > 0}
+        if not busy:
+            return 0
         made = 0
         for agent_id in await self.store.available_agent_ids():
+            config = self.agents.get(agent_id)
+            if config is None or not busy.intersection(config.queues):
+                continue
             if await self.match_agent(agent_id):
                 made += 1
         return made

@@ -54,7 +54,9 @@ class AcdService:
         self.store = Store(redis, config.redis)
         self.dispatcher = Dispatcher(self.store, config, self.instance_id, clock)
         self.commands = AgentCommands(self.store, self.dispatcher, clock)
-        self.flow = CallFlow(config, self.store, self.dispatcher, clock, self._wake_at)
+        self.flow = CallFlow(
+            config, self.store, self.dispatcher, clock, self._wake_at, self._agent_free
+        )
         self.features = AgentFeatureCodes(config, self.commands)
         self._by_endpoint = agents_by_endpoint({a.id: a.endpoint for a in config.agents})
         self._lost_after = lost_after
@@ -62,6 +64,10 @@ class AcdService:
         self._heartbeat_interval = heartbeat_interval
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._matches: set[asyncio.Task[None]] = set()
+        # Last reachability written per agent by this process: repeated
+        # device-state events then cost no Redis round trip.
+        self._reachable: dict[str, bool] = {}
         self._timers: list[asyncio.TimerHandle] = []
         self.ami: AmiClient | None = None
         self.agi_listening = False
@@ -94,9 +100,9 @@ class AcdService:
         self._closing = True
         for timer in self._timers:
             timer.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._matches]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._matches]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -105,6 +111,24 @@ class AcdService:
             await self.store.forget_instance(self.instance_id)
 
     # ---- timers and sweeping ----------------------------------------------
+
+    def _agent_free(self, agent_id: str) -> None:
+        """Match a freed agent in a task this service owns."""
+        if self._closing:
+            return
+        task = asyncio.get_running_loop().create_task(self._match_agent(agent_id))
+        self._matches.add(task)
+        task.add_done_callback(self._matches.discard)
+
+    async def _match_agent(self, agent_id: str) -> None:
+        try:
+            await self.dispatcher.match_agent(agent_id)
+        except (RedisError, OSError) as exc:
+            log.warning("matching agent %s failed: %s (the sweeper retries)", agent_id, exc)
+
+    async def _expire_wrap_up(self, agent_id: str, now: float) -> None:
+        if await self.store.wrap_up_expired(agent_id, now):
+            await self.dispatcher.match_agent(agent_id)
 
     def _wake_at(self, _agent_id: str, at: float) -> None:
         delay = max(0.0, at - self.clock())
@@ -126,9 +150,9 @@ class AcdService:
             self._wake.clear()
             try:
                 now = self.clock()
-                for agent_id in await self.store.due_wrapups(now):
-                    if await self.store.wrap_up_expired(agent_id, now):
-                        await self.dispatcher.match_agent(agent_id)
+                due = await self.store.due_wrapups(now)
+                if due:  # concurrently: one slow match must not delay the others
+                    await asyncio.gather(*(self._expire_wrap_up(a, now) for a in due))
                 if not woken or now >= next_sweep:
                     await self.dispatcher.sweep()
                     next_sweep = now + self._sweep_interval
@@ -209,8 +233,12 @@ class AcdService:
                 if agent_id is None:
                     return
                 now = self.clock()
-                if update.reachable is not None:
+                if (
+                    update.reachable is not None
+                    and self._reachable.get(agent_id) is not update.reachable
+                ):
                     changed = await self.store.set_reachable(agent_id, update.reachable, now)
+                    self._reachable[agent_id] = update.reachable
                     if changed and update.reachable:
                         await self.dispatcher.match_agent(agent_id)
                 if update.in_use is True:
@@ -227,22 +255,14 @@ class AcdService:
             log.warning("AMI event %s not applied: Redis unavailable (%s)", msg.event, exc)
 
     async def _agent_answered(self, agent_id: str) -> None:
-        view = await self.store.agent(agent_id)
-        if view is None or view.state is not AgentState.RINGING or not view.call_id:
-            return
-        call = await self.store.call(view.call_id)
-        if call is None:
-            return
-        queue = self.config.queue(call.queue)
-        target = queue.service_level_seconds if queue else 120
-        now = self.clock()
-        await self.store.answered(call.id, agent_id, now, target, now)
+        # Idempotent in Redis: DialEnd and the INUSE device state both land here.
+        await self.store.agent_answered(agent_id, self.clock())
 
     async def _device_idle(self, agent_id: str) -> None:
-        view = await self.store.agent(agent_id)
-        if view is None or view.state is not AgentState.ON_CALL or not view.call_id:
+        state, _, call_id = await self.store.agent_routing_state(agent_id)
+        if state != AgentState.ON_CALL or not call_id:
             return
-        call = await self.store.call(view.call_id)
+        call = await self.store.call_for_routing(call_id)
         if call is None:
             return
         alive = await self.store.instances()
@@ -290,7 +310,9 @@ class AcdService:
                     reachable.add(update.endpoint.lower())
             now = self.clock()
             for agent in self.config.agents:
-                await self.store.set_reachable(agent.id, agent.endpoint.lower() in reachable, now)
+                is_reachable = agent.endpoint.lower() in reachable
+                await self.store.set_reachable(agent.id, is_reachable, now)
+                self._reachable[agent.id] = is_reachable
             await self._check_devices()
             await self.dispatcher.sweep()
             log.info(

@@ -47,6 +47,10 @@ def _map(raw: Any) -> dict[str, str]:
     return {_str(k): _str(v) for k, v in raw.items()}
 
 
+_ROUTING_FIELDS = ("queue", "arrival", "queue_arrival", "priority", "state", "agent", "owner",
+                   "tried")
+
+
 class Store:
     """Typed operations over the Redis layout of :mod:`acd.keys`."""
 
@@ -66,6 +70,7 @@ class Store:
                 "CLAIM_FIRST",
                 "RING_MISSED",
                 "ANSWERED",
+                "AGENT_ANSWERED",
                 "CALL_FINISHED",
                 "WRAP_UP_EXPIRED",
                 "LEAVE",
@@ -164,8 +169,41 @@ class Store:
         return CallView.from_hash(call_id, h) if h else None
 
     async def waiting_heads(self, queue: str, count: int) -> list[CallView]:
+        """The first ``count`` waiting calls, with only the fields routing needs."""
         ids = _strs(await self.redis.zrange(self.keys.waiting(queue), 0, count - 1))
-        return await self._calls(ids)
+        return await self._routing_views(ids)
+
+    async def call_for_routing(self, call_id: str) -> CallView | None:
+        views = await self._routing_views([call_id])
+        return views[0] if views else None
+
+    async def _routing_views(self, call_ids: Sequence[str]) -> list[CallView]:
+        if not call_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in call_ids:
+                pipe.hmget(self.keys.call(cid), *_ROUTING_FIELDS)
+            rows = await pipe.execute()
+        views = []
+        for cid, row in zip(call_ids, rows, strict=True):
+            h = {f: _str(v) for f, v in zip(_ROUTING_FIELDS, row, strict=True) if v is not None}
+            if h:
+                views.append(CallView.from_hash(cid, h))
+        return views
+
+    async def waiting_counts(self, queues: Sequence[str]) -> dict[str, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for q in queues:
+                pipe.zcard(self.keys.waiting(q))
+            counts = await pipe.execute()
+        return {q: int(n) for q, n in zip(queues, counts, strict=True)}
+
+    async def agent_routing_state(self, agent_id: str) -> tuple[str, bool, str]:
+        """(state, reachable, current call id) of one agent, in one round trip."""
+        state, reachable, call_id = await self.redis.hmget(
+            self.keys.agent(agent_id), "state", "reachable", "call_id"
+        )
+        return _str(state or ""), reachable in ("1", b"1"), _str(call_id or "")
 
     async def _calls(self, call_ids: Sequence[str]) -> list[CallView]:
         if not call_ids:
@@ -256,6 +294,13 @@ class Store:
                 wait_bucket_field(wait),
             )
         )
+
+    async def agent_answered(self, agent_id: str, now: float) -> bool:
+        """The ringing agent picked up (from AMI): one script, no reads.
+
+        The call's service-level target was stored with the call at enqueue.
+        """
+        return bool(await self._run("AGENT_ANSWERED", now, agent_id))
 
     async def call_finished(
         self, call_id: str, agent_id: str, wrap_seconds: int, now: float

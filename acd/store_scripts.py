@@ -318,6 +318,46 @@ event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostri
 return 1
 """
 
+def _bucket_lua() -> str:
+    from acd.keys import WAIT_BUCKETS
+
+    bounds = ", ".join(str(b) for b in WAIT_BUCKETS)
+    return (
+        "local BUCKETS = {" + bounds + "}\n"
+        "local function bucket(w)\n"
+        "  for _, b in ipairs(BUCKETS) do if w <= b then return 'wait_le_' .. b end end\n"
+        "  return 'wait_gt_' .. BUCKETS[#BUCKETS]\n"
+        "end\n"
+    )
+
+
+# ARGV[5..]: agent id. The agent's ringing call becomes a conversation; the
+# target seconds come from the call hash (written at enqueue).
+AGENT_ANSWERED = PRELUDE + _bucket_lua() + r"""
+local aid = ARGV[5]
+local ak = akey(aid)
+if hget(ak, 'state') ~= 'ringing' then return 0 end
+local cid = hget(ak, 'call_id')
+if not cid or cid == '' then return 0 end
+local ck = ckey(cid)
+if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= aid then return 0 end
+local queue = hget(ck, 'queue')
+local arrival = num(hget(ck, 'arrival'), NOW)
+local wait = math.max(0, NOW - arrival)
+local target = num(hget(ck, 'target'), 120)
+redis.call('HSET', ck, 'state', 'on_call', 'answered', NOW_S, 'wait', tostring(wait))
+redis.call('HSET', ak, 'missed', '0')
+redis.call('HINCRBY', ak, 'calls', 1)
+set_agent_state(aid, 'on_call')
+local qa = num(hget(ck, 'queue_arrival'), arrival)
+count(queue, qa, 'answered', 1)
+if wait <= target then count(queue, qa, 'answered_within_target', 1) end
+count(queue, qa, 'wait_seconds', wait)
+count(queue, qa, bucket(wait), 1)
+event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
+return 1
+"""
+
 # ARGV[5..]: call id, agent id, wrap seconds
 CALL_FINISHED = PRELUDE + r"""
 local cid = ARGV[5]
