@@ -3,8 +3,10 @@
 - ``ContactStatus`` (Reachable/Created/Updated vs Unreachable/Removed) and
   ``DeviceStateChange`` (UNAVAILABLE vs anything else) say whether the
   agent's phone can be offered a call.
-- ``DeviceStateChange`` INUSE and ``DialEnd`` with ``DialStatus: ANSWER``
-  say the ringing agent picked up.
+- ``DialEnd`` with ``DialStatus: ANSWER`` says which agent picked up which
+  call: its ``Uniqueid`` is the caller's channel, the same id the FastAGI
+  session carries. (A device going INUSE says nothing about *which* call: a
+  late event from the previous call must never mark the next one answered.)
 - ``ContactList`` events (PJSIPShowContacts) rebuild presence after a
   reconnect.
 """
@@ -69,16 +71,24 @@ def parse_presence(msg: AmiMessage) -> PresenceUpdate | None:
     return None
 
 
-def parse_answer(msg: AmiMessage) -> str | None:
-    """The endpoint that answered, from a ``DialEnd`` with ``DialStatus: ANSWER``."""
+@dataclass(frozen=True, slots=True)
+class Answer:
+    endpoint: str  # "PJSIP/1001"
+    call_id: str  # the caller channel's Uniqueid (= agi_uniqueid)
+
+
+def parse_answer(msg: AmiMessage) -> Answer | None:
+    """Who answered which call, from a ``DialEnd`` with ``DialStatus: ANSWER``."""
     if (msg.event or "").lower() != "dialend":
         return None
     if (msg.get("DialStatus") or "").upper() != "ANSWER":
         return None
     channel = msg.get("DestChannel") or ""
-    if not channel:
+    call_id = msg.get("Uniqueid") or ""
+    if not channel or not call_id:
         return None
-    return channel.rsplit("-", 1)[0] if "-" in channel else channel
+    endpoint = channel.rsplit("-", 1)[0] if "-" in channel else channel
+    return Answer(endpoint, call_id)
 
 
 def agents_by_endpoint(endpoints: Mapping[str, str]) -> dict[str, str]:

@@ -241,22 +241,17 @@ class AcdService:
                     self._reachable[agent_id] = update.reachable
                     if changed and update.reachable:
                         await self.dispatcher.match_agent(agent_id)
-                if update.in_use is True:
-                    await self._agent_answered(agent_id)
-                elif update.in_use is False:
+                if update.in_use is False:
                     await self._device_idle(agent_id)
                 return
-            endpoint = parse_answer(msg)
-            if endpoint is not None:
-                agent_id = self._agent_for(endpoint)
+            answer = parse_answer(msg)
+            if answer is not None:
+                agent_id = self._agent_for(answer.endpoint)
                 if agent_id is not None:
-                    await self._agent_answered(agent_id)
+                    # Idempotent: only the ringing agent of exactly this call.
+                    await self.store.agent_answered(agent_id, answer.call_id, self.clock())
         except (RedisError, OSError) as exc:
             log.warning("AMI event %s not applied: Redis unavailable (%s)", msg.event, exc)
-
-    async def _agent_answered(self, agent_id: str) -> None:
-        # Idempotent in Redis: DialEnd and the INUSE device state both land here.
-        await self.store.agent_answered(agent_id, self.clock())
 
     async def _device_idle(self, agent_id: str) -> None:
         state, _, call_id = await self.store.agent_routing_state(agent_id)
@@ -287,9 +282,7 @@ class AcdService:
             agent_id = self._agent_for(update.endpoint)
             if agent_id is None:
                 continue
-            if update.in_use is True:
-                await self._agent_answered(agent_id)
-            elif update.in_use is False:
+            if update.in_use is False:
                 await self._device_idle(agent_id)
 
     async def resync(self) -> None:

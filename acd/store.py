@@ -295,12 +295,13 @@ class Store:
             )
         )
 
-    async def agent_answered(self, agent_id: str, now: float) -> bool:
-        """The ringing agent picked up (from AMI): one script, no reads.
+    async def agent_answered(self, agent_id: str, call_id: str, now: float) -> bool:
+        """The ringing agent picked up this call (from AMI): one script, no reads.
 
-        The call's service-level target was stored with the call at enqueue.
+        A no-op unless the agent is ringing for exactly that call. The call's
+        service-level target was stored with the call at enqueue.
         """
-        return bool(await self._run("AGENT_ANSWERED", now, agent_id))
+        return bool(await self._run("AGENT_ANSWERED", now, agent_id, call_id))
 
     async def call_finished(
         self, call_id: str, agent_id: str, wrap_seconds: int, now: float

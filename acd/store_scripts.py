@@ -331,14 +331,13 @@ def _bucket_lua() -> str:
     )
 
 
-# ARGV[5..]: agent id. The agent's ringing call becomes a conversation; the
+# ARGV[5..]: agent id, call id. That ringing call becomes a conversation; the
 # target seconds come from the call hash (written at enqueue).
 AGENT_ANSWERED = PRELUDE + _bucket_lua() + r"""
 local aid = ARGV[5]
+local cid = ARGV[6]
 local ak = akey(aid)
-if hget(ak, 'state') ~= 'ringing' then return 0 end
-local cid = hget(ak, 'call_id')
-if not cid or cid == '' then return 0 end
+if hget(ak, 'state') ~= 'ringing' or hget(ak, 'call_id') ~= cid then return 0 end
 local ck = ckey(cid)
 if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= aid then return 0 end
 local queue = hget(ck, 'queue')

@@ -118,10 +118,11 @@ class Center:
         return total
 
     async def close(self) -> None:
+        # Bounded: a clean-up that hangs must fail the test run, not stall it.
         for acd in self.acds:
             with contextlib.suppress(Exception):
-                await acd.stop()
-        await self.fake.close()
+                await asyncio.wait_for(acd.stop(), 20)
+        await asyncio.wait_for(self.fake.close(), 20)
 
 
 async def eventually(
