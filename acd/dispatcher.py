@@ -24,6 +24,7 @@ HEAD_FIRST = 4  # waiting calls looked at first per queue when an agent frees up
 HEAD_DEPTH = 20  # ...and at most, when none of the first can take the agent
 CLAIM_ATTEMPTS = 3
 CLAIM_FANOUT = 16  # ranked agents handed to one claim: the first still free wins
+IDLE_WINDOW = 48  # longest-idle agents read first when matching a call
 
 
 def _available_view(
@@ -96,16 +97,22 @@ class Dispatcher:
             queue = self.queues.get(call.queue)
             if queue is None:
                 return False
-            available = await self.store.available_with_idle()
-            if not available:
-                return False
             now = self.clock()
             waited = max(0.0, now - call.arrival)
-            pool = [
-                (aid, idle)
-                for aid, idle in available
-                if aid in self.agents and agent_qualifies(self.agents[aid], queue, waited)
-            ]
+            # Longest idle: the head of the idle-ordered set nearly always
+            # holds the answer; read the whole set only when it does not.
+            limit = IDLE_WINDOW if queue.strategy is RoutingStrategy.LONGEST_IDLE else 0
+            pool: list[tuple[str, float]] = []
+            while True:
+                available = await self.store.available_with_idle(limit)
+                pool = [
+                    (aid, idle)
+                    for aid, idle in available
+                    if aid in self.agents and agent_qualifies(self.agents[aid], queue, waited)
+                ]
+                if pool or limit == 0 or len(available) < limit:
+                    break
+                limit = 0
             if not pool:
                 return False
             counters: dict[str, tuple[int, float]] = {}

@@ -93,6 +93,7 @@ class AcdService:
         await self.store.ensure_agents(self.config.agents, self.clock())
         await self.store.heartbeat(self.instance_id, self.clock())
         self._tasks.append(asyncio.create_task(self._offer_listener(), name="acd-offers"))
+        self._tasks.append(asyncio.create_task(self._wrap_ups(), name="acd-wrap-ups"))
         self._tasks.append(asyncio.create_task(self._sweeper(), name="acd-sweeper"))
 
     async def close(self) -> None:
@@ -136,26 +137,36 @@ class AcdService:
         self._timers = [t for t in self._timers if not t.cancelled()]
         self._timers.append(loop.call_later(delay, self._wake.set))
 
-    async def _sweeper(self) -> None:
-        """Wrap-up ends (woken by timers), the periodic full sweep (skill
-        relaxation, anything missed), heartbeats and dead-process reaping."""
-        next_sweep = 0.0
-        next_beat = 0.0
+    async def _wrap_ups(self) -> None:
+        """Wrap-up ends, woken by timers (and checked every sweep interval, so
+        wrap-ups started by a process that has since died end too)."""
         backoff = self._sweep_interval
         while True:
-            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sweep_interval)
-                woken = True
             self._wake.clear()
             try:
                 now = self.clock()
                 due = await self.store.due_wrapups(now)
                 if due:  # concurrently: one slow match must not delay the others
                     await asyncio.gather(*(self._expire_wrap_up(a, now) for a in due))
-                if not woken or now >= next_sweep:
-                    await self.dispatcher.sweep()
-                    next_sweep = now + self._sweep_interval
+                backoff = self._sweep_interval
+            except (RedisError, OSError) as exc:
+                log.warning("wrap-ups: Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _sweeper(self) -> None:
+        """The periodic full sweep (skill relaxation, anything missed),
+        heartbeats, the batched offer check and dead-process reaping; in its
+        own task so it never delays a wrap-up's match."""
+        next_beat = 0.0
+        backoff = self._sweep_interval
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                now = self.clock()
+                await self.dispatcher.sweep()
                 if now >= next_beat:
                     await self._check_owned_calls()
                     await self.store.heartbeat(self.instance_id, now)

@@ -233,9 +233,12 @@ class Store:
             return ""
         return _str(await self._run("CLAIM_FIRST", now, call_id, *agent_ids) or "")
 
-    async def available_with_idle(self) -> list[tuple[str, float]]:
-        """Available, reachable agents with their idle-since time, longest idle first."""
-        rows: Any = await self.redis.zrange(self.keys.available, 0, -1, withscores=True)
+    async def available_with_idle(self, limit: int = 0) -> list[tuple[str, float]]:
+        """Available, reachable agents with their idle-since time, longest idle
+        first (the first ``limit`` of them when ``limit`` > 0)."""
+        rows: Any = await self.redis.zrange(
+            self.keys.available, 0, limit - 1 if limit > 0 else -1, withscores=True
+        )
         return [(_str(member), float(score)) for member, score in rows]
 
     async def agent_counters(self, agent_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
