@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from acd.config import Config, QueueConfig
 from acd.dispatcher import Dispatcher
-from acd.models import CallState
+from acd.models import CallState, CallView
 from acd.routing import announce_minutes, expected_wait, is_open
 from acd.store import Store
 from telephony.agi_server import AgiSession
@@ -45,7 +45,16 @@ class _Waiting:
     call_id: str
     queue: QueueConfig
     arrival: float
+    priority: int = 0
     music_on: bool = False
+
+    def view(self, owner: str) -> CallView:
+        """The call as just enqueued (saves reading it back for the first match)."""
+        return CallView(
+            id=self.call_id, queue=self.queue.name, caller_id="", caller_name="",
+            arrival=self.arrival, queue_arrival=self.arrival, priority=self.priority,
+            state=CallState.WAITING, agent="", owner=owner,
+        )
 
 
 class CallFlow:
@@ -170,7 +179,7 @@ class CallFlow:
             if position is None:
                 log.info("queue %s full: call %s not queued", queue.name, call_id)
                 return WaitResult.FULL
-            state = _Waiting(call_id, queue, arrival)
+            state = _Waiting(call_id, queue, arrival, priority)
             try:
                 return await self._wait(session, state, offer, now)
             except CallerHangup:
@@ -183,7 +192,7 @@ class CallFlow:
         self, session: AgiSession, w: _Waiting, offer: asyncio.Future[str], entered: float
     ) -> WaitResult:
         queue = w.queue
-        await self.dispatcher.match_call(w.call_id)
+        await self.dispatcher.match_call(w.call_id, known=w.view(self.dispatcher.instance_id))
         period = queue.announce_period_seconds
         next_announce = entered + period if period > 0 else float("inf")
         deadline = entered + queue.max_wait_seconds if queue.max_wait_seconds > 0 else float("inf")
@@ -278,9 +287,11 @@ class CallFlow:
         status = (await session.get_variable("DIALSTATUS") or "").upper()
         now = self.clock()
         if status == "ANSWER":
-            current = await self.store.call_for_routing(w.call_id)
-            if current is not None and current.state is CallState.RINGING:
-                # AMI did not tell us about the answer: reconstruct it.
+            # Usually AMI's DialEnd already recorded the answer; if not (AMI
+            # down), CALL_FINISHED refuses and the answer is reconstructed.
+            if not await self.store.call_finished(
+                w.call_id, agent_id, queue.wrap_up_seconds, now
+            ):
                 talk = await session.get_variable("ANSWEREDTIME")
                 try:
                     answered_at = now - float(talk or 0)
@@ -290,7 +301,7 @@ class CallFlow:
                 await self.store.answered(
                     w.call_id, agent_id, answered_at, queue.service_level_seconds, now
                 )
-            await self.store.call_finished(w.call_id, agent_id, queue.wrap_up_seconds, now)
+                await self.store.call_finished(w.call_id, agent_id, queue.wrap_up_seconds, now)
             if queue.wrap_up_seconds > 0:
                 self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
             else:

@@ -82,16 +82,19 @@ class Dispatcher:
 
     # ---- matching ----------------------------------------------------------
 
-    async def match_call(self, call_id: str) -> bool:
+    async def match_call(self, call_id: str, known: CallView | None = None) -> bool:
         """Find an agent for one waiting call; True when one was reserved.
 
         Candidates come from the available set (members are available and
         reachable; the score is idle-since) and the static configuration, so
         no agent hash is read for the common strategies; the claim script
-        reserves the first of the ranked agents that is still free.
+        reserves the first of the ranked agents that is still free. ``known``
+        is the call as its owner just enqueued it (first attempt only; the
+        claim script re-checks that it is still waiting).
         """
         for _ in range(CLAIM_ATTEMPTS):
-            call = await self.store.call_for_routing(call_id)
+            call = known if known is not None else await self.store.call_for_routing(call_id)
+            known = None
             if call is None or call.state is not CallState.WAITING:
                 return False
             queue = self.queues.get(call.queue)
