@@ -24,7 +24,7 @@ from pathlib import Path
 from acd.config import Config
 from acd.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
-from callcenter.service import load_or_report, wait_for_stop_signal
+from callcenter.service import load_or_report, run_async, wait_for_stop_signal
 from telephony.fake_asterisk import FakeAsterisk
 
 log = logging.getLogger(__name__)
@@ -218,4 +218,4 @@ def run_demo(*, host: str, port: int, config_path: str | None, seed: int | None 
     config = load_or_report(path)
     if config is None:
         return 2
-    return asyncio.run(_demo(config, host, port, seed))
+    return run_async(_demo(config, host, port, seed))
