@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from acd.config import Config
 from acd.keys import INTERVAL_SECONDS, Keys
@@ -179,6 +180,6 @@ def run_export_intervals(
         return 2
     try:
         return asyncio.run(_export(config, request, out))
-    except OSError as exc:
+    except (OSError, RedisError) as exc:
         print(f"acd export intervals: {exc}", file=sys.stderr)
         return 1

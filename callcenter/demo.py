@@ -21,6 +21,8 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from acd.config import Config
 from acd.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
@@ -181,7 +183,7 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         cfg = with_ports(config, ami_port=fake.ami_port, agi_port=0, host=host, port=port)
         try:
             rt = await start_runtime(cfg, embedded_dir=workdir / "redis")
-        except OSError as exc:
+        except (OSError, RedisError) as exc:
             print(f"acd demo: cannot start: {exc}", file=sys.stderr)
             return 1
         fake.agi_port = rt.agi.port

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from acd.config import Config
 from acd.config_loader import load_config
 from acd.errors import ConfigError
@@ -43,8 +45,9 @@ async def wait_for_stop_signal() -> None:
 async def _serve(config: Config, serve_wallboard: bool) -> int:
     try:
         rt = await start_runtime(config, serve_wallboard=serve_wallboard)
-    except OSError as exc:
-        print(f"acd: cannot start: {exc}", file=sys.stderr)
+    except (OSError, RedisError) as exc:
+        where = f" (redis url {config.redis.url})" if isinstance(exc, RedisError) else ""
+        print(f"acd: cannot start: {exc}{where}", file=sys.stderr)
         return 1
     try:
         print(f"FastAGI listening on {config.agi.host}:{rt.agi.port}", flush=True)
