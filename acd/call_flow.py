@@ -68,6 +68,7 @@ class CallFlow:
         clock: Callable[[], float],
         on_wrap_up: Callable[[str, float], None],
         on_agent_free: Callable[[str], None],
+        on_phone_unreachable: Callable[[str], None] = lambda _agent: None,
     ) -> None:
         self.config = config
         self.store = store
@@ -77,6 +78,7 @@ class CallFlow:
         # Matching a freed agent is the service's job, off the caller's path:
         # the caller's session ends without waiting for it.
         self._on_agent_free = on_agent_free
+        self._on_phone_unreachable = on_phone_unreachable
 
     async def handle(self, session: AgiSession) -> None:
         request = session.request
@@ -316,6 +318,8 @@ class CallFlow:
             call, agent_id, status or "UNKNOWN", queue.auto_pause_after_misses, now
         )
         log.info("agent %s missed call %s (%s): %s", agent_id, w.call_id, status, result)
+        if status == "CHANUNAVAIL":
+            self._on_phone_unreachable(agent_id)
         return False
 
     async def _caller_left(self, w: _Waiting) -> None:

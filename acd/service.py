@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[AgiSession], Awaitable[None]]
 
+PRESENCE_RESYNC_SECONDS = 60.0
+
 
 class AcdService:
     """Everything one ACD process does, minus the sockets it is given."""
@@ -55,7 +57,13 @@ class AcdService:
         self.dispatcher = Dispatcher(self.store, config, self.instance_id, clock)
         self.commands = AgentCommands(self.store, self.dispatcher, clock)
         self.flow = CallFlow(
-            config, self.store, self.dispatcher, clock, self._wake_at, self._agent_free
+            config,
+            self.store,
+            self.dispatcher,
+            clock,
+            self._wake_at,
+            self._agent_free,
+            self._phone_unreachable,
         )
         self.features = AgentFeatureCodes(config, self.commands)
         self._by_endpoint = agents_by_endpoint({a.id: a.endpoint for a in config.agents})
@@ -113,6 +121,11 @@ class AcdService:
 
     # ---- timers and sweeping ----------------------------------------------
 
+    def _phone_unreachable(self, agent_id: str) -> None:
+        """Dial found the phone unreachable: forget the cached presence so the
+        next "Reachable" from AMI is applied, not skipped as a repeat."""
+        self._reachable[agent_id] = False
+
     def _agent_free(self, agent_id: str) -> None:
         """Match a freed agent in a task this service owns."""
         if self._closing:
@@ -161,6 +174,7 @@ class AcdService:
         heartbeats, the batched offer check and dead-process reaping; in its
         own task so it never delays a wrap-up's match."""
         next_beat = 0.0
+        next_presence = self.clock() + PRESENCE_RESYNC_SECONDS
         backoff = self._sweep_interval
         while True:
             await asyncio.sleep(self._sweep_interval)
@@ -172,6 +186,12 @@ class AcdService:
                     await self.store.heartbeat(self.instance_id, now)
                     await self._reap_dead_instances(now)
                     next_beat = now + self._heartbeat_interval
+                if now >= next_presence:
+                    # Self-healing presence: a phone marked unreachable by a
+                    # failed Dial comes back even if AMI reports no change.
+                    next_presence = now + PRESENCE_RESYNC_SECONDS
+                    if self.ami is not None and self.ami.connected:
+                        await self.resync()
                 backoff = self._sweep_interval
             except (RedisError, OSError) as exc:
                 log.warning("sweeper: Redis unavailable (%s); retrying in %.1f s", exc, backoff)

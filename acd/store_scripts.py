@@ -257,7 +257,16 @@ local ck = ckey(cid)
 local ak = akey(aid)
 local result = 'none'
 if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
-  local missed = redis.call('HINCRBY', ak, 'missed', 1)
+  local missed
+  if status == 'CHANUNAVAIL' then
+    -- The phone could not be reached: not the person's miss. Presence says
+    -- unreachable until the phone registers again (or the periodic resync).
+    missed = num(hget(ak, 'missed'), 0)
+    redis.call('HSET', ak, 'reachable', '0')
+    event('agent_presence', 'agent', aid, 'reachable', '0', 'why', 'CHANUNAVAIL')
+  else
+    missed = redis.call('HINCRBY', ak, 'missed', 1)
+  end
   redis.call('HSET', ak, 'call_id', '', 'queue', '')
   event('agent_missed', 'agent', aid, 'call', cid, 'status', status, 'missed', tostring(missed))
   if hget(ak, 'pending') == 'logout' then

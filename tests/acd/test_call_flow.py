@@ -349,3 +349,28 @@ async def test_phone_unregistering_during_a_call(center_factory: CenterFactory) 
     second = await c.fake.place_call(caller_id="second")
     await second.wait_done(10)
     assert second.dial_attempts == [("1002", "ANSWER")]
+
+
+async def test_unreachable_phone_on_dial_is_not_a_miss(center_factory: CenterFactory) -> None:
+    # registered as far as AMI knows, but the INVITE fails: CHANUNAVAIL
+    c = await center_factory([queue(auto_pause_after_misses=1)], [agent("1001"), agent("1002")],
+                             behaviours={"1001": "unreachable"})
+    await c.login("1001")
+    await asyncio.sleep(0.05)
+    await c.login("1002")
+    call = await c.fake.place_call()
+    await call.wait_done(10)
+    assert call.dial_attempts == [("1001", "CHANUNAVAIL"), ("1002", "ANSWER")]
+    view = await c.store.agent("1001")
+    assert view.state is AgentState.AVAILABLE  # not auto-paused: the phone failed
+    assert view.missed == 0 and not view.reachable
+    # the phone registers again: offered calls again
+    c.fake.agents["1001"].behaviour = "answer"  # type: ignore[assignment]
+    await c.fake.unregister("1001")
+    await c.fake.register("1001")
+    await eventually(lambda: _reachable(c, "1001"), 5, "presence back")
+
+
+async def _reachable(c: Center, agent_id: str) -> bool:
+    view = await c.store.agent(agent_id)
+    return view is not None and view.reachable
