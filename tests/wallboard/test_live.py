@@ -117,7 +117,7 @@ async def own_redis() -> AsyncIterator[RedisServer]:
     server = RedisServer()
     server.start()
     yield server
-    server.stop()
+    server.cleanup()
 
 
 async def test_updates_resume_after_a_redis_restart(
