@@ -14,9 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from acd.config import Config, Threshold
+from acd.embedded_redis import free_port
 from acd.errors import AcdError, StoreError
 from tests.wallboard.acd_writer import AcdWriter
-from tests.wallboard.conftest import RedisAgentCommands, free_port, make_config
+from tests.wallboard.conftest import RedisAgentCommands, make_config
 from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for
 
 NOW = dt.datetime(2024, 6, 3, 12, 7, 30, tzinfo=dt.UTC).timestamp()

@@ -24,10 +24,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.config import AgentConfig, Config, QueueConfig, WallboardConfig
+from acd.embedded_redis import free_port
 from acd.keys import INTERVAL_SECONDS
 from acd.metrics import today_interval_starts
 from tests.wallboard.acd_writer import AcdWriter
-from tests.wallboard.conftest import RedisServer, free_port
+from tests.wallboard.conftest import RedisServer
 from wallboard.app import create_app
 from wallboard.tail import format_count, format_duration, format_percent
 

@@ -15,8 +15,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from acd.embedded_redis import free_port
 from tests.wallboard.acd_writer import AcdWriter
-from tests.wallboard.conftest import RedisServer, free_port, make_config
+from tests.wallboard.conftest import RedisServer, make_config
 from wallboard.app import create_app
 from wallboard.tail import format_duration, format_percent, render, run_tail, websocket_url
 
