@@ -20,6 +20,7 @@ from aiohttp import web
 
 from acd.config import Config
 from acd.embedded_redis import EmbeddedRedis, default_data_dir
+from acd.presence import AMI_EVENT_FILTERS
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -120,6 +121,7 @@ async def _keep_ami(rt: Runtime) -> None:
             cfg.secret,
             ping_interval=cfg.ping_interval,
             connect_timeout=cfg.connect_timeout,
+            event_filters=AMI_EVENT_FILTERS,
         )
         rt.service.attach_ami(client)
         try:

@@ -102,8 +102,12 @@ class AmiClient:
         action_timeout: float = 10.0,
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
+        event_filters: Sequence[str] = (),
     ) -> None:
         self.host = host
+        #: Asterisk ``Filter`` expressions (e.g. ``Event: DialEnd``) added after
+        #: every login, so a busy Asterisk sends only the events that matter.
+        self.event_filters = tuple(event_filters)
         self.port = port
         self.username = username
         self._secret = secret
@@ -326,6 +330,13 @@ class AmiClient:
             raise AmiLoginFailed(
                 f"AMI login as {self.username!r} refused: {response.get('Message') or '?'}"
             )
+        for expression in self.event_filters:
+            reply = await self._request(
+                conn, "Filter", (("Operation", "Add"), ("Filter", expression))
+            )
+            if (reply.response or "").lower() != "success":
+                log.warning("AMI Filter %r refused (%s): receiving all events",
+                            expression, reply.get("Message") or "?")
         self.banner = conn.parser.banner
         conn.login_done = True
         self.logins += 1

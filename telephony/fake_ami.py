@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -115,6 +116,15 @@ class AmiSession:
         self.events_on = True
         self.username: str | None = None
         self.actions: list[AmiMessage] = []
+        # Whitelist filters from the Filter action (regexes over "Key: Value"
+        # lines, like Asterisk's); no filters means every event.
+        self.filters: list[re.Pattern[str]] = []
+
+    def wants(self, event: AmiMessage) -> bool:
+        if not self.filters:
+            return True
+        text = "\r\n".join(f"{k}: {v}" for k, v in event.fields)
+        return any(f.search(text) for f in self.filters)
 
     def stall(self) -> None:
         """Stop reading this client's actions, as a hung Asterisk would (for tests)."""
@@ -193,7 +203,7 @@ class FakeAmiServer:
     def broadcast(self, event: AmiMessage) -> None:
         """Send an event to every logged-in session that asked for events."""
         for session in list(self.sessions):
-            if session.authenticated and session.events_on:
+            if session.authenticated and session.events_on and session.wants(event):
                 session.send([event])
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -250,6 +260,19 @@ class FakeAmiServer:
             session.send(
                 [ami_response(request, fields=(("Ping", "Pong"), ("Timestamp", f"{now:.6f}")))]
             )
+            return True
+        if lowered == "filter":
+            operation = (request.get("Operation") or "").lower()
+            expression = request.get("Filter") or ""
+            if operation != "add" or not expression or expression.startswith("!"):
+                session.send([ami_response(request, "Error", "Unsupported filter")])
+                return True
+            try:
+                session.filters.append(re.compile(expression))
+            except re.error:
+                session.send([ami_response(request, "Error", "Filter Not Added")])
+                return True
+            session.send([ami_response(request, "Success", "Filter Added Successfully")])
             return True
         if lowered == "events":
             mask = (request.get("EventMask") or "on").lower()

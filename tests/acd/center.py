@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from acd.config import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.models import AgentState
+from acd.presence import AMI_EVENT_FILTERS
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -90,7 +91,8 @@ class Center:
         ami = None
         if with_ami:
             ami = AmiClient("127.0.0.1", self.fake.ami_port, "acd", SECRET, ping_interval=5,
-                            reconnect_min=0.05, reconnect_max=0.2)
+                            reconnect_min=0.05, reconnect_max=0.2,
+                            event_filters=AMI_EVENT_FILTERS)
             service.attach_ami(ami)
             await ami.start()
             await service.resync()
