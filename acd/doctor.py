@@ -21,6 +21,7 @@ logs off by itself and must not follow ``logoff()``.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -127,6 +128,14 @@ def _message(response: Any) -> str:
     return str(response.get_header("Message", "") or response.get_header("Response", "?"))
 
 
+def _report_connected(
+    session: _Session, host: str, port: int, report: Callable[[CheckResult], None]
+) -> None:
+    title = getattr(session.manager, "title", None) or "AMI"
+    version = getattr(session.manager, "version", "") or ""
+    report(CheckResult(True, f"connected to {title} {version} at {host}:{port}"))
+
+
 def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
     """Run every check against the live Asterisk, calling ``report`` per result.
 
@@ -144,26 +153,35 @@ def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
         report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {reason}"))
         return
-    session = _Session(timeout=max(ami.connect_timeout, 1.0))
-    must_close = True
-    try:
+    # pyst2's reader thread can find its socket closed under a login that
+    # Asterisk already answered (the server hangs up right after a refusal):
+    # one fresh attempt tells a refused login from a lost connection.
+    for attempt in range(2):
+        session = _Session(timeout=max(ami.connect_timeout, 1.0))
         try:
             banner = session.manager.connect(ami.host, ami.port)
         except ManagerException as exc:
             report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {_reason(exc)}"))
             return
-        title = getattr(session.manager, "title", None) or "AMI"
-        version = getattr(session.manager, "version", "") or ""
         del banner
-        report(CheckResult(True, f"connected to {title} {version} at {ami.host}:{ami.port}"))
         try:
             session.manager.login(ami.username, ami.secret)
+            break
         except ManagerAuthException as exc:
+            _report_connected(session, ami.host, ami.port, report)
             report(CheckResult(False, f"log in as {ami.username!r}: {_reason(exc)}"))
             # Asterisk hangs up after a failed login; close() would try to log
             # off on a dying socket and could wait forever for the reply.
-            must_close = False
             return
+        except (ManagerException, OSError, ValueError) as exc:
+            with contextlib.suppress(ManagerException, OSError, ValueError):
+                session.manager.close()
+            if attempt == 1:
+                _report_connected(session, ami.host, ami.port, report)
+                report(CheckResult(False, f"AMI connection lost during login: {_reason(exc)}"))
+                return
+    _report_connected(session, ami.host, ami.port, report)
+    try:
         report(CheckResult(True, f"logged in as {ami.username!r}"))
         _check_version(session, report)
         endpoint_contexts = _check_endpoints(session, config, report)
@@ -175,13 +193,10 @@ def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
         report(CheckResult(False, f"AMI connection lost: {_reason(exc)}"))
     finally:
         # close() logs off when still connected; never call logoff() as well.
-        if must_close:
-            # pyst2 may find its socket closed under it (Asterisk hung up
-            # first); the checks are done by then, so that is not a failure.
-            try:
-                session.manager.close()
-            except (ManagerException, OSError, ValueError):
-                pass
+        # pyst2 may find its socket closed under it (Asterisk hung up first);
+        # the checks are done by then, so that is not a failure.
+        with contextlib.suppress(ManagerException, OSError, ValueError):
+            session.manager.close()
 
 
 def _reason(exc: BaseException) -> str:
