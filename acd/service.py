@@ -154,7 +154,7 @@ class AcdService:
         """Wrap-up ends, woken by timers (and checked every sweep interval, so
         wrap-ups started by a process that has since died end too)."""
         backoff = self._sweep_interval
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sweep_interval)
             self._wake.clear()
@@ -176,7 +176,7 @@ class AcdService:
         next_beat = 0.0
         next_presence = self.clock() + PRESENCE_RESYNC_SECONDS
         backoff = self._sweep_interval
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._sweep_interval)
             try:
                 now = self.clock()
@@ -232,11 +232,11 @@ class AcdService:
 
     async def _offer_listener(self) -> None:
         channel = self.store.keys.offers(self.instance_id)
-        while True:
+        while not self._closing:
             pubsub = self.store.redis.pubsub()
             try:
                 await pubsub.subscribe(channel)
-                while True:
+                while not self._closing:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is None or msg.get("type") != "message":
                         continue

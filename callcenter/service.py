@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -60,14 +61,39 @@ async def _serve(config: Config, serve_wallboard: bool) -> int:
     return 0
 
 
+async def _finish(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``, then make sure the process can exit.
+
+    Everything is stopped in order by then; a task that swallowed its
+    cancellation (some libraries do) must not keep the process alive after
+    Ctrl-C or SIGTERM, so leftovers get a bounded wait and then the process
+    exits anyway, with ``main``'s exit code.
+    """
+    code = await main
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        _, pending = await asyncio.wait(leftovers, timeout=5.0)
+        if pending:
+            log.error("%d task(s) would not stop: %s; exiting anyway", len(pending),
+                      ", ".join(sorted(t.get_name() for t in pending)))
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code
+
+
 def run_async(main: Coroutine[Any, Any, int]) -> int:
     """Run on uvloop (libuv: faster sockets for thousands of FastAGI sessions)
     when it is installed, else on the standard event loop."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(main)
-    return uvloop.run(main)
+        return asyncio.run(_finish(main))
+    return uvloop.run(_finish(main))
 
 
 def run_service(config_path: str, *, serve_wallboard: bool = True) -> int:
