@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from acd.config import Config, QueueConfig
 from acd.dispatcher import Dispatcher
-from acd.models import CallState, CallView
+from acd.models import AgentState, CallState, CallView
 from acd.routing import announce_minutes, expected_wait, is_open
 from acd.store import Store
 from telephony.agi_server import AgiSession
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 WAKE_SECONDS = 30.0  # longest sleep between checks of a waiting call's clocks
 MAX_OVERFLOW_HOPS = 5
 DEFAULT_AHT = 180.0
+SERVING_STATES = frozenset(
+    {AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
+)
 MISSED_STATUSES = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "CANCEL", ""})
 
 
@@ -263,18 +266,12 @@ class CallFlow:
         now = self.clock()
         handle, handled = await self.store.recent_handle(queue.name, now - 3600)
         aht = handle / handled if handled else DEFAULT_AHT
-        serving = 0
-        for agent_id, agent in self.dispatcher.agents.items():
-            if queue.name not in agent.queues:
-                continue
-            view = await self.store.agent(agent_id)
-            if view is not None and view.reachable and view.state.value in (
-                "available",
-                "ringing",
-                "on_call",
-                "wrap_up",
-            ):
-                serving += 1
+        ids = [a for a, cfg in self.dispatcher.agents.items() if queue.name in cfg.queues]
+        serving = sum(
+            1
+            for view in await self.store.agents(ids)  # one pipelined read
+            if view.reachable and view.state in SERVING_STATES
+        )
         return expected_wait(position, serving, aht)
 
     async def _ring(self, session: AgiSession, w: _Waiting, agent_id: str) -> bool:

@@ -17,7 +17,7 @@ from redis.commands.core import AsyncScript
 from acd import store_scripts as lua
 from acd.config import AgentConfig, RedisConfig
 from acd.errors import InvalidTransition, UnknownAgent
-from acd.keys import Keys, wait_bucket_field
+from acd.keys import Keys
 from acd.models import AgentView, CallView, waiting_score
 
 
@@ -66,7 +66,6 @@ class Store:
                 "AGENT_COMMAND",
                 "SET_REACHABLE",
                 "ENQUEUE",
-                "CLAIM",
                 "CLAIM_FIRST",
                 "RING_MISSED",
                 "ANSWERED",
@@ -121,9 +120,6 @@ class Store:
             for aid, h in zip(agent_ids, hashes, strict=True)
             if h
         ]
-
-    async def all_agent_ids(self) -> list[str]:
-        return sorted(_strs(await self.redis.smembers(self.keys.agents)))
 
     async def available_agent_ids(self) -> list[str]:
         return _strs(await self.redis.zrange(self.keys.available, 0, -1))
@@ -225,7 +221,8 @@ class Store:
         return None if rank is None else int(rank) + 1
 
     async def claim(self, call_id: str, agent_id: str, now: float) -> bool:
-        return bool(await self._run("CLAIM", now, call_id, agent_id))
+        """Reserve this agent for this call if both are still free."""
+        return await self.claim_first(call_id, [agent_id], now) == agent_id
 
     async def claim_first(self, call_id: str, agent_ids: Sequence[str], now: float) -> str:
         """Reserve the first still-available agent of ``agent_ids`` for the call."""
@@ -284,17 +281,10 @@ class Store:
     async def answered(
         self, call_id: str, agent_id: str, answered_at: float, target_seconds: int, now: float
     ) -> bool:
-        call = await self.call(call_id)
-        wait = max(0.0, answered_at - call.arrival) if call else 0.0
+        """Record an answer at ``answered_at`` (reconstructed when AMI missed it)."""
         return bool(
             await self._run(
-                "ANSWERED",
-                now,
-                call_id,
-                agent_id,
-                repr(float(answered_at)),
-                target_seconds,
-                wait_bucket_field(wait),
+                "ANSWERED", now, call_id, agent_id, repr(float(answered_at)), target_seconds
             )
         )
 
@@ -335,15 +325,6 @@ class Store:
     async def owned_calls(self, instance_id: str) -> list[CallView]:
         ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))
         return await self._calls(sorted(ids))
-
-    async def drop_owner_index(self, instance_id: str) -> None:
-        await self.redis.delete(self.keys.owner_calls(instance_id))
-
-    async def active_calls(self) -> list[CallView]:
-        ids = _strs(await self.redis.smembers(self.keys.active_calls))
-        return await self._calls(sorted(ids))
-
-    # ---- notifications -----------------------------------------------------
 
     async def offer(self, owner: str, call_id: str) -> None:
         """Tell the process holding a call's socket that an agent was reserved."""

@@ -13,6 +13,8 @@ script's own arguments from ``ARGV[5]``.
 
 from __future__ import annotations
 
+from acd.keys import WAIT_BUCKETS
+
 PRELUDE = r"""
 local P = ARGV[1]
 local NOW_S = ARGV[2]
@@ -90,7 +92,73 @@ local function contact_record(call_id)
   local h = redis.call('HGETALL', k)
   event('contact', unpack(h))
 end
+
+local function bucket(w)
+  for _, b in ipairs(BUCKETS) do if w <= b then return 'wait_le_' .. b end end
+  return 'wait_gt_' .. BUCKETS[#BUCKETS]
+end
+
+-- Reserve agent aid for waiting call cid (both checked by the caller).
+local function offer(cid, aid)
+  local ck = ckey(cid)
+  local queue = hget(ck, 'queue')
+  unqueue(cid, queue)
+  redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
+  redis.call('HSET', akey(aid), 'call_id', cid, 'queue', queue)
+  set_agent_state(aid, 'ringing')
+  event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
+  changed('call', queue, aid)
+end
+
+-- The ringing call cid was answered by aid at time at_s: counters, states.
+local function record_answer(cid, aid, at_s, target)
+  local ck = ckey(cid)
+  local ak = akey(aid)
+  local at = tonumber(at_s)
+  local queue = hget(ck, 'queue')
+  local arrival = num(hget(ck, 'arrival'), at)
+  local wait = math.max(0, at - arrival)
+  redis.call('HSET', ck, 'state', 'on_call', 'answered', at_s, 'wait', tostring(wait))
+  redis.call('HSET', ak, 'missed', '0')
+  redis.call('HINCRBY', ak, 'calls', 1)
+  set_agent_state(aid, 'on_call')
+  local qa = num(hget(ck, 'queue_arrival'), arrival)
+  count(queue, qa, 'answered', 1)
+  if wait <= target then count(queue, qa, 'answered_within_target', 1) end
+  count(queue, qa, 'wait_seconds', wait)
+  count(queue, qa, bucket(wait), 1)
+  event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
+end
+
+-- Back to available without losing its place in the longest-idle order
+-- (a ring that was not the agent's doing, or a missed ring).
+local function available_in_place(aid)
+  local ak = akey(aid)
+  local idle = hget(ak, 'idle_since')
+  set_agent_state(aid, 'available')
+  if idle then
+    redis.call('HSET', ak, 'idle_since', idle)
+    sync_available(aid)
+  end
+end
+
+-- The agent's call is fully over: apply a pending logout or pause, else
+-- the agent is available again.
+local function release_agent(aid)
+  local ak = akey(aid)
+  redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
+  local pending = hget(ak, 'pending')
+  redis.call('HSET', ak, 'pending', '')
+  if pending == 'logout' then set_agent_state(aid, 'logged_out')
+  elseif pending == 'pause' then
+    redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
+    set_agent_state(aid, 'paused')
+  else set_agent_state(aid, 'available') end
+end
 """
+PRELUDE = (
+    "local BUCKETS = {" + ", ".join(str(b) for b in WAIT_BUCKETS) + "}\n" + PRELUDE
+)
 
 # ARGV[5..]: agent id, name, endpoint
 ENSURE_AGENT = PRELUDE + r"""
@@ -205,24 +273,6 @@ changed('call', queue, '')
 return {'ok', redis.call('ZRANK', wkey, id) + 1}
 """
 
-# ARGV[5..]: call id, agent id
-CLAIM = PRELUDE + r"""
-local cid = ARGV[5]
-local aid = ARGV[6]
-local ck = ckey(cid)
-local ak = akey(aid)
-if hget(ck, 'state') ~= 'waiting' then return 0 end
-if hget(ak, 'state') ~= 'available' or hget(ak, 'reachable') ~= '1' then return 0 end
-local queue = hget(ck, 'queue')
-unqueue(cid, queue)
-redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
-redis.call('HSET', ak, 'call_id', cid, 'queue', queue)
-set_agent_state(aid, 'ringing')
-event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
-changed('call', queue, aid)
-return 1
-"""
-
 # ARGV[5..]: call id, then agent ids in order of preference: reserves the
 # first one still available, so concurrent arrivals do not all collide on
 # the same longest-idle agent. Returns the agent id, or '' when none was.
@@ -234,13 +284,7 @@ for i = 6, #ARGV do
   local aid = ARGV[i]
   local ak = akey(aid)
   if hget(ak, 'state') == 'available' and hget(ak, 'reachable') == '1' then
-    local queue = hget(ck, 'queue')
-    unqueue(cid, queue)
-    redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
-    redis.call('HSET', ak, 'call_id', cid, 'queue', queue)
-    set_agent_state(aid, 'ringing')
-    event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
-    changed('call', queue, aid)
+    offer(cid, aid)
     return aid
   end
 end
@@ -283,10 +327,7 @@ if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
     set_agent_state(aid, 'paused')
     result = 'paused'
   else
-    -- back to available keeping its place in the longest-idle order
-    local idle = hget(ak, 'idle_since')
-    set_agent_state(aid, 'available')
-    if idle then redis.call('HSET', ak, 'idle_since', idle); sync_available(aid) end
+    available_in_place(aid)
     result = 'available'
   end
 end
@@ -302,67 +343,27 @@ end
 return result
 """
 
-# ARGV[5..]: call id, agent id, answer time, target seconds, wait bucket field
+# ARGV[5..]: call id, agent id, answer time, target seconds (the answer
+# reconstructed from Dial's ANSWEREDTIME when AMI did not report it)
 ANSWERED = PRELUDE + r"""
 local cid = ARGV[5]
 local aid = ARGV[6]
-local at = tonumber(ARGV[7])
-local target = tonumber(ARGV[8])
 local ck = ckey(cid)
-local ak = akey(aid)
 if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= aid then return 0 end
-local queue = hget(ck, 'queue')
-local arrival = num(hget(ck, 'arrival'), at)
-local wait = math.max(0, at - arrival)
-redis.call('HSET', ck, 'state', 'on_call', 'answered', ARGV[7], 'wait', tostring(wait))
-redis.call('HSET', ak, 'missed', '0')
-redis.call('HINCRBY', ak, 'calls', 1)
-set_agent_state(aid, 'on_call')
-local qa = num(hget(ck, 'queue_arrival'), arrival)
-count(queue, qa, 'answered', 1)
-if wait <= target then count(queue, qa, 'answered_within_target', 1) end
-count(queue, qa, 'wait_seconds', wait)
-count(queue, qa, ARGV[9], 1)
-event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
+record_answer(cid, aid, ARGV[7], tonumber(ARGV[8]))
 return 1
 """
 
-def _bucket_lua() -> str:
-    from acd.keys import WAIT_BUCKETS
-
-    bounds = ", ".join(str(b) for b in WAIT_BUCKETS)
-    return (
-        "local BUCKETS = {" + bounds + "}\n"
-        "local function bucket(w)\n"
-        "  for _, b in ipairs(BUCKETS) do if w <= b then return 'wait_le_' .. b end end\n"
-        "  return 'wait_gt_' .. BUCKETS[#BUCKETS]\n"
-        "end\n"
-    )
-
-
 # ARGV[5..]: agent id, call id. That ringing call becomes a conversation; the
 # target seconds come from the call hash (written at enqueue).
-AGENT_ANSWERED = PRELUDE + _bucket_lua() + r"""
+AGENT_ANSWERED = PRELUDE + r"""
 local aid = ARGV[5]
 local cid = ARGV[6]
 local ak = akey(aid)
 if hget(ak, 'state') ~= 'ringing' or hget(ak, 'call_id') ~= cid then return 0 end
 local ck = ckey(cid)
 if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= aid then return 0 end
-local queue = hget(ck, 'queue')
-local arrival = num(hget(ck, 'arrival'), NOW)
-local wait = math.max(0, NOW - arrival)
-local target = num(hget(ck, 'target'), 120)
-redis.call('HSET', ck, 'state', 'on_call', 'answered', NOW_S, 'wait', tostring(wait))
-redis.call('HSET', ak, 'missed', '0')
-redis.call('HINCRBY', ak, 'calls', 1)
-set_agent_state(aid, 'on_call')
-local qa = num(hget(ck, 'queue_arrival'), arrival)
-count(queue, qa, 'answered', 1)
-if wait <= target then count(queue, qa, 'answered_within_target', 1) end
-count(queue, qa, 'wait_seconds', wait)
-count(queue, qa, bucket(wait), 1)
-event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
+record_answer(cid, aid, NOW_S, num(hget(ck, 'target'), 120))
 return 1
 """
 
@@ -393,16 +394,7 @@ end
 count(queue, qa, 'handle_seconds', talk)
 count(queue, qa, 'handled', 1)
 contact_record(cid)
-if hget(ak, 'call_id') == cid then
-  redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
-  local pending = hget(ak, 'pending')
-  redis.call('HSET', ak, 'pending', '')
-  if pending == 'logout' then set_agent_state(aid, 'logged_out')
-  elseif pending == 'pause' then
-    redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
-    set_agent_state(aid, 'paused')
-  else set_agent_state(aid, 'available') end
-end
+if hget(ak, 'call_id') == cid then release_agent(aid) end
 return 1
 """
 
@@ -430,14 +422,7 @@ if cid ~= '' then
     contact_record(cid)
   end
 end
-redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
-local pending = hget(ak, 'pending')
-redis.call('HSET', ak, 'pending', '')
-if pending == 'logout' then set_agent_state(aid, 'logged_out')
-elseif pending == 'pause' then
-  redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
-  set_agent_state(aid, 'paused')
-else set_agent_state(aid, 'available') end
+release_agent(aid)
 return 1
 """
 
@@ -456,10 +441,8 @@ if st == 'ringing' and aid ~= '' then
   local ak = akey(aid)
   if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
     -- the caller left while the agent's phone rang: not the agent's miss
-    local idle = hget(ak, 'idle_since')
     redis.call('HSET', ak, 'call_id', '', 'queue', '')
-    set_agent_state(aid, 'available')
-    if idle then redis.call('HSET', ak, 'idle_since', idle); sync_available(aid) end
+    available_in_place(aid)
   end
 end
 local arrival = num(hget(ck, 'arrival'), NOW)
