@@ -154,15 +154,22 @@ class AcdService:
         """Wrap-up ends, woken by timers (and checked every sweep interval, so
         wrap-ups started by a process that has since died end too)."""
         backoff = self._sweep_interval
+        pause = self._sweep_interval
         while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sweep_interval)
+                await asyncio.wait_for(self._wake.wait(), pause)
             self._wake.clear()
             try:
                 now = self.clock()
                 due = await self.store.due_wrapups(now)
                 if due:  # concurrently: one slow match must not delay the others
                     await asyncio.gather(*(self._expire_wrap_up(a, now) for a in due))
+                # Sleep until the next wrap-up ends: a timer that fires a hair
+                # early (monotonic vs wall clock) must not cost a whole interval.
+                next_end = await self.store.next_wrapup_end()
+                pause = self._sweep_interval
+                if next_end is not None:
+                    pause = min(pause, max(0.001, next_end - self.clock()))
                 backoff = self._sweep_interval
             except (RedisError, OSError) as exc:
                 log.warning("wrap-ups: Redis unavailable (%s); retrying in %.1f s", exc, backoff)

@@ -127,6 +127,11 @@ class Store:
     async def due_wrapups(self, now: float) -> list[str]:
         return _strs(await self.redis.zrangebyscore(self.keys.wrapups, "-inf", now))
 
+    async def next_wrapup_end(self) -> float | None:
+        """When the earliest running wrap-up ends (any process's), or None."""
+        rows: Any = await self.redis.zrange(self.keys.wrapups, 0, 0, withscores=True)
+        return float(rows[0][1]) if rows else None
+
     async def wrap_up_expired(self, agent_id: str, now: float) -> bool:
         return bool(await self._run("WRAP_UP_EXPIRED", now, agent_id))
 
