@@ -130,6 +130,8 @@ class FakeCall:
         self.dial_attempts: list[tuple[str, str]] = []
         self.variables: dict[str, str] = {}
         self.music_class: str | None = None
+        #: Prompts the ACD asked for that this Asterisk does not have.
+        self.prompts_missing: list[str] = []
         self.connected_at: float | None = None
         self.answered_at: float | None = None
         self.hung_up_at: float | None = None
@@ -383,6 +385,11 @@ class FakeCall:
         return None
 
     async def _stream_file(self, args: Sequence[str]) -> None:
+        if args and not self.switch.media.has_sound(args[0]):
+            # res_agi: "File does not exist" -> result=-1 endpos=0, channel still up.
+            self.prompts_missing.append(args[0])
+            self._send(encode_reply(-1, endpos=0))
+            return
         escape = args[1] if len(args) > 1 else ""
         digit = self._take_digit(escape)
         if digit is not None:

@@ -40,6 +40,7 @@ from types import TracebackType
 from telephony.ami_codec import AmiMessage
 from telephony.fake_agi import CallOutcome, FakeCall
 from telephony.fake_ami import FakeAmiServer, ami_event, ami_response, list_complete
+from telephony.fake_media import FakeMedia
 
 __all__ = [
     "AgentBehaviour",
@@ -203,6 +204,8 @@ class FakeAsterisk:
             secret=ami_secret,
             handler=self._handle_action,
         )
+        #: Sounds and music on hold (every sound exists unless told otherwise).
+        self.media = FakeMedia()
         self.agents: dict[str, FakeAgent] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.calls: list[FakeCall] = []
@@ -593,6 +596,8 @@ class FakeAsterisk:
             lines = [
                 f"  Contact:  {a.endpoint}/{a.uri}" for a in self.agents.values() if a.registered
             ]
+        elif (media_lines := self.media.cli(command)) is not None:
+            lines = media_lines
         else:
             text = (
                 f"No such command '{command}' "
