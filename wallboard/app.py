@@ -9,7 +9,6 @@ the ACD provides. Domain error codes map to HTTP statuses only here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
 MAX_PAUSE_REASON = 100
+HUB_STOP_SECONDS = 3.0
 
 
 class AgentCommands(Protocol):
@@ -129,9 +129,16 @@ async def _live_updates(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[HUB_KEY].run(), name="wallboard-hub")
     yield
     await app[HUB_KEY].close()  # also when shutdown signals did not run
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # The hub stops on its flag within a poll (0.25 s); cancel only as a
+    # fallback, and never wait without a bound.
+    done, _ = await asyncio.wait([task], timeout=HUB_STOP_SECONDS)
+    if not done:
+        task.cancel()
+        await asyncio.wait([task], timeout=HUB_STOP_SECONDS)
+    if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("wallboard: live updates failed: %r", exc)
+    elif not task.done():
+        log.error("wallboard: live updates did not stop within %.0f s", 2 * HUB_STOP_SECONDS)
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -76,6 +76,8 @@ class LiveHub:
         self._building: dict[str, asyncio.Future[bytes]] = {}
         self.subscribed = False
         self._stopping = False
+        self._stop = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the first subscription is made
         self.store_ok = True
         self.dropped_slow_clients = 0
 
@@ -91,7 +93,12 @@ class LiveHub:
     # --- background work (owned by the app's cleanup_ctx) -------------------
 
     async def run(self) -> None:
-        """Listen, broadcast and heartbeat until cancelled."""
+        """Listen, broadcast and heartbeat until :meth:`close` (or cancelled).
+
+        Every loop checks the stop flag and waits with ``asyncio.timeout``
+        rather than ``asyncio.wait_for``: on Python 3.11 ``wait_for`` drops a
+        cancellation that races a wait that has just completed, which once
+        left this task running for ever and hung the app's cleanup."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self._listen(), name="wallboard-listen")
             group.create_task(self._broadcast_loop(), name="wallboard-broadcast")
@@ -101,6 +108,8 @@ class LiveHub:
         """Close every socket (going away) so pages reconnect to the next server,
         and make the listener stop."""
         self._stopping = True
+        self._stop.set()
+        self._dirty.set()  # wake the broadcast loop so it sees the flag
         clients = list(self._clients)
         for client in clients:
             if client.sender is not None:
@@ -122,6 +131,7 @@ class LiveHub:
             try:
                 await pubsub.subscribe(self._channel)
                 self.subscribed = True
+                self.ready.set()
                 backoff = 0.1
                 self._dirty.set()  # changes may have been missed while away
                 # get_message with a timeout rather than listen(): redis-py can
@@ -156,14 +166,17 @@ class LiveHub:
     async def _broadcast_loop(self) -> None:
         loop = asyncio.get_running_loop()
         last = -math.inf
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), timeout=self._refresh_interval)
+                async with asyncio.timeout(self._refresh_interval):
+                    await self._dirty.wait()
+            if self._stopping:
+                return
             # Let a burst (agent + call + stats for one event) land together, and
             # keep at most one broadcast per min_interval.
             await asyncio.sleep(max(self._settle, last + self._min_interval - loop.time()))
             self._dirty.clear()
-            if not self._clients:
+            if not self._clients or self._stopping:
                 continue
             last = loop.time()
             await self.broadcast()
@@ -185,8 +198,12 @@ class LiveHub:
                     self._offer(client, payload)
 
     async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._heartbeat_interval):
+                    await self._stop.wait()
+            if self._stopping:
+                return
             ok = self.subscribed and self.store_ok
             beat = dumps({"type": "heartbeat", "at": self._clock(), "ok": ok})
             for client in list(self._clients):

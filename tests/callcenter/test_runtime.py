@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -54,8 +55,11 @@ async def runtime(redis_server: EmbeddedRedis) -> AsyncIterator[tuple[Runtime, F
     try:
         yield rt, fake
     finally:
-        await stop_runtime(rt)
-        await fake.close()
+        # Bounded: a task that swallows its cancellation must fail the test,
+        # not hang the run (the wallboard hub once did).
+        async with asyncio.timeout(30):
+            await stop_runtime(rt)
+            await fake.close()
 
 
 async def test_agent_api_changes_the_acd_state(runtime: tuple[Runtime, FakeAsterisk]) -> None:

@@ -19,6 +19,8 @@ from acd.embedded_redis import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer, make_config
 from wallboard.app import create_app
+from wallboard.live import LiveHub
+from wallboard.snapshot import Board
 from wallboard.tail import format_duration, format_percent, render, run_tail, websocket_url
 
 Client = TestClient[web.Request, web.Application]
@@ -146,6 +148,30 @@ async def test_updates_resume_after_a_redis_restart(
                 pytest.fail("no update after Redis came back")
     finally:
         await redis.aclose()
+
+
+async def test_hub_stops_on_close_by_itself(aredis: aioredis.Redis) -> None:
+    """close() ends run() through the stop flag: no cancellation needed, so
+    one swallowed by a library (or by wait_for on 3.11) cannot hang the app."""
+    async def build(board: Board, last: float | None) -> dict[str, Any]:
+        return {"type": "snapshot"}
+
+    hub = LiveHub(aredis, "acd:changes", build, refresh_interval=3600, heartbeat_interval=3600)
+    task = asyncio.create_task(hub.run())
+    await hub.ready.wait()
+    await hub.close()
+    async with asyncio.timeout(5):
+        await task
+    assert not task.cancelled()
+
+
+async def test_app_cleanup_is_bounded(aredis: aioredis.Redis) -> None:
+    runner = web.AppRunner(create_app(make_config(), aredis))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    async with asyncio.timeout(10):
+        await runner.cleanup()
 
 
 # --- terminal view -------------------------------------------------------------
