@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
+import os
 import random
+import secrets
 import shutil
 import sys
 import tempfile
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from acd.config import Config
+from acd.config import AgentConfig, BoardConfig, Config, QueueConfig
 from acd.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, run_async, wait_for_stop_signal
@@ -40,6 +43,64 @@ CALLER_NAMES = (
 )
 PAUSE_REASONS = ("Lunch", "Coffee break", "Training", "Team meeting", "Back office")
 
+# A big floor (`ACD_DEMO_QUEUES=8 ACD_DEMO_AGENTS=120 acd demo`): queue names
+# and agent names the generated configuration uses.
+FLOOR_QUEUES = (
+    "support", "sales", "billing", "returns", "technical", "claims", "renewals",
+    "payments", "onboarding", "retention", "vip", "complaints",
+)
+FIRST_NAMES = (
+    "Zoë", "Amara", "Lucas", "Søren", "Priya", "Mateo", "Chloé", "Jonas", "Aiko", "Olu",
+    "Ingrid", "Tomás", "Fatima", "Wei", "Łucja", "Kofi", "Elena", "Raj", "Maja", "Yusuf",
+)
+LAST_NAMES = (
+    "Kowalczyk", "Okafor", "Ferreira", "Lindqvist", "Raghunathan", "Hernández", "Dubois",
+    "Weiß", "Tanaka", "Adeyemi", "Halvorsen", "Ruiz", "Haddad", "Zhang", "Wiśniewska",
+    "Mensah", "Popescu", "Iyer", "Nowak", "Demir",
+)
+MAX_FLOOR_QUEUES = len(FLOOR_QUEUES)
+MAX_FLOOR_AGENTS = 400
+
+
+def floor_config(base: Config, queues: int, agents: int) -> Config:
+    """``base`` with ``queues`` queues and ``agents`` agents generated (each agent
+    in one or two queues), for showing a big floor. Queue settings are copied
+    from the base's first queue; skills requirements are dropped."""
+    queues = max(1, min(queues, MAX_FLOOR_QUEUES))
+    agents = max(1, min(agents, MAX_FLOOR_AGENTS))
+    template = base.queues[0] if base.queues else QueueConfig(name="support")
+    qs = tuple(
+        dataclasses.replace(
+            template, name=name, required_skills=(), relaxation=(), overflow_queue="",
+            service_level_seconds=(60 if i % 3 == 1 else 120),
+        )
+        for i, name in enumerate(FLOOR_QUEUES[:queues])
+    )
+    people = tuple(
+        AgentConfig(
+            id=str(2001 + i),
+            name=f"{FIRST_NAMES[i % len(FIRST_NAMES)]} "
+            f"{LAST_NAMES[(i // len(FIRST_NAMES) + i) % len(LAST_NAMES)]}",
+            endpoint=f"PJSIP/{2001 + i}",
+            queues={qs[i % queues].name: 80, qs[(i * 7 + 3) % queues].name: 40},
+        )
+        for i in range(agents)
+    )
+    boards = (BoardConfig(name="floor", queues=tuple(q.name for q in qs), title="Contact centre"),)
+    wallboard = dataclasses.replace(base.wallboard, boards=boards)
+    return dataclasses.replace(base, queues=qs, agents=people, wallboard=wallboard)
+
+
+def with_demo_token(config: Config) -> tuple[Config, bool]:
+    """The demo's agent API needs a bearer token: the config's, or a fresh one
+    (second item True when generated)."""
+    if config.wallboard.api_token:
+        return config, False
+    token = secrets.token_urlsafe(16)
+    return dataclasses.replace(
+        config, wallboard=dataclasses.replace(config.wallboard, api_token=token)
+    ), True
+
 
 def _bare(endpoint: str) -> str:
     """``PJSIP/1001`` -> ``1001`` (the fake's endpoint names)."""
@@ -54,6 +115,8 @@ class DemoTraffic:
         self.fake = fake
         self.queues = [q.name for q in config.queues]
         self.weights = [3.0, 2.0, 1.0][: len(self.queues)] + [1.0] * max(0, len(self.queues) - 3)
+        # Traffic grows with the floor: about one call per 2.5 s per 20 agents.
+        base_rate *= max(1.0, len(config.agents) / 20)
         self.rng = rng
         self.base_rate = base_rate
         self.period = period
@@ -111,10 +174,12 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
             for epoch in range(start, current, INTERVAL_SECONDS):
                 hour = dt.datetime.fromtimestamp(epoch, tz).hour
                 busy = 8 <= hour < 19
-                offered = rng.randint(10, 40 - 8 * qi) if busy else rng.randint(0, 2)
+                # Busier first queues; from the fifth on, all alike (any count works).
+                peak = max(14, 40 - 8 * qi)
+                offered = rng.randint(10, peak) if busy else rng.randint(0, 2)
                 counts: dict[str, float] = {"offered": offered}
                 for _ in range(offered):
-                    wait = rng.expovariate(1 / (25.0 + 25 * qi))
+                    wait = rng.expovariate(1 / (25.0 + 25 * (qi % 4)))
                     if rng.random() < 0.06:
                         counts["abandoned"] = counts.get("abandoned", 0) + 1
                         if wait < queue.short_abandon_seconds:
@@ -145,12 +210,14 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
 async def agents_life(rt: Runtime, rng: random.Random) -> None:
     """Agents log in one by one, then now and then take a break."""
     ids = [a.id for a in rt.config.agents]
+    step = min(0.15, 6.0 / max(1, len(ids)))  # a big floor is in within about 6 s
     for agent_id in ids:
         with contextlib.suppress(Exception):
             await rt.service.commands.login(agent_id)
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(step)
+    scale = max(1.0, len(ids) / 20)  # as many breaks per agent on a big floor
     while True:
-        await asyncio.sleep(rng.uniform(4.0, 10.0))
+        await asyncio.sleep(rng.uniform(4.0, 10.0) / scale)
         agent_id = rng.choice(ids)
         view = await rt.service.store.agent(agent_id)
         if view is None:
@@ -164,6 +231,7 @@ async def agents_life(rt: Runtime, rng: random.Random) -> None:
 
 async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
     rng = random.Random(seed)
+    config, generated = with_demo_token(config)
     workdir = Path(tempfile.mkdtemp(prefix="acd-demo-"))
     fake = FakeAsterisk(
         agi_port=0, ami_username=config.ami.username, ami_secret=config.ami.secret, seed=seed
@@ -197,8 +265,14 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         tasks.append(asyncio.create_task(agents_life(rt, rng), name="demo-agents"))
         tasks.append(asyncio.create_task(traffic.run(), name="demo-traffic"))
         print(f"Wallboard: {rt.wallboard_url}", flush=True)
-        print(f"  agent API: {rt.wallboard_url}api/agents/<id>/pause (Bearer token from the "
-              "config)", flush=True)
+        example = config.agents[0].id if config.agents else "<id>"
+        if generated:  # a throwaway token for this run: safe to show
+            print(f"  agent API: curl -X POST -H 'Authorization: Bearer "
+                  f"{config.wallboard.api_token}' {rt.wallboard_url}api/agents/{example}/pause"
+                  "  (token generated for this demo run)", flush=True)
+        else:  # the operator's own secret: never printed
+            print(f"  agent API: {rt.wallboard_url}api/agents/{example}/pause with "
+                  "'Authorization: Bearer <wallboard.api_token from the config>'", flush=True)
         print("  terminal view: acd wallboard tail --url " + rt.wallboard_url.rstrip("/"),
               flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -215,9 +289,41 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_demo(*, host: str, port: int, config_path: str | None, seed: int | None = None) -> int:
+def _floor_size(queues: int | None, agents: int | None) -> tuple[int | None, int | None]:
+    """Explicit sizes, else ``ACD_DEMO_QUEUES`` / ``ACD_DEMO_AGENTS``."""
+    def pick(given: int | None, name: str) -> int | None:
+        if given is not None:
+            return given
+        raw = os.environ.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            print(f"acd demo: {name}={raw!r} is not a whole number; ignored", file=sys.stderr)
+            return None
+
+    return pick(queues, "ACD_DEMO_QUEUES"), pick(agents, "ACD_DEMO_AGENTS")
+
+
+def run_demo(
+    *,
+    host: str,
+    port: int,
+    config_path: str | None,
+    seed: int | None = None,
+    queues: int | None = None,
+    agents: int | None = None,
+) -> int:
+    """``acd demo``. ``queues``/``agents`` (or ``ACD_DEMO_QUEUES``/``ACD_DEMO_AGENTS``)
+    replace the config's queues and agents with a generated floor of that size."""
     path = config_path or str(DEFAULT_CONFIG)
     config = load_or_report(path)
     if config is None:
         return 2
+    n_queues, n_agents = _floor_size(queues, agents)
+    if n_queues is not None or n_agents is not None:
+        config = floor_config(
+            config, n_queues or len(config.queues) or 3, n_agents or len(config.agents) or 20
+        )
     return run_async(_demo(config, host, port, seed))

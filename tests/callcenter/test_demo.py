@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -92,3 +93,92 @@ def test_embedded_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
             parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def _start_demo(tmp_path: Path, *args: str, **env_extra: str) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ, ACD_DATA_DIR=str(tmp_path), **env_extra)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callcenter.cli", "demo", "--port", "0", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        match = re.match(r"Wallboard: (http://\S+)", line)
+        if match:
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return proc, match.group(1)
+    proc.wait()
+    raise AssertionError("the demo did not start:\n" + "".join(seen))
+
+
+def _stop_demo(proc: subprocess.Popen[str]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_demo_with_five_queues_from_a_config(tmp_path: Path) -> None:
+    """The 5th queue used to crash the history seed (an empty randint range)."""
+    text = (ROOT / "config" / "demo.toml").read_text()
+    for name in ("returns", "technical"):
+        text += f'\n[[queues]]\nname = "{name}"\nservice_level_seconds = 90\n'
+    config = tmp_path / "five.toml"
+    config.write_text(text)
+    proc, url = _start_demo(tmp_path, "--config", str(config))
+    try:
+        snap = _get(url + "api/snapshot")
+        names = [q["name"] for q in snap["queues"]]  # type: ignore[attr-defined]
+        assert names == ["support", "sales", "billing", "returns", "technical"]
+    finally:
+        assert _stop_demo(proc) == 0
+
+
+def test_demo_big_floor_and_a_working_api_token(tmp_path: Path) -> None:
+    proc, url = _start_demo(tmp_path, ACD_DEMO_QUEUES="12", ACD_DEMO_AGENTS="120")
+    try:
+        snap = _get(url + "api/snapshot")
+        assert len(snap["queues"]) == 12  # type: ignore[arg-type]
+        assert len(snap["agents"]) == 120  # type: ignore[arg-type]
+    finally:
+        assert _stop_demo(proc) == 0
+
+
+def test_demo_prints_a_token_that_works(tmp_path: Path) -> None:
+    env = dict(os.environ, ACD_DATA_DIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callcenter.cli", "demo", "--port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = token = agent = None
+        for line in proc.stdout:
+            if m := re.match(r"Wallboard: (http://\S+)", line):
+                url = m.group(1)
+            if m := re.search(r"Bearer (\S+)' \S+api/agents/(\w+)/pause", line):
+                token, agent = m.group(1), m.group(2)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert url and token and agent, "the demo did not print a usable API token"
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        request = urllib.request.Request(
+            f"{url}api/agents/{agent}/pause", data=b'{"reason": "demo"}', method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status in (200, 202, 409)  # accepted, pending, or not logged in yet: not 401/403
+    finally:
+        assert _stop_demo(proc) == 0
