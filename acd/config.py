@@ -93,6 +93,15 @@ class BoardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueDisplay:
+    """Wallboard settings of one queue (``[wallboard.queues.NAME]``): the name
+    shown on the TV and thresholds that override the board's for that queue."""
+
+    display_name: str = ""
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class WallboardConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -112,6 +121,22 @@ class WallboardConfig:
     sound_on_red: bool = False
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     boards: tuple[BoardConfig, ...] = ()
+    # Shown on the TV instead of "Wallboard" (a board's own title wins).
+    title: str = ""
+    # Per-queue display names and threshold overrides, by queue name.
+    queue_display: dict[str, QueueDisplay] = field(default_factory=dict)
+    # A pause or wrap-up longer than this is highlighted on the agent's card.
+    pause_alert_seconds: float = 900.0
+    wrap_up_alert_seconds: float = 120.0
+    # Origins (scheme://host[:port]) allowed to open /ws besides the board's own.
+    allowed_origins: tuple[str, ...] = ()
+    # HTTP server limits: a request's headers must arrive within
+    # header_timeout; an idle keep-alive connection is closed after
+    # idle_timeout; beyond max_connections new connections are refused, so
+    # idle sockets cannot use up the descriptors FastAGI needs.
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_connections: int = 2000
 
 
 @dataclass(frozen=True, slots=True)

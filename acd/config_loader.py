@@ -35,6 +35,7 @@ from acd.config import (
     Config,
     MenuOption,
     QueueConfig,
+    QueueDisplay,
     RedisConfig,
     RelaxationStep,
     RoutingStrategy,
@@ -673,18 +674,9 @@ def _wallboard(
         variant = d.service_level_variant
     timezone = _timezone(t, "timezone", d.timezone)
     thresholds = dict(DEFAULT_THRESHOLDS)
-    sub = t.table("thresholds")
-    if sub is not None:
-        for metric, raw in sub.data.items():
-            if metric not in THRESHOLD_METRICS:
-                close = difflib.get_close_matches(metric, list(THRESHOLD_METRICS), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else _one_of(list(THRESHOLD_METRICS))
-                t.problems.add(sub.key_path(metric), "unknown metric", hint)
-                continue
-            threshold = _threshold(sub, metric, raw)
-            if threshold is not None:
-                thresholds[metric] = threshold
+    thresholds.update(_thresholds(t.table("thresholds")))
     boards = _boards(t)
+    queue_display = _queue_display(t.table("queues"))
     return WallboardConfig(
         host=t.string(
             "host",
@@ -709,7 +701,51 @@ def _wallboard(
         sound_on_red=t.boolean("sound_on_red", d.sound_on_red),
         thresholds=thresholds,
         boards=boards,
+        title=t.string("title", d.title),
+        queue_display=queue_display,
+        pause_alert_seconds=t.number("pause_alert_seconds", d.pause_alert_seconds, lo=0),
+        wrap_up_alert_seconds=t.number("wrap_up_alert_seconds", d.wrap_up_alert_seconds, lo=0),
+        allowed_origins=t.string_list("allowed_origins", d.allowed_origins) or (),
+        header_timeout=t.number("header_timeout", d.header_timeout, lo=0.5, hi=300),
+        idle_timeout=t.number("idle_timeout", d.idle_timeout, lo=0.5, hi=3600),
+        max_connections=t.integer("max_connections", d.max_connections, lo=10, hi=1_000_000),
     )
+
+
+def _thresholds(sub: _Table | None) -> dict[str, Threshold]:
+    """``[...thresholds]``: metric -> {amber, red}; unknown metrics reported."""
+    found: dict[str, Threshold] = {}
+    if sub is None:
+        return found
+    for metric, raw in sub.data.items():
+        if metric not in THRESHOLD_METRICS:
+            close = difflib.get_close_matches(metric, list(THRESHOLD_METRICS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else _one_of(list(THRESHOLD_METRICS))
+            sub.problems.add(sub.key_path(metric), "unknown metric", hint)
+            continue
+        threshold = _threshold(sub, metric, raw)
+        if threshold is not None:
+            found[metric] = threshold
+    return found
+
+
+def _queue_display(sub: _Table | None) -> dict[str, QueueDisplay]:
+    """``[wallboard.queues.NAME]``: display_name and per-queue threshold overrides."""
+    found: dict[str, QueueDisplay] = {}
+    if sub is None:
+        return found
+    for name, raw in sub.data.items():
+        path = sub.key_path(name)
+        if not isinstance(raw, dict):
+            sub.problems.add(path, f"{_show(raw)} is {_type_name(raw)}",
+                             "a table with display_name and/or thresholds")
+            continue
+        q = _Table(raw, path, sub.problems)
+        display_name = q.string("display_name", "")
+        overrides = _thresholds(q.table("thresholds"))
+        q.finish()
+        found[name] = QueueDisplay(display_name=display_name, thresholds=overrides)
+    return found
 
 
 def _threshold(parent: _Table, metric: str, raw: object) -> Threshold | None:
@@ -1276,6 +1312,9 @@ def _cross_references(
     for index, board in enumerate(wallboard.boards):
         for queue in board.queues:
             queue_ref(f"wallboard.boards[{index}].queues", queue)
+    for queue in wallboard.queue_display:
+        if names:
+            queue_ref(f"wallboard.queues.{queue}", queue)
 
 
 def _overflow_cycles(queues: list[tuple[str, QueueConfig]], problems: _Problems) -> None:
@@ -1314,7 +1353,7 @@ def _unknown_env(
             if not var.startswith(table.env_prefix):
                 continue
             key = var[len(table.env_prefix) :].lower()
-            scalar = table.known - {"thresholds", "boards"}
+            scalar = table.known - {"thresholds", "boards", "queues"}
             if key not in scalar:
                 close = difflib.get_close_matches(key, sorted(scalar), n=1)
                 hint = (
