@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ import redis.asyncio as aioredis
 from acd import metrics
 from acd.config import Config, QueueConfig, Threshold
 from acd.keys import INTERVAL_SECONDS, Keys, interval_start
+from acd.routing import expected_wait
 
 AGENT_STATES: tuple[str, ...] = (
     "logged_out",
@@ -30,6 +32,20 @@ AGENT_STATES: tuple[str, ...] = (
     "wrap_up",
     "paused",
 )
+
+# Agents in these states will take the queue's next callers (for the
+# expected wait of a new caller, as the ACD announces it).
+_SERVING_STATES = frozenset({"available", "ringing", "on_call", "wrap_up"})
+_DEFAULT_AHT = 180.0  # the ACD's assumption before any call was handled
+# A waiting-set score is arrival - priority * 1e6: below now - 5e5 means priority > 0.
+_VIP_SCORE_OFFSET = 5e5
+# Interval counters the ACD may write that acd.metrics does not parse (yet):
+# "lost" (callers the fallback queue took when an ACD process died) and
+# "idle_seconds" (available time, for occupancy). Absent = 0.
+_EXTRA_COUNTERS = ("lost", "idle_seconds")
+# An interval with fewer calls than this is a gap in the trend line, not a
+# 0 % or 100 % spike.
+MIN_TREND_CALLS = 3
 
 # Closed intervals are re-read at most this often (a late write from another
 # ACD instance still shows up within this delay).
@@ -50,7 +66,8 @@ class Level(enum.StrEnum):
 # they colour. Rates are configured in percent; the snapshot holds shares.
 _FIELDS_BY_CONFIG_NAME: Mapping[str, tuple[str, ...]] = {
     "service_level": ("service_level", "service_level_hour"),
-    "longest_wait": ("longest_wait_seconds",),
+    # A new caller's expected wait is judged by the same limits as a real wait.
+    "longest_wait": ("longest_wait_seconds", "expected_wait_seconds"),
     "waiting": ("waiting",),
     "abandon_rate": ("abandon_rate",),
     "asa": ("asa_seconds",),
@@ -81,11 +98,37 @@ def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Thres
     return result
 
 
-def classify(value: float | None, threshold: Threshold | None) -> Level | None:
-    """Green, amber or red (:meth:`Threshold.level`); None without a value or threshold."""
+# Snapshot fields shown as whole percent (the rest: seconds or counts, shown whole).
+SHARE_FIELDS = frozenset({"service_level", "service_level_hour", "abandon_rate", "occupancy"})
+# Live figures: the only ones that may flash red or sound. Today's cumulative
+# figures only change colour (they would otherwise flash all day).
+LIVE_FIELDS = frozenset({"waiting", "longest_wait_seconds", "expected_wait_seconds"})
+
+
+def as_displayed(metric: str, value: float) -> float:
+    """The value as the page shows it: shares to whole percent (halves up, as
+    the page's Math.round), seconds and counts to whole units (floor, as the
+    page's m:ss). Colours are decided on this, so "92%" is never amber under
+    a red-at-92 rule because the exact figure was 92.3."""
+    if metric in SHARE_FIELDS:
+        return math.floor(value * 100 + 0.5) / 100
+    return float(math.floor(value))
+
+
+def classify(
+    value: float | None, threshold: Threshold | None, metric: str = ""
+) -> Level | None:
+    """Green, amber or red (:meth:`Threshold.level`) of the value as displayed;
+    None without a value or threshold."""
     if value is None or threshold is None:
         return None
-    return Level(threshold.level(value))
+    return Level(threshold.level(as_displayed(metric, value) if metric else value))
+
+
+def display_name(name: str) -> str:
+    """A readable default for a queue identifier: ``tech_support`` -> ``Tech support``."""
+    text = name.replace("_", " ").replace("-", " ").strip()
+    return text[:1].upper() + text[1:] if text else name
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +182,21 @@ class SnapshotBuilder:
         self._clock = clock
         self._variant = variant
         self._thresholds = effective_thresholds(config.wallboard.thresholds)
+        base = dict(config.wallboard.thresholds or DEFAULT_THRESHOLDS)
+        self._queue_thresholds = {
+            name: effective_thresholds({**base, **settings.thresholds})
+            for name, settings in config.wallboard.queue_display.items()
+        }
         self._cache: dict[tuple[str, int], tuple[metrics.IntervalCounters, float]] = {}
+        self._extra_cache: dict[tuple[str, int], dict[str, float]] = {}
 
     @property
     def thresholds(self) -> Mapping[str, Threshold]:
         return self._thresholds
+
+    def queue_thresholds(self, queue: str) -> Mapping[str, Threshold]:
+        """The board's thresholds with the queue's own overrides applied."""
+        return self._queue_thresholds.get(queue, self._thresholds)
 
     def board(self, queues: str | None = None, board: str | None = None) -> Board:
         """Resolve ``?queues=a,b`` or ``?board=NAME``; raises LookupError with a
@@ -152,7 +205,11 @@ class SnapshotBuilder:
         if board:
             for b in self._config.wallboard.boards:
                 if b.name == board:
-                    return Board(queues=tuple(b.queues), name=b.name, title=b.title or b.name)
+                    return Board(
+                        queues=tuple(b.queues),
+                        name=b.name,
+                        title=b.title or self._config.wallboard.title or b.name,
+                    )
             names = ", ".join(b.name for b in self._config.wallboard.boards) or "none configured"
             raise LookupError(f"unknown board {board!r} (boards: {names})")
         if queues:
@@ -162,8 +219,8 @@ class SnapshotBuilder:
                 raise LookupError(
                     f"unknown queue {', '.join(map(repr, unknown))} (queues: {', '.join(known)})"
                 )
-            return Board(queues=wanted)
-        return Board(queues=tuple(known))
+            return Board(queues=wanted, title=self._config.wallboard.title)
+        return Board(queues=tuple(known), title=self._config.wallboard.title)
 
     async def build(self, board: Board, last_change_at: float | None = None) -> JsonObject:
         """Read Redis and compute the snapshot of one board."""
@@ -188,11 +245,13 @@ class SnapshotBuilder:
         closed_before = interval_start(now) - INTERVAL_SECONDS
         to_read: list[tuple[str, int]] = []
         counters: dict[tuple[str, int], metrics.IntervalCounters] = {}
+        extras: dict[tuple[str, int], dict[str, float]] = {}
         for q in queue_names:
             for s in starts:
                 cached = self._cache.get((q, s))
                 if s < closed_before and cached and now - cached[1] < _CLOSED_INTERVAL_TTL:
                     counters[(q, s)] = cached[0]
+                    extras[(q, s)] = self._extra_cache.get((q, s), {})
                 else:
                     to_read.append((q, s))
 
@@ -200,6 +259,7 @@ class SnapshotBuilder:
         for q in queue_names:
             pipe.zcard(keys.waiting(q))
             pipe.zrange(keys.arrivals(q), 0, 0, withscores=True)
+            pipe.zcount(keys.waiting(q), "-inf", now - _VIP_SCORE_OFFSET)
         for agent_id in agent_ids:
             pipe.hgetall(keys.agent(agent_id))
         for q, s in to_read:
@@ -208,22 +268,28 @@ class SnapshotBuilder:
 
         pos = 0
         waiting: dict[str, int] = {}
+        vip: dict[str, int] = {}
         oldest: dict[str, tuple[str, float] | None] = {}
         for q in queue_names:
             waiting[q] = int(replies[pos])
             head = replies[pos + 1]
             oldest[q] = (_text(head[0][0]), float(head[0][1])) if head else None
-            pos += 2
+            vip[q] = int(replies[pos + 2])
+            pos += 3
         agent_rows: dict[str, dict[str, str]] = {}
         for agent_id in agent_ids:
             agent_rows[agent_id] = {_text(k): _text(v) for k, v in replies[pos].items()}
             pos += 1
         for q, s in to_read:
-            c = metrics.IntervalCounters.from_hash(replies[pos])
+            raw = replies[pos]
+            c = metrics.IntervalCounters.from_hash(raw)
             pos += 1
             counters[(q, s)] = c
+            extra = {name: _float(raw.get(name)) or 0.0 for name in _EXTRA_COUNTERS}
+            extras[(q, s)] = extra
             if s < closed_before:
                 self._cache[(q, s)] = (c, now)
+                self._extra_cache[(q, s)] = extra
         self._prune_cache(now)
 
         # Second round trip: the callers we name on screen.
@@ -242,10 +308,12 @@ class SnapshotBuilder:
         ]
         queues = [
             self._queue_json(
-                q, now, today, window, counters, waiting[q], oldest[q], callers, agents
+                q, now, today, window, counters, extras, waiting[q], oldest[q], vip[q],
+                callers, agents,
             )
             for q in queue_names
         ]
+        totals = self._totals_json(queue_names, today, counters, extras, queues, agents)
         return {
             # generated_at and last_change_at first: cheap to find for latency probes.
             "generated_at": now,
@@ -256,10 +324,14 @@ class SnapshotBuilder:
             "day_start": metrics.local_day_start(now, timezone),
             "interval_seconds": INTERVAL_SECONDS,
             "service_level_variant": self._variant.value,
-            "thresholds": {
-                name: {"amber": t.amber, "red": t.red, "higher_is_better": t.higher_is_better}
-                for name, t in sorted(self._thresholds.items())
+            "thresholds": _thresholds_json(self._thresholds),
+            "live_metrics": sorted(LIVE_FIELDS),
+            "limits": {
+                "paused": cfg.wallboard.pause_alert_seconds,
+                "wrap_up": cfg.wallboard.wrap_up_alert_seconds,
             },
+            "min_trend_calls": MIN_TREND_CALLS,
+            "totals": totals,
             "queues": queues,
             "agents": agents,
         }
@@ -268,6 +340,7 @@ class SnapshotBuilder:
         if len(self._cache) > 4096:
             horizon = now - 2 * 86400
             self._cache = {k: v for k, v in self._cache.items() if k[1] >= horizon}
+            self._extra_cache = {k: v for k, v in self._extra_cache.items() if k[1] >= horizon}
 
     def _agent_json(
         self, agent_id: str, row: Mapping[str, str], callers: Mapping[str, str]
@@ -277,6 +350,9 @@ class SnapshotBuilder:
         if state not in AGENT_STATES:
             state = "logged_out"
         call_id = row.get("call_id", "")
+        pending = row.get("pending", "")
+        if pending not in ("pause", "logout") or state == "logged_out":
+            pending = ""
         return {
             "id": agent_id,
             "name": row.get("name") or (configured.name if configured else agent_id),
@@ -287,6 +363,10 @@ class SnapshotBuilder:
             "current_queue": row.get("queue", ""),
             "caller": callers.get(call_id, "") if call_id else "",
             "reachable": row.get("reachable", "1") != "0",
+            # In use on a call the ACD did not make (device state INUSE/BUSY/...).
+            "phone_busy": row.get("phone_busy", "") == "1",
+            "pending": pending,
+            "pending_reason": row.get("pending_reason", "") if pending == "pause" else "",
             "calls": int(_float(row.get("calls")) or 0),
         }
 
@@ -297,12 +377,18 @@ class SnapshotBuilder:
         today: Sequence[int],
         window: Sequence[tuple[int, float]],
         counters: Mapping[tuple[str, int], metrics.IntervalCounters],
+        extras: Mapping[tuple[str, int], Mapping[str, float]],
         waiting: int,
         oldest: tuple[str, float] | None,
+        vip_waiting: int,
         callers: Mapping[str, str],
         agents: Sequence[JsonObject],
     ) -> JsonObject:
         qc = self._config.queue(name) or QueueConfig(name=name)
+        settings = self._config.wallboard.queue_display.get(name)
+        thresholds = self.queue_thresholds(name)
+        lost = sum(extras.get((name, s), {}).get("lost", 0.0) for s in today)
+        idle = sum(extras.get((name, s), {}).get("idle_seconds", 0.0) for s in today)
         per_interval = {s: counters.get((name, s), metrics.EMPTY) for s in today}
         day = metrics.figures(metrics.total(per_interval.values()), self._variant)
         hour_counters = metrics.window_total(
@@ -312,15 +398,22 @@ class SnapshotBuilder:
         oldest_arrival = oldest[1] if oldest else None
         longest = metrics.longest_wait_seconds(oldest_arrival, now)
 
-        counts = dict.fromkeys((*AGENT_STATES[1:], "logged_in", "unreachable"), 0)
-        for a in agents:
-            if name not in a["queues"] and a["queues"]:
-                continue
-            if a["state"] != "logged_out":
-                counts["logged_in"] += 1
-                counts[a["state"]] += 1
-                if not a["reachable"]:
-                    counts["unreachable"] += 1
+        counts = _agent_counts(a for a in agents if name in a["queues"] or not a["queues"])
+        serving = sum(
+            1
+            for a in agents
+            if (name in a["queues"] or not a["queues"])
+            and a["state"] in _SERVING_STATES
+            and a["reachable"]
+            and not a["phone_busy"]
+        )
+        aht_recent = metrics.aht_seconds(hour_counters) or day.aht_seconds or _DEFAULT_AHT
+        # The wait a caller arriving now should expect (as the ACD announces it);
+        # unknown while nobody serves the queue.
+        ewt = expected_wait(waiting + 1, serving, aht_recent) if serving else None
+        occupancy = metrics.occupancy(metrics.total(per_interval.values()).handle_seconds, idle)
+        if not idle:
+            occupancy = None  # no idle-time counter written (yet): unknown, not 100 %
 
         values: dict[str, float | None] = {
             "service_level": day.service_level,
@@ -331,17 +424,15 @@ class SnapshotBuilder:
             "aht_seconds": day.aht_seconds,
             "median_wait_seconds": day.median_wait_seconds,
             "waiting": float(waiting),
+            "expected_wait_seconds": ewt,
         }
-        levels = {
-            metric: level.value
-            for metric, value in values.items()
-            if (level := classify(value, self._thresholds.get(metric))) is not None
-        }
+        levels = _levels(values, thresholds)
         series_sl = [
             _round(metrics.service_level(c, self._variant), 4) for c in per_interval.values()
         ]
         return {
             "name": name,
+            "display_name": (settings.display_name if settings else "") or display_name(name),
             "waiting": waiting,
             "longest_wait_seconds": _round(longest, 1),
             "oldest_arrival": oldest_arrival,
@@ -355,19 +446,108 @@ class SnapshotBuilder:
             "abandoned": day.abandoned,
             "short_abandoned": day.short_abandoned,
             "timed_out": day.timed_out,
+            "lost": round(lost),
+            "vip_waiting": vip_waiting,
+            "expected_wait_seconds": _round(ewt, 1),
+            "occupancy": _round(occupancy, 4),
+            "calls_per_agent": _round(day.answered / counts["logged_in"], 1)
+            if counts["logged_in"]
+            else None,
             "abandon_rate": _round(day.abandon_rate, 4),
             "asa_seconds": _round(day.asa_seconds, 1),
             "aht_seconds": _round(day.aht_seconds, 1),
             "median_wait_seconds": _round(day.median_wait_seconds, 1),
             "agents": counts,
             "levels": levels,
+            "thresholds": _thresholds_json(thresholds),
             "series": {
                 "start": today[0] if today else None,
                 "step": INTERVAL_SECONDS,
                 "service_level": series_sl,
                 "offered": [round(c.offered) for c in per_interval.values()],
+                # the service level's denominator: few calls -> a gap, not a spike
+                "calls": [round(_sl_calls(c, self._variant)) for c in per_interval.values()],
             },
         }
+
+    def _totals_json(
+        self,
+        queue_names: Sequence[str],
+        today: Sequence[int],
+        counters: Mapping[tuple[str, int], metrics.IntervalCounters],
+        extras: Mapping[tuple[str, int], Mapping[str, float]],
+        queues: Sequence[JsonObject],
+        agents: Sequence[JsonObject],
+    ) -> JsonObject:
+        """The whole board: counters summed over its queues, agents counted once."""
+        day = metrics.figures(
+            metrics.total(
+                counters.get((q, s), metrics.EMPTY) for q in queue_names for s in today
+            ),
+            self._variant,
+        )
+        longest = [q["longest_wait_seconds"] for q in queues if q["longest_wait_seconds"]]
+        arrivals = [q["oldest_arrival"] for q in queues if q["oldest_arrival"] is not None]
+        values: dict[str, float | None] = {
+            "service_level": day.service_level,
+            "abandon_rate": day.abandon_rate,
+            "asa_seconds": day.asa_seconds,
+            "waiting": float(sum(q["waiting"] for q in queues)),
+        }
+        return {
+            "waiting": sum(q["waiting"] for q in queues),
+            "vip_waiting": sum(q["vip_waiting"] for q in queues),
+            "longest_wait_seconds": max(longest) if longest else None,
+            "oldest_arrival": min(arrivals) if arrivals else None,
+            "service_level": _round(day.service_level, 4),
+            "offered": day.offered,
+            "answered": day.answered,
+            "abandoned": day.abandoned,
+            "timed_out": day.timed_out,
+            "lost": sum(q["lost"] for q in queues),
+            "abandon_rate": _round(day.abandon_rate, 4),
+            "asa_seconds": _round(day.asa_seconds, 1),
+            "aht_seconds": _round(day.aht_seconds, 1),
+            "agents": _agent_counts(agents),
+            "levels": _levels(values, self._thresholds),
+        }
+
+
+def _agent_counts(agents: Iterable[JsonObject]) -> dict[str, int]:
+    counts = dict.fromkeys(
+        (*AGENT_STATES[1:], "logged_in", "unreachable", "phone_busy", "pending"), 0
+    )
+    for a in agents:
+        if a["state"] != "logged_out":
+            counts["logged_in"] += 1
+            counts[a["state"]] += 1
+            counts["unreachable"] += not a["reachable"]
+            counts["phone_busy"] += a["phone_busy"]
+            counts["pending"] += bool(a["pending"])
+    return counts
+
+
+def _levels(values: Mapping[str, float | None], thresholds: Mapping[str, Threshold]) -> JsonObject:
+    return {
+        metric: level.value
+        for metric, value in values.items()
+        if (level := classify(value, thresholds.get(metric), metric)) is not None
+    }
+
+
+def _thresholds_json(thresholds: Mapping[str, Threshold]) -> JsonObject:
+    return {
+        name: {"amber": t.amber, "red": t.red, "higher_is_better": t.higher_is_better}
+        for name, t in sorted(thresholds.items())
+    }
+
+
+def _sl_calls(c: metrics.IntervalCounters, variant: metrics.ServiceLevelVariant) -> float:
+    if variant is metrics.ServiceLevelVariant.DEFAULT:
+        return c.answered + (c.abandoned - c.short_abandoned) + c.timed_out
+    if variant is metrics.ServiceLevelVariant.ANSWERED:
+        return c.answered
+    return c.offered
 
 
 def dumps(snapshot: Mapping[str, Any]) -> bytes:

@@ -36,7 +36,9 @@ class AcdWriter:
         call_id: str = "",
         reachable: bool = True,
         publish: bool = True,
+        extra: Mapping[str, str] | None = None,
     ) -> None:
+        """``extra``: more agent hash fields (``phone_busy``, ``pending``, ...)."""
         fields: dict[FieldT, EncodableT] = {
             "id": agent_id,
             "state": state,
@@ -48,6 +50,7 @@ class AcdWriter:
         }
         if name is not None:
             fields["name"] = name
+        fields.update(extra or {})
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self.keys.agents, agent_id)
             pipe.hset(self.keys.agent(agent_id), mapping=fields)

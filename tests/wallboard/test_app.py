@@ -13,9 +13,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from acd.config import Config, Threshold
+from acd.config import Config, QueueDisplay, Threshold
 from acd.embedded_redis import free_port
 from acd.errors import AcdError, StoreError
+from acd.keys import Keys
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisAgentCommands, make_config
 from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for
@@ -127,6 +128,8 @@ async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> N
         "wrap_up": 0,
         "paused": 0,
         "unreachable": 0,
+        "phone_busy": 0,
+        "pending": 0,
     }
     assert support["levels"]["service_level"] == "red"  # 40 % <= 60 %
     assert support["levels"]["longest_wait_seconds"] == "red"  # 150 s >= 120 s
@@ -147,6 +150,71 @@ async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> N
     assert agents["a3"]["pause_reason"] == HOSTILE
     assert agents["a4"]["state"] == "logged_out" and agents["a4"]["name"] == "Dana"
     assert agents["a1"]["state_since"] == NOW - 20
+
+
+async def test_new_acd_facts_pending_phone_busy_lost_vip_and_totals(
+    make_client: MakeClient, writer: AcdWriter
+) -> None:
+    await populate(writer)
+    at = NOW - 300
+    await writer.count("support", at, offered=2, lost=2, publish=False)
+    await writer.count("sales", at, offered=1, lost=1, publish=False)
+    await writer.enqueue("v1", "support", arrival=NOW - 10, priority=5, publish=False)
+    await writer.set_agent("a1", "available", at=NOW - 20, publish=False,
+                           extra={"phone_busy": "1"})
+    await writer.set_agent("a2", "on_call", at=NOW - 100, queue="support", publish=False,
+                           extra={"pending": "pause", "pending_reason": "Lunch"})
+    await writer.set_agent("a4", "ringing", at=NOW - 3, publish=False,
+                           extra={"pending": "nonsense"})
+    data = await get_snapshot(await make_client())
+    agents = {a["id"]: a for a in data["agents"]}
+    assert agents["a1"]["phone_busy"] is True and agents["a2"]["phone_busy"] is False
+    assert agents["a2"]["pending"] == "pause" and agents["a2"]["pending_reason"] == "Lunch"
+    assert agents["a4"]["pending"] == ""  # unknown values read as nothing pending
+    support, sales, billing = data["queues"]
+    assert support["lost"] == 2 and sales["lost"] == 1 and billing["lost"] == 0
+    assert support["vip_waiting"] == 1 and support["waiting"] == 2
+    assert support["agents"]["phone_busy"] == 1 and support["agents"]["pending"] == 1
+    # EWT for a caller arriving now: 3rd in line, one agent serving (a1's phone
+    # is busy, a2 on call), AHT 120 s.
+    assert support["expected_wait_seconds"] == pytest.approx(3 * 120.0)
+    assert billing["expected_wait_seconds"] == pytest.approx(180.0)  # a4 ringing, no AHT yet
+    totals = data["totals"]
+    assert totals["lost"] == 3 and totals["waiting"] == 2 and totals["vip_waiting"] == 1
+    assert totals["offered"] == support["offered"] + sales["offered"] + billing["offered"]
+    assert totals["agents"]["logged_in"] == 4  # each agent once, whatever its queues
+    assert support["display_name"] == "Support"
+
+
+async def test_per_queue_thresholds_and_colour_on_the_displayed_value(
+    make_client: MakeClient, writer: AcdWriter
+) -> None:
+    config = make_config(
+        thresholds={"service_level": Threshold(amber=95, red=92, higher_is_better=True),
+                    "longest_wait": Threshold(amber=100, red=200, higher_is_better=False)},
+        queue_display={
+            "sales": QueueDisplay(
+                display_name="Sales & renewals",
+                thresholds={"longest_wait": Threshold(amber=30, red=60, higher_is_better=False)},
+            )
+        },
+    )
+    start = NOW - 600
+    # 923 of 1000 within target: 92.3 % shows "92%", so it is red (red at 92).
+    await writer.count("support", start, offered=1000, answered=1000,
+                       answered_within_target=923, publish=False)
+    await writer.enqueue("s1", "sales", arrival=NOW - 45, publish=False)
+    await writer.enqueue("s2", "support", arrival=NOW - 45, publish=False)
+    data = await get_snapshot(await make_client(config))
+    support, sales, _ = data["queues"]
+    assert support["levels"]["service_level"] == "red"
+    assert support["levels"]["longest_wait_seconds"] == "green"  # 45 s < 100 s
+    assert sales["levels"]["longest_wait_seconds"] == "amber"  # sales: amber at 30 s
+    assert sales["thresholds"]["longest_wait_seconds"]["red"] == 60
+    assert sales["display_name"] == "Sales & renewals"
+    assert set(data["live_metrics"]) == {
+        "waiting", "longest_wait_seconds", "expected_wait_seconds"
+    }
 
 
 async def test_no_calls_yet_gives_nulls_not_nan(make_client: MakeClient) -> None:
@@ -261,7 +329,7 @@ async def test_view_token_shows_the_board_but_cannot_change_state(
 
 
 async def agent_state(redis: aioredis.Redis, agent_id: str) -> tuple[str | None, str | None]:
-    state, reason = await redis.hmget(f"acd:agent:{agent_id}", ["state", "pause_reason"])
+    state, reason = await redis.hmget(Keys("acd:").agent(agent_id), ["state", "pause_reason"])
     return (None if state is None else str(state)), (None if reason is None else str(reason))
 
 
