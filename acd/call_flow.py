@@ -5,26 +5,41 @@ expected-wait announcements, then Dial the reserved agent; a missed ring puts
 the caller back with its original arrival time; max wait or a full queue
 overflows or exits. The dialplan reads ``ACD_RESULT`` (and ``ACD_TARGET``)
 after the AGI: when they are empty, the ACD died mid-call and the dialplan's
-fallback queue takes the caller.
+fallback queue takes the caller, unless ``DIALSTATUS`` is ``ANSWER`` (an
+agent answered: the call is final whatever happens to the ACD).
+
+Every exit of a session, a hang-up, an error, a silent peer, goes through one
+place, :meth:`CallFlow._settle`, which leaves Redis consistent (the caller
+abandoned, lost to the fallback, or the conversation finished, with its
+statistics). When Redis is unreachable at that moment the settlement is kept
+and retried by the service's reconciler, with the time the call really ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from redis.exceptions import RedisError
 
 from acd.config import Config, QueueConfig
+from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
+from acd.errors import CallActive
 from acd.models import AgentState, CallState, CallView
 from acd.routing import announce_minutes, expected_wait, is_open
 from acd.store import Store
 from telephony.agi_server import AgiSession
-from telephony.errors import CallerHangup
+from telephony.errors import AgiError, CallerHangup
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +49,23 @@ DEFAULT_AHT = 180.0
 SERVING_STATES = frozenset(
     {AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
 )
-MISSED_STATUSES = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "CANCEL", ""})
+# Dial outcomes handed to the store as a ring that ended without a
+# conversation; the store decides which are the agent's misses (NOANSWER, and
+# BUSY from a phone not known to be in use). CANCEL is the caller leaving.
+RING_ENDED_STATUSES = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", ""})
+DIAL_MARGIN = 5.0  # seconds past the ring timeout before a silent Dial is given up
+OUTAGE_PATIENCE = 60.0  # seconds a caller on hold waits out a Redis outage
+REQUEUE = ""  # offer value: "your call is gone from Redis, enqueue it again"
 
 
 class WaitResult(enum.StrEnum):
     ANSWERED = "ANSWERED"
     TIMEOUT = "TIMEOUT"
     FULL = "FULL"
+
+
+class PeerSilent(AgiError):
+    """Asterisk did not answer a FastAGI command in time (partition, hung PBX)."""
 
 
 @dataclass(slots=True)
@@ -50,6 +75,8 @@ class _Waiting:
     arrival: float
     priority: int = 0
     music_on: bool = False
+    queue_arrival: float = 0.0
+    fields: dict[str, str] = field(default_factory=dict)
 
     def view(self, owner: str) -> CallView:
         """The call as just enqueued (saves reading it back for the first match)."""
@@ -58,6 +85,32 @@ class _Waiting:
             arrival=self.arrival, queue_arrival=self.arrival, priority=self.priority,
             state=CallState.WAITING, agent="", owner=owner,
         )
+
+
+@dataclass(slots=True)
+class LiveCall:
+    """A call this process holds the FastAGI socket of."""
+
+    call_id: str
+    session: AgiSession
+    queue: QueueConfig
+    dialing: str = ""  # agent being dialled (or talking) now
+    waiting: bool = False  # enqueued in Redis and on hold
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A call exit not yet written to Redis (Redis was unreachable)."""
+
+    call_id: str
+    queue: QueueConfig
+    caller_hung_up: bool
+    at: float
+    #: (agent, answered at) of a conversation that happened while Redis was down
+    answered: tuple[str, float] | None = None
+    #: the session let go mid-Dial with the caller still up: a conversation
+    #: goes on in Asterisk without the ACD and ends from device states
+    conversation_goes_on: bool = False
 
 
 class CallFlow:
@@ -72,6 +125,7 @@ class CallFlow:
         on_wrap_up: Callable[[str, float], None],
         on_agent_free: Callable[[str], None],
         on_phone_unreachable: Callable[[str], None] = lambda _agent: None,
+        degraded: Degraded | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -82,6 +136,15 @@ class CallFlow:
         # the caller's session ends without waiting for it.
         self._on_agent_free = on_agent_free
         self._on_phone_unreachable = on_phone_unreachable
+        self.degraded = degraded or Degraded(clock=clock)
+        #: Calls whose socket this process holds, by call id.
+        self.live: dict[str, LiveCall] = {}
+        #: Exits Redis did not take yet, retried by :meth:`settle_pending`.
+        self.unsettled: dict[str, Unsettled] = {}
+        self.dial_margin = DIAL_MARGIN
+        self.outage_patience = OUTAGE_PATIENCE
+
+    # ---- the session -------------------------------------------------------
 
     async def handle(self, session: AgiSession) -> None:
         request = session.request
@@ -93,6 +156,34 @@ class CallFlow:
                         request.uniqueid, queue_name)
             return
         call_id = request.uniqueid or uuid.uuid4().hex
+        if call_id in self.live:
+            fresh = f"{call_id}-{uuid.uuid4().hex[:6]}"
+            log.warning("duplicate agi_uniqueid %s (channel %s): handled as call %s",
+                        call_id, request.channel, fresh)
+            call_id = fresh
+        live = LiveCall(call_id, session, queue)
+        self.live[call_id] = live
+        try:
+            await self._run(session, live)
+        except (RedisError, OSError) as exc:
+            # The socket closes with ACD_RESULT unset: the dialplan's fallback
+            # queue takes the caller. One counted line, not a traceback per call.
+            self.degraded.failed("redis", "handling a call", exc)
+        except PeerSilent as exc:
+            log.warning("call %s: %s; socket closed, the dialplan takes over", call_id, exc)
+        except TimeoutError as exc:
+            log.warning("call %s: Asterisk did not answer in time (%s); socket closed",
+                        call_id, describe(exc))
+        finally:
+            self.live.pop(live.call_id, None)
+            await self._settle(
+                Unsettled(live.call_id, live.queue, session.hung_up, self.clock(),
+                          conversation_goes_on=bool(live.dialing) and not session.hung_up)
+            )
+
+    async def _run(self, session: AgiSession, live: LiveCall) -> None:
+        request = session.request
+        queue = live.queue
         await session.answer()
         now = self.clock()
         if not is_open(queue.business_hours, now):
@@ -101,6 +192,7 @@ class CallFlow:
         if queue.greeting:
             await session.stream_file(queue.greeting)
         queue = await self._menu(session, queue)
+        live.queue = queue
         try:
             priority = int(request.query.get("priority", "0"))
         except ValueError:
@@ -114,7 +206,8 @@ class CallFlow:
         arrival = now
         hops = 0
         while True:
-            result = await self._queue_call(session, call_id, queue, arrival, priority, fields)
+            live.queue = queue
+            result = await self._queue_call(session, live, queue, arrival, priority, fields)
             if result is WaitResult.ANSWERED:
                 await session.set_variable("ACD_RESULT", "ANSWERED")
                 with contextlib.suppress(CallerHangup):
@@ -123,13 +216,12 @@ class CallFlow:
             # Timed out or full: overflow keeps the original arrival time.
             target = self.config.queue(queue.overflow_queue) if queue.overflow_queue else None
             if target is not None and hops < MAX_OVERFLOW_HOPS:
-                log.info("call %s overflows %s -> %s", call_id, queue.name, target.name)
+                log.info("call %s overflows %s -> %s", live.call_id, queue.name, target.name)
                 queue = target
                 hops += 1
                 continue
             await self._exit(session, queue.exit_target, result.value)
             return
-
     async def _closed(self, session: AgiSession, queue: QueueConfig) -> None:
         hours = queue.business_hours
         await self.store.publish_change("call", queue.name)
@@ -163,41 +255,91 @@ class CallFlow:
     async def _queue_call(
         self,
         session: AgiSession,
-        call_id: str,
+        live: LiveCall,
         queue: QueueConfig,
         arrival: float,
         priority: int,
         fields: dict[str, str],
     ) -> WaitResult:
         now = self.clock()
+        call_id = live.call_id
         offer = self.dispatcher.expect_offer(call_id)
         try:
-            position = await self.store.enqueue(
-                call_id,
-                queue.name,
-                arrival=arrival,
-                priority=priority,
-                max_length=queue.max_length,
-                now=now,
-                fields={**fields, "target": str(queue.service_level_seconds)},
-            )
+            try:
+                position = await self._enqueue(call_id, queue, arrival, priority, now, fields)
+            except CallActive:
+                # Another live call already has this id (a duplicate agi_uniqueid
+                # across processes): this one gets its own.
+                fresh = f"{call_id}-{uuid.uuid4().hex[:6]}"
+                log.warning("call id %s is already live: handled as %s", call_id, fresh)
+                self.dispatcher.drop_offer(call_id)
+                self.live.pop(call_id, None)
+                call_id = live.call_id = fresh
+                self.live[call_id] = live
+                offer = self.dispatcher.expect_offer(call_id)
+                position = await self._enqueue(call_id, queue, arrival, priority, now, fields)
             if position is None:
                 log.info("queue %s full: call %s not queued", queue.name, call_id)
                 return WaitResult.FULL
-            state = _Waiting(call_id, queue, arrival, priority)
-            try:
-                return await self._wait(session, state, offer, now)
-            except CallerHangup:
-                await self._caller_left(state)
-                raise
+            state = _Waiting(call_id, queue, arrival, priority, queue_arrival=now,
+                             fields=fields)
+            live.waiting = True
+            return await self._wait(session, live, state, offer, now)
         finally:
-            self.dispatcher.drop_offer(call_id)
+            live.waiting = False
+            self.dispatcher.drop_offer(live.call_id)
+
+    async def _enqueue(
+        self,
+        call_id: str,
+        queue: QueueConfig,
+        arrival: float,
+        priority: int,
+        queue_arrival: float,
+        fields: dict[str, str],
+    ) -> int | None:
+        return await self.store.enqueue(
+            call_id,
+            queue.name,
+            arrival=arrival,
+            priority=priority,
+            max_length=queue.max_length,
+            now=self.clock(),
+            queue_arrival=queue_arrival,
+            fields={**fields, "target": str(queue.service_level_seconds)},
+        )
+
+    async def _hold_through_outage(
+        self, session: AgiSession, what: str, step: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run one Redis step for a caller on hold. While Redis is unreachable
+        the caller keeps the music and the step is retried, up to
+        ``outage_patience`` seconds; then the error goes up and the dialplan's
+        fallback queue takes the caller."""
+        loop = asyncio.get_running_loop()
+        started: float | None = None
+        delay = 0.1
+        while True:
+            try:
+                return await step()
+            except (RedisError, OSError) as exc:
+                self.degraded.failed("redis", what, exc)
+                started = loop.time() if started is None else started
+                if loop.time() - started >= self.outage_patience:
+                    raise
+                await session.guard(asyncio.sleep(delay))
+                delay = min(delay * 2, 2.0)
 
     async def _wait(
-        self, session: AgiSession, w: _Waiting, offer: asyncio.Future[str], entered: float
+        self,
+        session: AgiSession,
+        live: LiveCall,
+        w: _Waiting,
+        offer: asyncio.Future[str],
+        entered: float,
     ) -> WaitResult:
         queue = w.queue
-        await self.dispatcher.match_call(w.call_id, known=w.view(self.dispatcher.instance_id))
+        await self._try_match(w.call_id, w.view(self.dispatcher.instance_id))
         period = queue.announce_period_seconds
         next_announce = entered + period if period > 0 else float("inf")
         deadline = entered + queue.max_wait_seconds if queue.max_wait_seconds > 0 else float("inf")
@@ -215,28 +357,59 @@ class CallFlow:
                 agent_id = await session.guard(asyncio.wait_for(asyncio.shield(offer), timeout))
             except TimeoutError:
                 agent_id = None
+            if agent_id == REQUEUE:
+                # Redis no longer has this live caller (it came back empty, or a
+                # peer recorded the call lost): put it back, same arrival.
+                offer = self.dispatcher.expect_offer(w.call_id)
+                with contextlib.suppress(CallActive):
+                    await self._hold_through_outage(
+                        session, "re-queueing a call",
+                        lambda: self._enqueue(w.call_id, queue, w.arrival, w.priority,
+                                              w.queue_arrival, w.fields),
+                    )
+                log.warning("call %s was missing from Redis: queued again", w.call_id)
+                await self._try_match(w.call_id)
+                continue
             if agent_id is not None:
                 missed_by = agent_id
-                answered = await self._ring(session, w, agent_id)
+                live.dialing = agent_id
+                try:
+                    answered = await self._ring(session, w, agent_id)
+                finally:
+                    live.dialing = ""
                 if answered:
                     return WaitResult.ANSWERED
                 offer = self.dispatcher.expect_offer(w.call_id)
-                await self.dispatcher.match_call(w.call_id)
+                await self._try_match(w.call_id)
                 # the agent who missed may take another caller (or this one again
                 # if nobody else can)
-                await self.dispatcher.match_agent(missed_by)
+                self._on_agent_free(missed_by)
                 continue
             now = self.clock()
             if now >= deadline:
                 outcome = "overflowed" if queue.overflow_queue else "timed_out"
-                left = await self.store.leave(w.call_id, outcome, queue.short_abandon_seconds, now)
+                left = await self._hold_through_outage(
+                    session, "ending a wait",
+                    lambda o=outcome: self.store.leave(  # type: ignore[misc]
+                        w.call_id, o, queue.short_abandon_seconds, self.clock()),
+                )
                 if left.outcome != "none":
                     await self._music_off(session, w)
                     return WaitResult.TIMEOUT
                 continue  # an agent was reserved at the last moment: take it
             if now >= next_announce:
-                await self._announce(session, w)
+                try:
+                    await self._announce(session, w)
+                except (RedisError, OSError) as exc:
+                    self.degraded.failed("redis", "announcing a position", exc)
                 next_announce = self.clock() + period
+
+    async def _try_match(self, call_id: str, known: CallView | None = None) -> None:
+        """Look for an agent now; a Redis failure is left to the sweeper."""
+        try:
+            await self.dispatcher.match_call(call_id, known=known)
+        except (RedisError, OSError) as exc:
+            self.degraded.failed("redis", "matching a call", exc)
 
     async def _music_off(self, session: AgiSession, w: _Waiting) -> None:
         if w.music_on:
@@ -249,13 +422,17 @@ class CallFlow:
             return  # reserved for an agent meanwhile
         ewt = await self.expected_wait(w.queue, position)
         await self._music_off(session, w)
-        await session.stream_file("queue-thereare")
-        await session.say_number(position)
-        await session.stream_file("queue-callswaiting")
+        if position == 1:
+            await session.stream_file("queue-youarenext")
+        else:
+            await session.stream_file("queue-thereare")
+            await session.say_number(position)
+            await session.stream_file("queue-callswaiting")
         if ewt > 0:
+            minutes = announce_minutes(ewt)
             await session.stream_file("queue-holdtime")
-            await session.say_number(announce_minutes(ewt))
-            await session.stream_file("queue-minutes")
+            await session.say_number(minutes)
+            await session.stream_file("queue-minute" if minutes == 1 else "queue-minutes")
         await self.store.redis.hset(
             self.store.keys.call(w.call_id),
             mapping={"announced_ewt": repr(ewt), "announced_at": repr(self.clock())},
@@ -274,6 +451,22 @@ class CallFlow:
         )
         return expected_wait(position, serving, aht)
 
+    async def _dial_still_expected(self, call_id: str, agent_id: str) -> bool:
+        """A Dial past its ring timeout is legitimate only once the agent
+        answered (it lasts the whole conversation): AMI recorded the answer,
+        or the agent's phone is in use."""
+        try:
+            call = await self.store.call_for_routing(call_id)
+            if call is not None and call.state is CallState.ON_CALL and call.agent == agent_id:
+                return True
+            rows = await self.store.agent_rows([agent_id], "phone_busy", "state", "call_id")
+        except (RedisError, OSError):
+            return True  # no evidence either way: do not cut a possible conversation
+        row = rows.get(agent_id, {})
+        return row.get("call_id") == call_id and (
+            row.get("state") == AgentState.ON_CALL or row.get("phone_busy") == "1"
+        )
+
     async def _ring(self, session: AgiSession, w: _Waiting, agent_id: str) -> bool:
         """Dial the reserved agent; True when the conversation happened."""
         agent = self.dispatcher.agents.get(agent_id)
@@ -282,58 +475,150 @@ class CallFlow:
         queue = w.queue
         await self._music_off(session, w)
         dial_started = self.clock()
-        reply = await session.exec("Dial", agent.endpoint, str(queue.ring_timeout_seconds))
+        try:
+            reply = await session.exec(
+                "Dial", agent.endpoint, str(queue.ring_timeout_seconds),
+                timeout=queue.ring_timeout_seconds + self.dial_margin,
+                keep_waiting=lambda: self._dial_still_expected(w.call_id, agent_id),
+            )
+        except TimeoutError:
+            # Asterisk went silent mid-Dial: give the agent back now (not a miss).
+            call = await self.store.call_for_routing(w.call_id)
+            if call is not None:
+                await self.store.ring_missed(
+                    call, agent_id, "TIMEOUT", queue.auto_pause_after_misses, self.clock()
+                )
+            self._on_agent_free(agent_id)
+            raise PeerSilent(
+                0, f"no reply to Dial {agent.endpoint} within "
+                f"{queue.ring_timeout_seconds + self.dial_margin:.0f} s", "EXEC Dial"
+            ) from None
         status = (await session.get_variable("DIALSTATUS") or "").upper()
         now = self.clock()
         if status == "ANSWER":
+            await self._finish_conversation(session, w, agent_id, dial_started, now)
+            return True
+        if status == "CANCEL" or session.hung_up:
+            # The caller hung up while the phone rang: the caller's abandon,
+            # never the agent's miss (settled as the session ends).
+            raise CallerHangup(f"caller hung up while {agent.endpoint} rang")
+        if status not in RING_ENDED_STATUSES:
+            log.info("Dial %s returned %s (%s)", agent.endpoint, status, reply.text)
+        call = await self._hold_through_outage(
+            session, "reading a call", lambda: self.store.call_for_routing(w.call_id)
+        )
+        if call is None:
+            return False
+        result = await self._hold_through_outage(
+            session, "recording a missed ring",
+            lambda: self.store.ring_missed(
+                call, agent_id, status or "UNKNOWN", queue.auto_pause_after_misses, now
+            ),
+        )
+        log.info("agent %s: ring for call %s ended %s: %s", agent_id, w.call_id, status, result)
+        if status == "CHANUNAVAIL":
+            self._on_phone_unreachable(agent_id)
+        return False
+
+    async def _finish_conversation(
+        self, session: AgiSession, w: _Waiting, agent_id: str, dial_started: float, now: float
+    ) -> None:
+        queue = w.queue
+        try:
             # Usually AMI's DialEnd already recorded the answer; if not (AMI
             # down), CALL_FINISHED refuses and the answer is reconstructed.
             if not await self.store.call_finished(
                 w.call_id, agent_id, queue.wrap_up_seconds, now
             ):
-                talk = await session.get_variable("ANSWEREDTIME")
-                try:
-                    answered_at = now - float(talk or 0)
-                except ValueError:
-                    answered_at = now
-                answered_at = max(dial_started, answered_at)
+                answered_at = await self._answered_at(session, dial_started, now)
                 await self.store.answered(
                     w.call_id, agent_id, answered_at, queue.service_level_seconds, now
                 )
                 await self.store.call_finished(w.call_id, agent_id, queue.wrap_up_seconds, now)
-            if queue.wrap_up_seconds > 0:
-                self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
-            else:
-                self._on_agent_free(agent_id)
-            return True
-        if status not in MISSED_STATUSES:
-            log.info("Dial %s returned %s (%s)", agent.endpoint, status, reply.text)
-        call = await self.store.call_for_routing(w.call_id)
-        if call is None:
-            return False
-        result = await self.store.ring_missed(
-            call, agent_id, status or "UNKNOWN", queue.auto_pause_after_misses, now
-        )
-        log.info("agent %s missed call %s (%s): %s", agent_id, w.call_id, status, result)
-        if status == "CHANUNAVAIL":
-            self._on_phone_unreachable(agent_id)
-        return False
+        except (RedisError, OSError) as exc:
+            # Kept with the real times and written when Redis is back.
+            self.degraded.failed("redis", "recording a finished conversation", exc)
+            answered_at = await self._answered_at(session, dial_started, now)
+            self.unsettled[w.call_id] = Unsettled(
+                w.call_id, queue, True, now, answered=(agent_id, answered_at)
+            )
+            return
+        self._agent_done(queue, agent_id, now)
 
-    async def _caller_left(self, w: _Waiting) -> None:
-        """The caller hung up: abandoned while waiting or ringing, or end of talk."""
-        now = self.clock()
-        call = await self.store.call_for_routing(w.call_id)
-        if call is None:
+    async def _answered_at(self, session: AgiSession, dial_started: float, now: float) -> float:
+        """When the agent answered, from Dial's ANSWEREDTIME (talk seconds)."""
+        try:
+            talk = await session.get_variable("ANSWEREDTIME")
+            answered_at = now - float(talk or 0)
+        except (ValueError, AgiError, TimeoutError):
+            answered_at = now
+        return max(dial_started, answered_at)
+
+    def _agent_done(self, queue: QueueConfig, agent_id: str, now: float) -> None:
+        if queue.wrap_up_seconds > 0:
+            self._on_wrap_up(agent_id, now + queue.wrap_up_seconds)
+        else:
+            self._on_agent_free(agent_id)
+
+    # ---- settling ----------------------------------------------------------
+
+    async def _settle(self, exit_: Unsettled) -> None:
+        """The one place a session's exit reaches Redis; kept for a retry when
+        Redis is unreachable."""
+        if exit_.call_id in self.unsettled and exit_ is not self.unsettled[exit_.call_id]:
+            return  # a finished conversation already waits for Redis
+        try:
+            await self._settle_now(exit_)
+        except (RedisError, OSError) as exc:
+            self.degraded.failed("redis", "settling a call", exc)
+            self.unsettled[exit_.call_id] = exit_
+            return
+        self.unsettled.pop(exit_.call_id, None)
+
+    async def _settle_now(self, exit_: Unsettled) -> None:
+        call = await self.store.call_for_routing(exit_.call_id)
+        if call is None or call.owner != self.dispatcher.instance_id:
+            return
+        queue = self.config.queue(call.queue) or exit_.queue
+        if exit_.answered is not None and call.state is CallState.RINGING:
+            agent_id, answered_at = exit_.answered
+            await self.store.answered(
+                call.id, agent_id, answered_at, queue.service_level_seconds, exit_.at
+            )
+            call = dataclasses.replace(call, state=CallState.ON_CALL, agent=agent_id)
+        if call.state is CallState.ON_CALL and exit_.conversation_goes_on:
             return
         if call.state is CallState.ON_CALL:
-            await self.store.call_finished(w.call_id, call.agent, w.queue.wrap_up_seconds, now)
-            if w.queue.wrap_up_seconds > 0:
-                self._on_wrap_up(call.agent, now + w.queue.wrap_up_seconds)
-            else:
-                self._on_agent_free(call.agent)
+            # The conversation is over (or this process lost it): finish it
+            # with the time the session really ended.
+            if await self.store.call_finished(
+                call.id, call.agent, queue.wrap_up_seconds, exit_.at
+            ):
+                self._agent_done(queue, call.agent, exit_.at)
             return
-        left = await self.store.leave(w.call_id, "abandoned", w.queue.short_abandon_seconds, now)
+        if call.state not in (CallState.WAITING, CallState.RINGING):
+            return
+        # Hung up: an abandon. Otherwise the ACD let go of a live caller (an
+        # error, a silent peer): the dialplan's fallback queue has them.
+        outcome = "abandoned" if exit_.caller_hung_up else "lost"
+        left = await self.store.leave(call.id, outcome, queue.short_abandon_seconds, exit_.at)
         if left.outcome != "none":
-            log.info("call %s %s after %.1f s", w.call_id, left.outcome, left.wait)
+            log.info("call %s %s after %.1f s", call.id, left.outcome, left.wait)
         if call.state is CallState.RINGING and call.agent:
             self._on_agent_free(call.agent)
+
+    async def settle(
+        self, call_id: str, queue: QueueConfig, caller_hung_up: bool, at: float
+    ) -> None:
+        """Settle a call this process owns but no longer handles (see :meth:`_settle`)."""
+        await self._settle(Unsettled(call_id, queue, caller_hung_up, at))
+
+    async def settle_pending(self) -> int:
+        """Retry exits Redis did not take; returns how many are still pending."""
+        for exit_ in list(self.unsettled.values()):
+            try:
+                await self._settle_now(exit_)
+            except (RedisError, OSError):
+                break
+            self.unsettled.pop(exit_.call_id, None)
+        return len(self.unsettled)

@@ -25,6 +25,7 @@ HEAD_DEPTH = 20  # ...and at most, when none of the first can take the agent
 CLAIM_ATTEMPTS = 3
 CLAIM_FANOUT = 16  # ranked agents handed to one claim: the first still free wins
 IDLE_WINDOW = 48  # longest-idle agents read first when matching a call
+RESERVATION_MARGIN = 8.0  # seconds a reservation lease outlives the ring timeout
 
 
 def _available_view(
@@ -53,6 +54,13 @@ class Dispatcher:
         self.agents: dict[str, AgentConfig] = {a.id: a for a in config.agents}
         self._offers: dict[str, asyncio.Future[str]] = {}
         self._round_robin: dict[str, str] = {}
+        # A reservation's lease outlives the ring by this much, so it only
+        # runs out when the process that dials has died or lost track.
+        self.reservation_margin = RESERVATION_MARGIN
+
+    def lease_for(self, queue: QueueConfig | None) -> float:
+        ring = queue.ring_timeout_seconds if queue is not None else 30
+        return ring + self.reservation_margin
 
     # ---- local offers ------------------------------------------------------
 
@@ -135,7 +143,9 @@ class Dispatcher:
             if not ranked:
                 return False
             preference = [c.view.id for c in ranked[:CLAIM_FANOUT]]
-            agent_id = await self.store.claim_first(call.id, preference, now)
+            agent_id = await self.store.claim_first(
+                call.id, preference, now, self.lease_for(queue)
+            )
             if agent_id:
                 self._round_robin[queue.name] = agent_id
                 await self._notify(call, agent_id)
@@ -171,7 +181,9 @@ class Dispatcher:
                 # first (match_call prefers agents who have not tried).
                 await self.match_call(call.id)
                 continue
-            if await self.store.claim(call.id, agent_id, now):
+            if await self.store.claim(
+                call.id, agent_id, now, self.lease_for(self.queues.get(call.queue))
+            ):
                 await self._notify(call, agent_id)
                 return True
         return False

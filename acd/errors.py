@@ -44,3 +44,10 @@ class StoreError(AcdError):
     """Redis is unreachable or returned something unexpected."""
 
     code = "store_error"
+
+
+class CallActive(AcdError):
+    """A call id that is already live was enqueued again (a duplicate
+    ``agi_uniqueid``, or a session that raced its own re-enqueue)."""
+
+    code = "call_active"

@@ -3,7 +3,10 @@
 Every process (ACD instances, wallboard, exporter) builds keys through
 :class:`Keys` so the layout can only change here.
 
-Layout (prefix ``acd:`` by default):
+Layout (prefix ``{acd}:`` by default; a configured prefix without a
+``{hash tag}`` gets one, ``acd:`` -> ``{acd}:``, so every key of one
+installation hashes to one Redis Cluster slot and every Lua script can run on
+Redis Cluster and cluster-mode managed Redis):
 
 - ``agents``                 set of agent ids known to the store
 - ``agent:{id}``             hash, see :data:`AGENT_FIELDS`
@@ -20,7 +23,12 @@ Layout (prefix ``acd:`` by default):
 - ``queues``                 set of queue names seen
 - ``events``                 stream: contact records and state changes
 - ``changes``                pub/sub channel: one small JSON message per change
-- ``instances``              hash instance id -> last heartbeat epoch
+- ``instances``              set of ACD instance ids that registered
+- ``instance:{id}``          the instance's lease: a key with a TTL (PX), renewed
+                             by its heartbeat; gone = the process is dead
+- ``resv:{agent}``           an agent's reservation lease while ringing: the call
+                             id, with a TTL a little longer than the ring timeout
+- ``generation``             random id written once; missing = Redis came back empty
 - ``available``              sorted set of agents available and reachable,
                              score = idle_since (longest idle first)
 - ``wrapups``                sorted set agent id -> wrap-up end epoch
@@ -56,6 +64,7 @@ COUNTER_FIELDS: tuple[str, ...] = (
     "abandoned",  # all abandons, short ones included
     "short_abandoned",
     "timed_out",  # left by max wait / full queue (overflow or exit)
+    "lost",  # an ACD process died holding the caller: the dialplan fallback took it
     "handle_seconds",  # talk + wrap-up, over answered calls
     "talk_seconds",
     "wrap_seconds",
@@ -81,6 +90,7 @@ AGENT_FIELDS: tuple[str, ...] = (
     "endpoint",  # dial string, e.g. PJSIP/1001
     "pending",  # "pause" or "logout" once the current call is over
     "pending_reason",
+    "phone_busy",  # "1": the phone is in use on a call the ACD did not make
 )
 
 CALL_FIELDS: tuple[str, ...] = (
@@ -104,9 +114,20 @@ CALL_FIELDS: tuple[str, ...] = (
 )
 
 
+def hash_tagged(prefix: str) -> str:
+    """``acd:`` -> ``{acd}:``; a prefix that already has a ``{tag}`` is kept."""
+    if "{" in prefix and "}" in prefix.split("{", 1)[1]:
+        return prefix
+    core = prefix.rstrip(":") or "acd"
+    return "{" + core + "}:"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
-    prefix: str = "acd:"
+    prefix: str = "{acd}:"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", hash_tagged(self.prefix))
 
     @property
     def agents(self) -> str:
@@ -149,6 +170,16 @@ class Keys:
     @property
     def instances(self) -> str:
         return f"{self.prefix}instances"
+
+    def instance(self, instance_id: str) -> str:
+        return f"{self.prefix}instance:{instance_id}"
+
+    def reservation(self, agent_id: str) -> str:
+        return f"{self.prefix}resv:{agent_id}"
+
+    @property
+    def generation(self) -> str:
+        return f"{self.prefix}generation"
 
     @property
     def available(self) -> str:

@@ -2,7 +2,9 @@
 
 - ``ContactStatus`` (Reachable/Created/Updated vs Unreachable/Removed) and
   ``DeviceStateChange`` (UNAVAILABLE vs anything else) say whether the
-  agent's phone can be offered a call.
+  agent's phone can be offered a call; ``DeviceStateChange`` INUSE, BUSY,
+  RINGING, ONHOLD say the phone is in use (possibly on a call the ACD did
+  not make: it is not offered one until NOT_INUSE).
 - ``DialEnd`` with ``DialStatus: ANSWER`` says which agent picked up which
   call: its ``Uniqueid`` is the caller's channel, the same id the FastAGI
   session carries. (A device going INUSE says nothing about *which* call: a
@@ -21,11 +23,13 @@ from telephony.ami_codec import AmiMessage
 # The only AMI events the ACD uses; asked for with Asterisk's Filter action so
 # a busy Asterisk does not send (and the ACD does not parse) all the rest.
 # (POSIX ERE, as Asterisk's regexec reads it: the name ends at the line break.)
-AMI_EVENT_FILTERS = ("Event: (ContactStatus|DeviceStateChange|DialEnd)[^A-Za-z]",)
+AMI_EVENT_FILTERS = ("Event: (ContactStatus|DeviceStateChange|DialEnd|FullyBooted)[^A-Za-z]",)
 
 REACHABLE_CONTACT = frozenset({"reachable", "created", "updated", "avail", "nonqualified"})
 UNREACHABLE_CONTACT = frozenset({"unreachable", "removed", "unavail"})
-BUSY_DEVICE = frozenset({"INUSE", "BUSY", "ONHOLD", "RINGINUSE"})
+# A phone in any of these states is not offered a call (the ACD's own calls
+# put it there too; then the agent is ringing or on call anyway).
+BUSY_DEVICE = frozenset({"INUSE", "BUSY", "ONHOLD", "RINGING", "RINGINUSE"})
 IDLE_DEVICE = frozenset({"NOT_INUSE"})
 
 
@@ -70,8 +74,6 @@ def parse_presence(msg: AmiMessage) -> PresenceUpdate | None:
             return PresenceUpdate(device, True, True)
         if state in IDLE_DEVICE:
             return PresenceUpdate(device, True, False)
-        if state == "RINGING":
-            return PresenceUpdate(device, True, None)
         return None
     return None
 

@@ -16,7 +16,7 @@ from redis.commands.core import AsyncScript
 
 from acd import store_scripts as lua
 from acd.config import AgentConfig, RedisConfig
-from acd.errors import InvalidTransition, UnknownAgent
+from acd.errors import CallActive, InvalidTransition, UnknownAgent
 from acd.keys import Keys
 from acd.models import AgentView, CallView, waiting_score
 
@@ -27,6 +27,12 @@ class CommandResult:
 
     status: str
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    reregistered: bool  # the instance was not registered: reaped, or Redis lost it
+    generation: str  # "" when the marker is gone (Redis came back empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +80,18 @@ class Store:
                 "WRAP_UP_EXPIRED",
                 "LEAVE",
                 "ORPHAN_ENDED",
+                "SET_PHONE_BUSY",
+                "EXPIRE_RESERVATIONS",
+                "REAP_INSTANCE",
             )
         }
+        # Every script declares this key; all the others share its hash tag.
+        self._anchor = [self.keys.agents]
 
     async def _run(self, script: str, now: float, *args: object) -> Any:
         argv = [self.keys.prefix, repr(float(now)), self._retention, self._maxlen]
         argv.extend(str(a) for a in args)
-        return await self._scripts[script](keys=[], args=argv)
+        return await self._scripts[script](keys=self._anchor, args=argv)
 
     # ---- agents ------------------------------------------------------------
 
@@ -103,6 +114,14 @@ class Store:
 
     async def set_reachable(self, agent_id: str, reachable: bool, now: float) -> bool:
         return bool(await self._run("SET_REACHABLE", now, agent_id, "1" if reachable else "0"))
+
+    async def set_phone_busy(self, agent_id: str, busy: bool, now: float) -> bool:
+        """The agent's phone is (not) in use on a call the ACD did not make."""
+        return bool(await self._run("SET_PHONE_BUSY", now, agent_id, "1" if busy else "0"))
+
+    async def expire_reservations(self, now: float) -> list[str]:
+        """Free ringing agents whose reservation lease ran out; returns them."""
+        return _strs(await self._run("EXPIRE_RESERVATIONS", now) or [])
 
     async def agent(self, agent_id: str) -> AgentView | None:
         h = _map(await self.redis.hgetall(self.keys.agent(agent_id)))
@@ -147,8 +166,10 @@ class Store:
         max_length: int,
         now: float,
         fields: Mapping[str, str],
+        queue_arrival: float | None = None,
     ) -> int | None:
-        """Put a call in a queue; returns its position, or None if the queue is full."""
+        """Put a call in a queue; returns its position, or None if the queue is
+        full. Raises :class:`CallActive` if the call id is already live."""
         flat: list[str] = []
         for k, v in fields.items():
             flat.extend((k, v))
@@ -161,8 +182,11 @@ class Store:
             repr(waiting_score(priority, arrival)),
             repr(float(arrival)),
             max_length,
+            repr(float(now if queue_arrival is None else queue_arrival)),
             *flat,
         )
+        if status == "active":
+            raise CallActive(f"call {call_id} is already live", call=call_id)
         return int(position) if status == "ok" else None
 
     async def call(self, call_id: str) -> CallView | None:
@@ -225,15 +249,19 @@ class Store:
         rank: Any = await self.redis.zrank(self.keys.waiting(queue), call_id)
         return None if rank is None else int(rank) + 1
 
-    async def claim(self, call_id: str, agent_id: str, now: float) -> bool:
+    async def claim(self, call_id: str, agent_id: str, now: float, lease: float = 60.0) -> bool:
         """Reserve this agent for this call if both are still free."""
-        return await self.claim_first(call_id, [agent_id], now) == agent_id
+        return await self.claim_first(call_id, [agent_id], now, lease) == agent_id
 
-    async def claim_first(self, call_id: str, agent_ids: Sequence[str], now: float) -> str:
-        """Reserve the first still-available agent of ``agent_ids`` for the call."""
+    async def claim_first(
+        self, call_id: str, agent_ids: Sequence[str], now: float, lease: float = 60.0
+    ) -> str:
+        """Reserve the first still-available agent of ``agent_ids`` for the call,
+        with a reservation lease of ``lease`` seconds (on Redis's clock)."""
         if not agent_ids:
             return ""
-        return _str(await self._run("CLAIM_FIRST", now, call_id, *agent_ids) or "")
+        lease_ms = max(1, int(lease * 1000))
+        return _str(await self._run("CLAIM_FIRST", now, call_id, lease_ms, *agent_ids) or "")
 
     async def available_with_idle(self, limit: int = 0) -> list[tuple[str, float]]:
         """Available, reachable agents with their idle-since time, longest idle
@@ -317,15 +345,76 @@ class Store:
 
     # ---- instances ---------------------------------------------------------
 
-    async def heartbeat(self, instance_id: str, now: float) -> None:
-        await self.redis.hset(self.keys.instances, instance_id, repr(now))
+    async def heartbeat(self, instance_id: str, lease: float, now: float) -> Heartbeat:
+        """Renew this process's lease (a key with a TTL on Redis's clock) and
+        read the generation marker, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.instance(instance_id), repr(now), px=max(1, int(lease * 1000)))
+            pipe.sadd(self.keys.instances, instance_id)
+            pipe.get(self.keys.generation)
+            _, added, generation = await pipe.execute()
+        return Heartbeat(reregistered=bool(added), generation=_str(generation or ""))
 
-    async def instances(self) -> dict[str, float]:
-        raw = _map(await self.redis.hgetall(self.keys.instances))
-        return {k: float(v) for k, v in raw.items()}
+    async def claim_generation(self, candidate: str) -> str:
+        """The installation's generation marker, written with ``candidate``
+        when there is none (a new or emptied Redis)."""
+        await self.redis.set(self.keys.generation, candidate, nx=True)
+        return _str(await self.redis.get(self.keys.generation) or candidate)
+
+    async def instance_ids(self) -> list[str]:
+        return _strs(await self.redis.smembers(self.keys.instances))
+
+    async def alive(self, instance_ids: Sequence[str]) -> dict[str, bool]:
+        """Whether each instance's lease is still held."""
+        if not instance_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for inst in instance_ids:
+                pipe.exists(self.keys.instance(inst))
+            rows = await pipe.execute()
+        return {inst: bool(n) for inst, n in zip(instance_ids, rows, strict=True)}
+
+    async def reap_instance(self, instance_id: str, now: float) -> list[str] | None:
+        """Clean up after a dead instance (lease gone): None if it is alive,
+        else the agents its callers were holding, now freed."""
+        out = _strs(await self._run("REAP_INSTANCE", now, instance_id))
+        return None if not out or out[0] == "alive" else out[1:]
 
     async def forget_instance(self, instance_id: str) -> None:
-        await self.redis.hdel(self.keys.instances, instance_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.instance(instance_id))
+            pipe.srem(self.keys.instances, instance_id)
+            await pipe.execute()
+
+    async def agent_rows(
+        self, agent_ids: Sequence[str], *fields: str
+    ) -> dict[str, dict[str, str]]:
+        """Selected fields of many agents in one round trip."""
+        if not agent_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.hmget(self.keys.agent(aid), *fields)
+            rows = await pipe.execute()
+        return {
+            aid: {f: _str(v) for f, v in zip(fields, row, strict=True) if v is not None}
+            for aid, row in zip(agent_ids, rows, strict=True)
+        }
+
+    async def call_rows(
+        self, call_ids: Sequence[str], *fields: str
+    ) -> dict[str, dict[str, str]]:
+        """Selected fields of many calls in one round trip (empty dict: no such call)."""
+        if not call_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in call_ids:
+                pipe.hmget(self.keys.call(cid), *fields)
+            rows = await pipe.execute()
+        return {
+            cid: {f: _str(v) for f, v in zip(fields, row, strict=True) if v is not None}
+            for cid, row in zip(call_ids, rows, strict=True)
+        }
 
     async def owned_calls(self, instance_id: str) -> list[CallView]:
         ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))

@@ -5,10 +5,15 @@ queue sorted sets, the interval counters, the event stream and the change
 notification move together, so two ACD processes sharing one Redis can never
 hand one agent two calls or one call to two agents.
 
-Calling convention: no KEYS (the prefix builds them; single Redis, not
-cluster), ``ARGV[1]`` prefix, ``ARGV[2]`` now (epoch seconds),
-``ARGV[3]`` retention seconds, ``ARGV[4]`` stream max length, then the
-script's own arguments from ``ARGV[5]``.
+Calling convention: ``KEYS[1]`` is the installation's ``agents`` key; every
+other key a script touches shares its ``{hash tag}`` (see :mod:`acd.keys`),
+so the scripts run unchanged on Redis Cluster. ``ARGV[1]`` prefix,
+``ARGV[2]`` now (epoch seconds), ``ARGV[3]`` retention seconds, ``ARGV[4]``
+stream max length, then the script's own arguments from ``ARGV[5]``.
+
+Leases (instance liveness ``instance:{id}``, an agent's reservation
+``resv:{agent}``) are keys with a TTL, so they expire on Redis's own clock,
+never by comparing the clocks of different hosts.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ local function num(v, d) if v == nil or v == '' then return d end; return tonumb
 local function sync_available(id)
   local k = akey(id)
   local st = hget(k, 'state')
-  if st == 'available' and hget(k, 'reachable') == '1' then
+  if st == 'available' and hget(k, 'reachable') == '1' and hget(k, 'phone_busy') ~= '1' then
     redis.call('ZADD', P .. 'available', num(hget(k, 'idle_since'), NOW), id)
   else
     redis.call('ZREM', P .. 'available', id)
@@ -98,13 +103,16 @@ local function bucket(w)
   return 'wait_gt_' .. BUCKETS[#BUCKETS]
 end
 
--- Reserve agent aid for waiting call cid (both checked by the caller).
-local function offer(cid, aid)
+-- Reserve agent aid for waiting call cid (both checked by the caller), with
+-- a reservation lease of lease_ms (a little longer than the ring timeout).
+local function offer(cid, aid, lease_ms)
   local ck = ckey(cid)
   local queue = hget(ck, 'queue')
   unqueue(cid, queue)
   redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'ring_started', NOW_S)
   redis.call('HSET', akey(aid), 'call_id', cid, 'queue', queue)
+  redis.call('SET', P .. 'resv:' .. aid, cid, 'PX', lease_ms)
+  redis.call('SADD', P .. 'ringing', aid)
   set_agent_state(aid, 'ringing')
   event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
   changed('call', queue, aid)
@@ -119,6 +127,8 @@ local function record_answer(cid, aid, at_s, target)
   local arrival = num(hget(ck, 'arrival'), at)
   local wait = math.max(0, at - arrival)
   redis.call('HSET', ck, 'state', 'on_call', 'answered', at_s, 'wait', tostring(wait))
+  redis.call('DEL', P .. 'resv:' .. aid)
+  redis.call('SREM', P .. 'ringing', aid)
   redis.call('HSET', ak, 'missed', '0')
   redis.call('HINCRBY', ak, 'calls', 1)
   set_agent_state(aid, 'on_call')
@@ -142,11 +152,71 @@ local function available_in_place(aid)
   end
 end
 
+-- A reservation ended without a conversation and not by the agent's doing
+-- (the caller left, the lease ran out, the phone line failed): a pending
+-- logout or pause applies now, else the agent keeps its longest-idle place.
+local function free_reserved(aid)
+  local ak = akey(aid)
+  redis.call('HSET', ak, 'call_id', '', 'queue', '')
+  redis.call('DEL', P .. 'resv:' .. aid)
+  redis.call('SREM', P .. 'ringing', aid)
+  local pending = hget(ak, 'pending')
+  redis.call('HSET', ak, 'pending', '')
+  if pending == 'logout' then
+    set_agent_state(aid, 'logged_out')
+    return 'logged_out'
+  elseif pending == 'pause' then
+    redis.call('HSET', ak, 'pause_reason', hget(ak, 'pending_reason') or '')
+    set_agent_state(aid, 'paused')
+    return 'paused'
+  end
+  available_in_place(aid)
+  return 'available'
+end
+
+-- A waiting or ringing caller leaves for good without an agent.
+local function leave_call(cid, outcome, short)
+  local ck = ckey(cid)
+  local st = hget(ck, 'state')
+  local queue = hget(ck, 'queue') or ''
+  unqueue(cid, queue)
+  local aid = hget(ck, 'agent') or ''
+  if st == 'ringing' and aid ~= '' then
+    local ak = akey(aid)
+    if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+      -- the caller left while the agent's phone rang: not the agent's miss
+      free_reserved(aid)
+    end
+  end
+  local arrival = num(hget(ck, 'arrival'), NOW)
+  local qa = num(hget(ck, 'queue_arrival'), arrival)
+  local wait = math.max(0, NOW - arrival)
+  redis.call('HSET', ck, 'wait', tostring(wait))
+  if outcome == 'abandoned' then
+    count(queue, qa, 'abandoned', 1)
+    count(queue, qa, 'abandon_wait_seconds', wait)
+    if wait < short then
+      count(queue, qa, 'short_abandoned', 1)
+      outcome = 'short_abandoned'
+    end
+  elseif outcome == 'timed_out' or outcome == 'overflowed' then
+    count(queue, qa, 'timed_out', 1)
+  elseif outcome == 'lost' then
+    count(queue, qa, 'lost', 1)
+  end
+  finish_call(cid, outcome)
+  contact_record(cid)
+  changed('call', queue, aid)
+  return outcome, wait, aid
+end
+
 -- The agent's call is fully over: apply a pending logout or pause, else
 -- the agent is available again.
 local function release_agent(aid)
   local ak = akey(aid)
   redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
+  redis.call('DEL', P .. 'resv:' .. aid)
+  redis.call('SREM', P .. 'ringing', aid)
   local pending = hget(ak, 'pending')
   redis.call('HSET', ak, 'pending', '')
   if pending == 'logout' then set_agent_state(aid, 'logged_out')
@@ -245,46 +315,63 @@ changed('agent', '', id)
 return 1
 """
 
-# ARGV[5..]: call id, queue, score, arrival, max_length, then field/value pairs
+# ARGV[5..]: call id, queue, score, arrival, max_length, queue arrival, then
+# field/value pairs. Also puts back a caller whose live session found its
+# call gone (Redis came back without it, or a peer wrongly recorded it lost):
+# "offered" is counted once per queue, and a "lost" mark is taken back.
 ENQUEUE = PRELUDE + r"""
 local id = ARGV[5]
 local queue = ARGV[6]
 local score = ARGV[7]
 local arrival = ARGV[8]
 local max_length = tonumber(ARGV[9])
+local qarrival = ARGV[10]
 local wkey = P .. 'queue:' .. queue .. ':waiting'
+local k = ckey(id)
+local st = hget(k, 'state')
+if st == 'waiting' or st == 'ringing' or st == 'on_call' then
+  return {'active', 0}
+end
 if max_length > 0 and redis.call('ZCARD', wkey) >= max_length then
   return {'full', 0}
 end
-local k = ckey(id)
+if st == 'done' and hget(k, 'outcome') == 'lost' then
+  local lq = hget(k, 'queue') or queue
+  count(lq, num(hget(k, 'queue_arrival'), NOW), 'lost', -1)
+end
 local fields = {}
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 if #fields > 0 then redis.call('HSET', k, unpack(fields)) end
+local counted = hget(k, 'offered_in')
 redis.call('HSET', k, 'id', id, 'queue', queue, 'state', 'waiting', 'agent', '',
-           'queue_arrival', NOW_S, 'arrival', arrival)
+           'queue_arrival', qarrival, 'arrival', arrival, 'outcome', '', 'ended', '',
+           'offered_in', queue)
 redis.call('PERSIST', k)
 redis.call('ZADD', wkey, score, id)
 redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, id)
 redis.call('SADD', P .. 'calls:active', id)
 redis.call('SADD', P .. 'owner:' .. (hget(k, 'owner') or ''), id)
-count(queue, NOW, 'offered', 1)
+if counted ~= queue then count(queue, tonumber(qarrival), 'offered', 1) end
 event('call_enqueued', 'call', id, 'queue', queue, 'caller_id', hget(k, 'caller_id') or '')
 changed('call', queue, '')
 return {'ok', redis.call('ZRANK', wkey, id) + 1}
 """
 
-# ARGV[5..]: call id, then agent ids in order of preference: reserves the
-# first one still available, so concurrent arrivals do not all collide on
-# the same longest-idle agent. Returns the agent id, or '' when none was.
+# ARGV[5..]: call id, reservation lease (ms), then agent ids in order of
+# preference: reserves the first one still available, so concurrent arrivals
+# do not all collide on the same longest-idle agent. Returns the agent id, or
+# '' when none was.
 CLAIM_FIRST = PRELUDE + r"""
 local cid = ARGV[5]
+local lease = ARGV[6]
 local ck = ckey(cid)
 if hget(ck, 'state') ~= 'waiting' then return '' end
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local aid = ARGV[i]
   local ak = akey(aid)
-  if hget(ak, 'state') == 'available' and hget(ak, 'reachable') == '1' then
-    offer(cid, aid)
+  if hget(ak, 'state') == 'available' and hget(ak, 'reachable') == '1'
+     and hget(ak, 'phone_busy') ~= '1' then
+    offer(cid, aid, lease)
     return aid
   end
 end
@@ -300,7 +387,16 @@ local status = ARGV[8]
 local ck = ckey(cid)
 local ak = akey(aid)
 local result = 'none'
-if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+-- Only NOANSWER, and BUSY from a phone not known to be in use, are the
+-- person's misses; a cancelled ring, congestion or a failed line are not.
+local is_miss = status == 'NOANSWER' or (status == 'BUSY' and hget(ak, 'phone_busy') ~= '1')
+if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid
+   and not is_miss and status ~= 'CHANUNAVAIL' then
+  event('agent_ring_ended', 'agent', aid, 'call', cid, 'status', status)
+  result = free_reserved(aid)
+elseif hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+  redis.call('DEL', P .. 'resv:' .. aid)
+  redis.call('SREM', P .. 'ringing', aid)
   local missed
   if status == 'CHANUNAVAIL' then
     -- The phone could not be reached: not the person's miss. Presence says
@@ -434,35 +530,8 @@ local short = tonumber(ARGV[7])
 local ck = ckey(cid)
 local st = hget(ck, 'state')
 if st ~= 'waiting' and st ~= 'ringing' then return {'none', '0'} end
-local queue = hget(ck, 'queue')
-unqueue(cid, queue)
-local aid = hget(ck, 'agent') or ''
-if st == 'ringing' and aid ~= '' then
-  local ak = akey(aid)
-  if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
-    -- the caller left while the agent's phone rang: not the agent's miss
-    redis.call('HSET', ak, 'call_id', '', 'queue', '')
-    available_in_place(aid)
-  end
-end
-local arrival = num(hget(ck, 'arrival'), NOW)
-local qa = num(hget(ck, 'queue_arrival'), arrival)
-local wait = math.max(0, NOW - arrival)
-redis.call('HSET', ck, 'wait', tostring(wait))
-if outcome == 'abandoned' then
-  count(queue, qa, 'abandoned', 1)
-  count(queue, qa, 'abandon_wait_seconds', wait)
-  if wait < short then
-    count(queue, qa, 'short_abandoned', 1)
-    outcome = 'short_abandoned'
-  end
-elseif outcome == 'timed_out' or outcome == 'overflowed' then
-  count(queue, qa, 'timed_out', 1)
-end
-finish_call(cid, outcome)
-contact_record(cid)
-changed('call', queue, aid)
-return {outcome, tostring(wait)}
+local result, wait = leave_call(cid, outcome, short)
+return {result, tostring(wait)}
 """
 
 # ARGV[5..]: call id, agent id — a call whose agent was on the phone when its
@@ -485,9 +554,82 @@ end
 local ak = akey(aid)
 local ast = hget(ak, 'state')
 if hget(ak, 'call_id') == cid and (ast == 'on_call' or ast == 'ringing') then
-  redis.call('HSET', ak, 'call_id', '', 'queue', '')
-  set_agent_state(aid, 'available')
+  release_agent(aid)
   return 1
 end
 return 0
+"""
+
+# ARGV[5..]: agent id, busy ('1'|'0'): the phone is (not) in use on a call
+# the ACD did not make (device state INUSE, BUSY, RINGING, ONHOLD).
+SET_PHONE_BUSY = PRELUDE + r"""
+local id = ARGV[5]
+local k = akey(id)
+if redis.call('SISMEMBER', P .. 'agents', id) == 0 then return 0 end
+if (hget(k, 'phone_busy') or '0') == ARGV[6] then return 0 end
+redis.call('HSET', k, 'phone_busy', ARGV[6])
+sync_available(id)
+event('agent_phone', 'agent', id, 'busy', ARGV[6])
+changed('agent', '', id)
+return 1
+"""
+
+# ARGV[5..]: (none). Reservations whose lease ran out: the ringing agent is
+# freed (a pending logout or pause applies); the call goes back to its queue
+# when its owner is alive, else it is recorded lost (the dialplan fallback
+# took the caller). Returns the agents freed.
+EXPIRE_RESERVATIONS = PRELUDE + r"""
+local freed = {}
+for _, aid in ipairs(redis.call('SMEMBERS', P .. 'ringing')) do
+  if redis.call('EXISTS', P .. 'resv:' .. aid) == 0 then
+    local ak = akey(aid)
+    local cid = hget(ak, 'call_id') or ''
+    redis.call('SREM', P .. 'ringing', aid)
+    if hget(ak, 'state') == 'ringing' then
+      local ck = ckey(cid)
+      if cid ~= '' and hget(ck, 'state') == 'ringing' and hget(ck, 'agent') == aid then
+        local owner = hget(ck, 'owner') or ''
+        if redis.call('EXISTS', P .. 'instance:' .. owner) == 1 then
+          local queue = hget(ck, 'queue')
+          local arrival = num(hget(ck, 'arrival'), NOW)
+          local score = arrival - num(hget(ck, 'priority'), 0) * 1000000
+          redis.call('HSET', ck, 'state', 'waiting', 'agent', '')
+          redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', score, cid)
+          redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, cid)
+          free_reserved(aid)
+        else
+          leave_call(cid, 'lost', 0)
+        end
+      else
+        free_reserved(aid)
+      end
+      event('reservation_expired', 'agent', aid, 'call', cid)
+      freed[#freed + 1] = aid
+    end
+  end
+end
+return freed
+"""
+
+# ARGV[5..]: instance id. Reaps an ACD process whose lease has expired (the
+# check and the clean-up are one step, so two reapers cannot both do it):
+# its waiting and ringing callers are recorded lost (the dialplan fallback
+# took them) and their agents freed. Conversations end from device states.
+# Returns {'alive'} or {'reaped', agents freed...}.
+REAP_INSTANCE = PRELUDE + r"""
+local inst = ARGV[5]
+if redis.call('EXISTS', P .. 'instance:' .. inst) == 1 then return {'alive'} end
+local out = {'reaped'}
+for _, cid in ipairs(redis.call('SMEMBERS', P .. 'owner:' .. inst)) do
+  local st = hget(ckey(cid), 'state')
+  if st == 'waiting' or st == 'ringing' then
+    local _, _, aid = leave_call(cid, 'lost', 0)
+    if aid ~= '' then out[#out + 1] = aid end
+  elseif st ~= 'on_call' then
+    redis.call('SREM', P .. 'owner:' .. inst, cid)
+  end
+end
+redis.call('SREM', P .. 'instances', inst)
+event('instance_reaped', 'instance', inst)
+return out
 """

@@ -21,6 +21,7 @@ from aiohttp import web
 from acd.config import Config
 from acd.embedded_redis import EmbeddedRedis, default_data_dir
 from acd.presence import AMI_EVENT_FILTERS
+from acd.redis_client import connect as connect_redis
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -47,7 +48,6 @@ async def start_runtime(
     *,
     serve_wallboard: bool = True,
     embedded_dir: Path | None = None,
-    lost_after: float = 15.0,
 ) -> Runtime:
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
@@ -56,12 +56,7 @@ async def start_runtime(
         await asyncio.to_thread(embedded.start)
         url = embedded.url
         log.info("embedded Redis on %s (data in %s)", url, embedded.data_dir)
-    # A blocking pool: a burst of callers waits a moment for a connection
-    # instead of failing (redis-py's default pool raises past its limit).
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=10, decode_responses=True
-    )
-    redis = aioredis.Redis(connection_pool=pool)
+    redis = connect_redis(config.redis, url)
     try:
         await redis.ping()
     except Exception:
@@ -69,7 +64,7 @@ async def start_runtime(
         if embedded is not None:
             embedded.stop()
         raise
-    service = AcdService(config, redis, lost_after=lost_after)
+    service = AcdService(config, redis)
     agi = AgiServer(
         service.routes(),
         host=config.agi.host,
@@ -110,7 +105,9 @@ async def start_runtime(
 
 
 async def _keep_ami(rt: Runtime) -> None:
-    """Connect to AMI; while Asterisk is unreachable keep trying (calls still flow)."""
+    """Connect to AMI; while Asterisk is unreachable or refuses the login, keep
+    trying (calls still flow; /healthz says what is wrong). Once connected,
+    the client reconnects by itself."""
     cfg = rt.config.ami
     delay = 1.0
     while True:
@@ -127,19 +124,26 @@ async def _keep_ami(rt: Runtime) -> None:
         try:
             await client.start()
         except AmiLoginFailed as exc:
-            log.error("AMI login to %s:%d refused (%s): check [ami] username/secret",
-                      cfg.host, cfg.port, exc)
-            rt.service.ami = None
-            return
+            # A manager.conf fix and reload must not need an ACD restart.
+            rt.service.degraded.failed("ami", "logging in", exc)
+            log.error("AMI login to %s:%d refused (%s): check [ami] username/secret; "
+                      "retrying in %.0f s", cfg.host, cfg.port, exc, delay)
+            with contextlib.suppress(Exception):
+                await client.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
         except (AmiNotConnected, AmiTimeout, OSError) as exc:
-            log.warning("AMI %s:%d unreachable (%s); retrying in %.0f s",
-                        cfg.host, cfg.port, exc, delay)
+            rt.service.degraded.failed("ami", "connecting", exc)
+            with contextlib.suppress(Exception):
+                await client.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
             continue
         rt.ami = client
+        rt.service.degraded.recovered("ami")
         log.info("AMI connected to %s:%d", cfg.host, cfg.port)
-        await rt.service.resync()
+        rt.service.request_resync()
         return
 
 
@@ -160,7 +164,7 @@ async def stop_runtime(rt: Runtime) -> None:
         with contextlib.suppress(Exception):
             await rt.ami.close()
     with contextlib.suppress(Exception):
-        await rt.service.close()
+        await asyncio.wait_for(rt.service.close(), 10)
     with contextlib.suppress(Exception):
         await rt.redis.aclose(close_connection_pool=True)
     if rt.embedded is not None:

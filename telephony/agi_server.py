@@ -16,7 +16,10 @@ Rules the server enforces, because Asterisk relies on them:
 * a peer outside ``allowed_peers`` is dropped before anything is read;
 * a bad peer (a line over 8192 bytes, garbage, a header that does not end
   within ``header_timeout``, a reply nobody asked for) is dropped with one log
-  line giving the reason; every other session keeps running.
+  line giving the reason; every other session keeps running;
+* nothing waits forever on the peer: every command has a timeout
+  (``command_timeout`` unless the caller gives its own) and sockets use TCP
+  keepalive, so a partitioned or hung Asterisk is noticed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from telephony.errors import (
     AgiUsageError,
     CallerHangup,
 )
+from telephony.sockets import set_keepalive
 
 __all__ = ["AgiServer", "AgiSession", "Handler"]
 
@@ -73,8 +77,10 @@ class AgiSession:
         transport: asyncio.Transport,
         *,
         hangup_grace: float,
+        command_timeout: float | None = None,
     ) -> None:
         self.request = request
+        self.command_timeout = command_timeout
         self.peer = peer
         self._transport = transport
         self._loop = asyncio.get_running_loop()
@@ -111,6 +117,7 @@ class AgiSession:
         *words: str,
         timeout: float | None = None,  # noqa: ASYNC109 (per-command limit, asyncio.timeout inside)
         dead_ok: bool = False,
+        keep_waiting: Callable[[], Awaitable[bool]] | None = None,
     ) -> AgiReply:
         """Send one command and return its ``200`` reply.
 
@@ -123,10 +130,15 @@ class AgiSession:
         ``510``, :class:`AgiUsageError` on ``520``, :class:`AgiCommandError`
         on any other non-200 status; :class:`TimeoutError` if no reply comes
         within ``timeout`` seconds (the session stays usable: the late reply is
-        recognised and dropped).
+        recognised and dropped). ``timeout`` defaults to the server's
+        ``command_timeout``. With ``keep_waiting``, a timeout first asks it
+        whether the reply is still expected (e.g. a Dial whose agent answered
+        lasts the whole conversation): True waits another ``timeout``.
         """
         line = encode_command(*words)
         name = line[:-1].decode()
+        if timeout is None:
+            timeout = self.command_timeout
         async with self._lock:
             if self._closed or self._transport.is_closing():
                 raise CallerHangup(f"connection closed before {name!r}")
@@ -138,11 +150,20 @@ class AgiSession:
             if timeout is None:
                 reply = await waiter
             else:
-                try:
-                    async with asyncio.timeout(timeout):
-                        reply = await waiter
-                except TimeoutError:
-                    raise TimeoutError(f"no reply to {name!r} within {timeout} s") from None
+                while True:
+                    try:
+                        async with asyncio.timeout(timeout):
+                            reply = await asyncio.shield(waiter)
+                        break
+                    except TimeoutError:
+                        if keep_waiting is not None and not waiter.done() \
+                                and await keep_waiting():
+                            continue
+                        if waiter.done() and not waiter.cancelled():
+                            reply = waiter.result()
+                            break
+                        waiter.cancel()  # its late reply is matched to it and dropped
+                        raise TimeoutError(f"no reply to {name!r} within {timeout} s") from None
         return _check_reply(reply, name)
 
     async def answer(self) -> None:
@@ -192,7 +213,13 @@ class AgiSession:
         else:
             await self.command("SET", "MUSIC", "off")
 
-    async def exec(self, app: str, *args: str) -> AgiReply:
+    async def exec(
+        self,
+        app: str,
+        *args: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        keep_waiting: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AgiReply:
         """Run a dialplan application: ``exec("Dial", "PJSIP/1001", "15", "t")``.
 
         Asterisk passes only the word after the application name to it, so the
@@ -202,8 +229,10 @@ class AgiSession:
         called party hangs up: read ``DIALSTATUS`` with :meth:`get_variable`).
         """
         if args:
-            return await self.command("EXEC", app, ",".join(args))
-        return await self.command("EXEC", app)
+            return await self.command(
+                "EXEC", app, ",".join(args), timeout=timeout, keep_waiting=keep_waiting
+            )
+        return await self.command("EXEC", app, timeout=timeout, keep_waiting=keep_waiting)
 
     async def get_variable(self, name: str) -> str | None:
         """Value of a channel variable or function, ``None`` when it is not set.
@@ -369,6 +398,7 @@ class _AgiConnection(asyncio.Protocol):
         if not self._server._peer_allowed(host):
             self.drop("peer not in allowed_peers")
             return
+        set_keepalive(transport.get_extra_info("socket"))
         self._last_data = self._loop.time()
         self._timer = self._loop.call_later(self._server.header_timeout, self._header_timeout)
 
@@ -439,7 +469,11 @@ class _AgiConnection(asyncio.Protocol):
             self.drop(f"unknown AGI script {request.script!r} (request {request.request!r})")
             return False
         self._session = AgiSession(
-            request, self._peer, self._transport, hangup_grace=self._server.hangup_grace
+            request,
+            self._peer,
+            self._transport,
+            hangup_grace=self._server.hangup_grace,
+            command_timeout=self._server.command_timeout,
         )
         if self._timer is not None:
             self._timer.cancel()
@@ -490,6 +524,7 @@ class AgiServer:
         header_timeout: float = 10.0,
         idle_timeout: float | None = None,
         hangup_grace: float = 2.0,
+        command_timeout: float | None = 300.0,
         on_session_error: Callable[[AgiSession, Exception], None] | None = None,
     ) -> None:
         self._routes = {path.strip("/"): handler for path, handler in routes.items()}
@@ -501,6 +536,7 @@ class AgiServer:
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.hangup_grace = hangup_grace
+        self.command_timeout = command_timeout
         self._on_session_error = on_session_error
         self._server: asyncio.Server | None = None
         self._connections: set[_AgiConnection] = set()

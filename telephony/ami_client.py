@@ -31,6 +31,7 @@ from telephony.errors import (
     AmiProtocolError,
     AmiTimeout,
 )
+from telephony.sockets import set_keepalive
 
 __all__ = ["AmiClient", "EventCallback", "ReconnectCallback"]
 
@@ -313,6 +314,7 @@ class AmiClient:
             )
         except (OSError, TimeoutError) as exc:
             raise AmiNotConnected(f"cannot connect to AMI {self.host}:{self.port}: {exc}") from exc
+        set_keepalive(writer.get_extra_info("socket"))
         conn = _Connection(reader, writer)
         self._conn = conn
         conn.tasks.append(asyncio.create_task(self._read_loop(conn), name="ami-reader"))

@@ -80,10 +80,9 @@ class Center:
     def store(self):  # type: ignore[no-untyped-def]
         return self.acd.service.store
 
-    async def start_acd(self, *, lost_after: float = 15.0, with_ami: bool = True) -> Acd:
+    async def start_acd(self, *, lease: float = 3.0, with_ami: bool = True) -> Acd:
         redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
-        service = AcdService(self.config, redis, lost_after=lost_after, sweep_interval=0.1,
-                             heartbeat_interval=0.2)
+        service = AcdService(self.config, redis, lease=lease, sweep_interval=0.1)
         await service.start()
         agi = AgiServer(service.routes(), port=0)
         await agi.start()
@@ -95,7 +94,8 @@ class Center:
                             event_filters=AMI_EVENT_FILTERS)
             service.attach_ami(ami)
             await ami.start()
-            await service.resync()
+            # The login's FullyBooted starts the presence resync: wait for it.
+            await eventually(lambda: _resynced(service), 10, "the AMI resync")
         acd = Acd(service, agi, ami, redis)
         self.acds.append(acd)
         self.fake.agi_port = agi.port
@@ -125,6 +125,10 @@ class Center:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(acd.stop(), 20)
         await asyncio.wait_for(self.fake.close(), 20)
+
+
+async def _resynced(service: AcdService) -> bool:
+    return service.resyncs >= 1
 
 
 async def eventually(

@@ -301,20 +301,35 @@ async def test_feature_codes_login_pause_logout(center_factory: CenterFactory) -
 
 async def test_position_and_expected_wait_are_announced(center_factory: CenterFactory) -> None:
     c = await center_factory([queue(announce_period_seconds=1)], [agent("1001")])
-    call = await c.fake.place_call(patience=2.6)  # nobody logged in: the caller waits
-    await call.wait_done(10)
-    announcement = [
+    first_caller = await c.fake.place_call(patience=2.6)  # nobody logged in: callers wait
+    second = await c.fake.place_call(patience=2.6)
+    await first_caller.wait_done(10)
+    await second.wait_done(10)
+    # The first in line hears "you are next", not "there are 1 calls waiting",
+    # and one minute is "minute" (the core sounds have both forms).
+    start = first_caller.commands.index("SET MUSIC off")
+    assert first_caller.commands[start:start + 3] == [
+        "SET MUSIC off",
+        'STREAM FILE queue-youarenext ""',
+        'STREAM FILE queue-holdtime ""',
+    ]
+    minutes = int(first_caller.commands[start + 3].split()[2])
+    unit = "queue-minute" if minutes == 1 else "queue-minutes"
+    assert first_caller.commands[start + 4] == f'STREAM FILE {unit} ""'
+    assert first_caller.commands[start + 5] == "SET MUSIC on default"
+    assert not any("queue-thereare" in line for line in first_caller.commands)
+    start = second.commands.index("SET MUSIC off")
+    assert second.commands[start:start + 5] == [
         "SET MUSIC off",
         'STREAM FILE queue-thereare ""',
-        'SAY NUMBER 1 ""',
+        'SAY NUMBER 2 ""',
         'STREAM FILE queue-callswaiting ""',
         'STREAM FILE queue-holdtime ""',
     ]
-    first = call.commands.index("SET MUSIC off")
-    assert call.commands[first:first + 5] == announcement
-    assert call.commands[first + 6] == 'STREAM FILE queue-minutes ""'
-    assert call.commands[first + 7] == "SET MUSIC on default"
-    assert sum(1 for line in call.commands if line == 'STREAM FILE queue-thereare ""') == 2
+    minutes = int(second.commands[start + 5].split()[2])
+    unit = "queue-minute" if minutes == 1 else "queue-minutes"
+    assert second.commands[start + 6] == f'STREAM FILE {unit} ""'
+    assert sum(1 for line in second.commands if line == 'STREAM FILE queue-thereare ""') == 2
 
 
 async def test_menu_routes_to_the_chosen_queue(center_factory: CenterFactory) -> None:

@@ -57,7 +57,7 @@ async def test_acd_restart_mid_call_loses_nothing(
                            talk_seconds=0.1)
     centers.append(c)
     c.fake.agents["1001"].talk_seconds = 1.5
-    old = await c.start_acd(lost_after=0.5)
+    old = await c.start_acd(lease=0.5)
     await c.login("1001", "1002", "1003")
     await c.acd.service.commands.pause("1002", "Lunch")
     talking = await c.fake.place_call(caller_id="talking")
@@ -72,7 +72,7 @@ async def test_acd_restart_mid_call_loses_nothing(
     assert waiting.outcome == "closed"  # the dialplan's fallback queue takes this caller
     c.acds.remove(old)
 
-    new = await c.start_acd(lost_after=0.5)
+    new = await c.start_acd(lease=0.5)
     assert new.service.instance_id != old.service.instance_id
     # the paused agent stays paused with its reason; wrap-up still ends
     view = await new.service.store.agent("1002")
