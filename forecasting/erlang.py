@@ -169,31 +169,58 @@ def occupancy_floor(traffic: FloatArray, max_occupancy: ArrayLike) -> IntArray:
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    """What a staffing level must achieve. ``None`` means no such target."""
+    """What a staffing level must achieve. ``None`` means no such target.
 
-    service_level: float | None = 0.8
-    target_seconds: float = 120.0
-    asa_seconds: float | None = None
-    max_occupancy: float = 1.0
+    Every field is a number or an array that broadcasts against the traffic
+    (one target per queue, per interval, ...). An ASA target of ``inf`` means
+    "no ASA target" for that element; a service-level target of 0 is always met.
+    """
+
+    service_level: ArrayLike | None = 0.8
+    target_seconds: ArrayLike = 120.0
+    asa_seconds: ArrayLike | None = None
+    max_occupancy: ArrayLike = 1.0
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` for an impossible or meaningless target."""
-        if self.service_level is not None and not 0.0 <= self.service_level < 1.0:
-            raise InvalidInput(
-                "service level target must be at least 0 and below 1 (e.g. 0.8)",
-                field="service_level",
-            )
-        if not (np.isfinite(self.target_seconds) and self.target_seconds >= 0):
+        if self.service_level is not None:
+            sl = np.asarray(self.service_level, dtype=np.float64)
+            if not np.all((sl >= 0.0) & (sl < 1.0)):
+                raise InvalidInput(
+                    "service level target must be at least 0 and below 1 (e.g. 0.8)",
+                    field="service_level",
+                )
+        t = np.asarray(self.target_seconds, dtype=np.float64)
+        if not np.all(np.isfinite(t) & (t >= 0)):
             raise InvalidInput("target seconds must be >= 0", field="target_seconds")
-        if self.asa_seconds is not None and not (
-            np.isfinite(self.asa_seconds) and self.asa_seconds > 0
-        ):
-            raise InvalidInput("ASA target must be > 0 seconds", field="asa_seconds")
-        if not 0.0 < self.max_occupancy <= 1.0:
+        if self.asa_seconds is not None:
+            asa = np.asarray(self.asa_seconds, dtype=np.float64)
+            if not np.all(asa > 0):  # NaN fails too; inf means "no ASA target"
+                raise InvalidInput("ASA target must be > 0 seconds", field="asa_seconds")
+        occ = np.asarray(self.max_occupancy, dtype=np.float64)
+        if not np.all((occ > 0.0) & (occ <= 1.0)):
             raise InvalidInput("max occupancy must be above 0 and at most 1", field="max_occupancy")
 
 
-def _hw_beta(sqrt_a: FloatArray, targets: Targets, tau: FloatArray, aht: FloatArray) -> FloatArray:
+@dataclass(frozen=True, slots=True)
+class _Flat:
+    """Targets broadcast and flattened to the busy elements of a search."""
+
+    sl: FloatArray | None
+    asa: FloatArray | None
+    tau: FloatArray
+    h: FloatArray
+
+    def take(self, idx: NDArray[np.intp]) -> _Flat:
+        return _Flat(
+            None if self.sl is None else self.sl[idx],
+            None if self.asa is None else self.asa[idx],
+            self.tau[idx],
+            self.h[idx],
+        )
+
+
+def _hw_beta(sqrt_a: FloatArray, t: _Flat) -> FloatArray:
     """Square-root staffing guess ``beta`` with ``n ~ a + beta sqrt(a)``.
 
     Halfin-Whitt: ``C ~ 1 / (1 + beta Phi(beta) / phi(beta))``. A few Newton
@@ -203,11 +230,13 @@ def _hw_beta(sqrt_a: FloatArray, targets: Targets, tau: FloatArray, aht: FloatAr
     beta = np.zeros_like(sqrt_a)
     # (slope of the exp term, log goal, whether the ASA's 1/beta factor applies)
     goals: list[tuple[FloatArray, FloatArray, bool]] = []
-    if targets.service_level is not None and targets.service_level > 0:
-        log_goal = np.full_like(sqrt_a, -np.log1p(-targets.service_level))
-        goals.append((sqrt_a * tau, log_goal, False))
-    if targets.asa_seconds is not None:
-        log_goal = np.log(aht / (targets.asa_seconds * sqrt_a))
+    if t.sl is not None:
+        with np.errstate(divide="ignore"):
+            log_goal = -np.log1p(-t.sl)
+        goals.append((sqrt_a * t.tau, np.maximum(log_goal, 1e-12), False))
+    if t.asa is not None:
+        with np.errstate(divide="ignore"):
+            log_goal = np.log(t.h / (t.asa * sqrt_a))
         goals.append((np.zeros_like(sqrt_a), log_goal, True))
     for k, log_goal, asa in goals:
         b = np.full_like(sqrt_a, 1.0)
@@ -220,7 +249,7 @@ def _hw_beta(sqrt_a: FloatArray, targets: Targets, tau: FloatArray, aht: FloatAr
                 f = f + np.log(b)
                 df = df + 1.0 / b
             b = np.clip(b - f / df, 1e-3, 30.0)
-        beta = np.maximum(beta, b)
+        beta = np.maximum(beta, np.where(np.isfinite(log_goal), b, 0.0))
     return beta
 
 
@@ -229,10 +258,13 @@ def required_agents(
 ) -> IntArray:
     """Smallest agent counts meeting ``targets`` (Erlang C), one per traffic value.
 
-    Zero traffic needs 0 agents. Otherwise the count is above the traffic
-    (stable queue), at least ``traffic / max_occupancy``, and meets the
-    service-level and ASA targets that are set. Exact for any load: the answer
-    equals an arbitrary-precision search from 0.01 to 10,000 Erlangs.
+    Broadcasts ``traffic``, ``aht_seconds`` and every field of ``targets``
+    over any shape (queues x intervals with one target per queue, ...); the
+    result has the broadcast shape. Zero traffic needs 0 agents. Otherwise the
+    count is above the traffic (stable queue), at least ``traffic /
+    max_occupancy``, and meets the service-level and ASA targets that are set.
+    Exact for any load: the answer equals an arbitrary-precision search from
+    0.01 to 10,000 Erlangs.
     """
     targets = targets if targets is not None else Targets()
     targets.validate()
@@ -240,44 +272,52 @@ def required_agents(
     h_in = _floats("aht_seconds", aht_seconds)
     _check("traffic", a_in >= 0, ">= 0")
     _check("aht_seconds", h_in > 0, "> 0")
-    a_b, h_b = np.broadcast_arrays(np.atleast_1d(a_in), np.atleast_1d(h_in))
-    shape = np.broadcast(a_in, h_in).shape
-    result = np.zeros(a_b.shape, dtype=np.int64)
-    busy = np.flatnonzero(a_b > 0)
+    parts: list[ArrayLike] = [a_in, h_in, targets.target_seconds, targets.max_occupancy]
+    if targets.service_level is not None:
+        parts.append(targets.service_level)
+    if targets.asa_seconds is not None:
+        parts.append(targets.asa_seconds)
+    arrays = [np.asarray(v, dtype=np.float64) for v in parts]
+    shape = np.broadcast_shapes(*(x.shape for x in arrays))
+    flat = [np.broadcast_to(x, shape).ravel() for x in arrays]
+    a, h, t_sec, occ = flat[:4]
+    rest = flat[4:]
+    sl = rest.pop(0) if targets.service_level is not None else None
+    asa = rest.pop(0) if targets.asa_seconds is not None else None
+    result = np.zeros(a.shape, dtype=np.int64)
+    busy = np.flatnonzero(a > 0)
     if busy.size:
-        result[busy] = _search(a_b[busy], h_b[busy], targets)
+        t = _Flat(sl, asa, t_sec / h, h).take(busy)
+        result[busy] = _search(a[busy], t, occ[busy])
     return result.reshape(shape)
 
 
-def _meets(
-    n: FloatArray, a: FloatArray, c: FloatArray, tau: FloatArray, h: FloatArray, t: Targets
-) -> NDArray[np.bool_]:
+def _meets(n: FloatArray, a: FloatArray, c: FloatArray, t: _Flat) -> NDArray[np.bool_]:
     ok = n > a
-    if t.service_level is not None:
-        ok &= _sl_from_c(n, a, c, tau) >= t.service_level
-    if t.asa_seconds is not None:
+    if t.sl is not None:
+        ok &= _sl_from_c(n, a, c, t.tau) >= t.sl
+    if t.asa is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            ok &= c * h / (n - a) <= t.asa_seconds
+            ok &= c * t.h / (n - a) <= t.asa
     return ok
 
 
-def _search(a: FloatArray, h: FloatArray, targets: Targets) -> IntArray:
-    tau = targets.target_seconds / h
+def _search(a: FloatArray, t: _Flat, max_occupancy: FloatArray) -> IntArray:
     lo = np.floor(a) + 1.0
-    lo = np.maximum(lo, occupancy_floor(a, targets.max_occupancy).astype(np.float64))
-    beta = _hw_beta(np.sqrt(a), targets, tau, h)
+    lo = np.maximum(lo, occupancy_floor(a, max_occupancy).astype(np.float64))
+    beta = _hw_beta(np.sqrt(a), t)
     guess = np.floor(a + beta * np.sqrt(a))
     n = np.maximum(lo, guess)
 
     b = np.exp(-log_inverse_erlang_b(n, a))
-    ok = _meets(n, a, _erlang_c_from_b(n, a, b), tau, h, targets)
+    ok = _meets(n, a, _erlang_c_from_b(n, a, b), t)
     # Started too high: the answer may lie below. Restart those at the floor.
     over = np.flatnonzero(ok & (n > lo))
     if over.size:
         n[over] = lo[over]
         b[over] = np.exp(-log_inverse_erlang_b(n[over], a[over]))
         c_o = _erlang_c_from_b(n[over], a[over], b[over])
-        ok[over] = _meets(n[over], a[over], c_o, tau[over], h[over], targets)
+        ok[over] = _meets(n[over], a[over], c_o, t.take(over))
 
     idx = np.flatnonzero(~ok)
     while idx.size:
@@ -286,6 +326,6 @@ def _search(a: FloatArray, h: FloatArray, targets: Targets) -> IntArray:
         bi = ai * bi / (ni + ai * bi)
         n[idx] = ni
         b[idx] = bi
-        done = _meets(ni, ai, _erlang_c_from_b(ni, ai, bi), tau[idx], h[idx], targets)
+        done = _meets(ni, ai, _erlang_c_from_b(ni, ai, bi), t.take(idx))
         idx = idx[~done]
     return np.asarray(n, dtype=np.int64)

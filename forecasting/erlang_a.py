@@ -171,44 +171,64 @@ def required_agents_erlang_a(
     aht_seconds: ArrayLike,
     patience_seconds: ArrayLike,
     *,
-    service_level: float | None = 0.8,
-    target_seconds: float = 120.0,
-    max_abandon: float | None = None,
-    max_occupancy: float = 1.0,
+    service_level: ArrayLike | None = 0.8,
+    target_seconds: ArrayLike = 120.0,
+    max_abandon: ArrayLike | None = None,
+    max_occupancy: ArrayLike = 1.0,
 ) -> IntArray:
     """Smallest agent counts meeting the targets under Erlang A.
 
     ``service_level`` is answered within ``target_seconds`` / offered;
     ``max_abandon`` caps the probability of abandoning; ``max_occupancy``
-    caps the served load per agent. Exact over the integers: a galloping
-    search then bisection on monotone metrics, from a lower bound that holds
-    for any staffing (nobody can answer more than ``n / traffic`` of callers).
+    caps the served load per agent. Every argument broadcasts (one target per
+    queue or interval). Offered calls always get at least one agent: a
+    "recommendation" of nobody, with every caller abandoning, is never given.
+    Exact over the integers: a galloping search then bisection on monotone
+    metrics, from a lower bound that holds for any staffing (nobody can
+    answer more than ``n / traffic`` of callers).
     """
-    if service_level is not None and not 0.0 <= service_level < 1.0:
+    sl_in = None if service_level is None else np.asarray(service_level, dtype=np.float64)
+    ab_in = None if max_abandon is None else np.asarray(max_abandon, dtype=np.float64)
+    if sl_in is not None and not np.all((sl_in >= 0.0) & (sl_in < 1.0)):
         raise InvalidInput(
             "service level target must be at least 0 and below 1", field="service_level"
         )
-    if max_abandon is not None and not 0.0 < max_abandon <= 1.0:
+    if ab_in is not None and not np.all((ab_in > 0.0) & (ab_in <= 1.0)):
         raise InvalidInput("max abandon must be above 0 and at most 1", field="max_abandon")
-    if not (np.isfinite(target_seconds) and target_seconds >= 0):
+    t_in = np.asarray(target_seconds, dtype=np.float64)
+    if not np.all(np.isfinite(t_in) & (t_in >= 0)):
         raise InvalidInput("target seconds must be >= 0", field="target_seconds")
-    occ_units = int(fraction_units("max_occupancy", max_occupancy, allow_one=True))
-    if occ_units == 0:
+    occ_units_in = fraction_units("max_occupancy", max_occupancy, allow_one=True)
+    if not np.all(occ_units_in > 0):
         raise InvalidInput("max occupancy must be above 0 and at most 1", field="max_occupancy")
-    _, a, h, p, _ = _inputs(0.0, traffic, aht_seconds, patience_seconds, target_seconds)
-    shape = a.shape
-    a, h, p = (np.atleast_1d(v).ravel() for v in (a, h, p))
+    _, a, h, p, t = _inputs(0.0, traffic, aht_seconds, patience_seconds, t_in)
+    parts = [a, h, p, t, occ_units_in.astype(np.float64)]
+    if sl_in is not None:
+        parts.append(sl_in)
+    if ab_in is not None:
+        parts.append(ab_in)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in parts))
+    flat = [np.broadcast_to(x, shape).ravel() for x in parts]
+    a, h, p, t, occ_units = flat[:5]
+    rest = flat[5:]
+    sl = rest.pop(0) if sl_in is not None else None
+    ab = rest.pop(0) if ab_in is not None else None
 
     def meets(n: FloatArray, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
-        m = erlang_a(n, a[idx], h[idx], p[idx], target_seconds)
-        ok = m.occupancy * 1_000_000 <= occ_units * (1.0 + 1e-13)
-        if service_level is not None:
-            ok &= m.service_level >= service_level
-        if max_abandon is not None:
-            ok &= m.probability_abandon <= max_abandon
+        m = erlang_a(n, a[idx], h[idx], p[idx], t[idx])
+        ok = m.occupancy * 1_000_000 <= occ_units[idx] * (1.0 + 1e-13)
+        if sl is not None:
+            ok &= m.service_level >= sl[idx]
+        if ab is not None:
+            ok &= m.probability_abandon <= ab[idx]
+        ok &= n >= 1.0
         return np.asarray(ok | (a[idx] == 0), dtype=np.bool_)
 
-    floor_frac = max(service_level or 0.0, 1.0 - (max_abandon if max_abandon is not None else 1.0))
+    floor_frac = np.zeros_like(a)
+    if sl is not None:
+        floor_frac = np.maximum(floor_frac, sl)
+    if ab is not None:
+        floor_frac = np.maximum(floor_frac, 1.0 - ab)
     lo = np.maximum(np.floor(a * floor_frac) - 1.0, 0.0)
     everyone = np.arange(a.size)
     ok_lo = meets(lo, everyone)

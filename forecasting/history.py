@@ -12,7 +12,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
@@ -58,6 +58,11 @@ class IntervalRecord:
     target_seconds: int
     handle_seconds: float
     wait_seconds: float
+    #: seconds of the interval the source actually observed (a queue_log that
+    #: starts or ends inside it); ``None`` for a full interval
+    observed_seconds: int | None = None
+    #: line of the source file (for messages), not part of the data
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,12 @@ class HistoryLoad:
     malformed_examples: tuple[str, ...]
     #: queue_log events that are well formed but not about calls (logins, pauses...)
     ignored_events: int = 0
+    #: things that make the numbers less trustworthy (partial intervals, ...)
+    warnings: tuple[str, ...] = ()
+
+    def zero_handle_time(self) -> list[IntervalRecord]:
+        """Intervals with answered calls but no handle time (an AHT of 0)."""
+        return [r for r in self.records if r.answered > 0 and r.handle_seconds <= 0]
 
     def summary(self) -> str:
         """One line for a human: what was read and what was skipped."""
@@ -175,6 +186,7 @@ def parse_interval_csv(text: str) -> HistoryLoad:
                 target_seconds=int(row["target_seconds"]),
                 handle_seconds=float(row["handle_seconds"]),
                 wait_seconds=float(row["wait_seconds"]),
+                line=line_no,
             )
         except (ValueError, TypeError, AttributeError) as exc:
             problems.add(line_no, str(exc) or "bad value")
@@ -302,6 +314,7 @@ def parse_queue_log(
     calls: dict[str, _Call] = {}
     ignored = 0
     count = 0
+    first_epoch, last_epoch = math.inf, -math.inf
     for line_no, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -323,6 +336,7 @@ def parse_queue_log(
         if not event or not event.replace("_", "").isalnum():
             problems.add(line_no, f"bad event {event!r}")
             continue
+        first_epoch, last_epoch = min(first_epoch, epoch), max(last_epoch, epoch)
         if event in _NOT_CALLS or callid == "NONE":
             ignored += 1
             continue
@@ -333,6 +347,12 @@ def parse_queue_log(
         except _Unknown:
             ignored += 1
     records = _aggregate(calls.values(), interval_seconds, target_seconds, wrapup_seconds, tz)
+    records, warnings = _observed_span(records, first_epoch, last_epoch)
+    if records and wrapup_seconds <= 0:
+        warnings.append(
+            "queue_log records talk time only: handle time and AHT exclude wrap-up "
+            "(give --wrapup SECONDS, the queue's wrap-up time)"
+        )
     return HistoryLoad(
         records=records,
         format=HistoryFormat.QUEUE_LOG,
@@ -340,7 +360,46 @@ def parse_queue_log(
         malformed=problems.count,
         malformed_examples=tuple(problems.examples),
         ignored_events=ignored,
+        warnings=tuple(warnings),
     )
+
+
+def _observed_span(
+    records: tuple[IntervalRecord, ...], first: float, last: float
+) -> tuple[tuple[IntervalRecord, ...], list[str]]:
+    """Mark intervals the log covers only in part (it starts or ends inside them).
+
+    The log observed the queue from its first line to its last: an interval
+    cut by either end holds fewer minutes of calls than its length, and
+    planning it as a full interval would understate the load.
+    """
+    if not records:
+        return records, []
+    out: list[IntervalRecord] = []
+    partial: list[str] = []
+    for r in records:
+        begin = r.start.timestamp()
+        end = begin + r.interval_seconds
+        seen = min(end, last + 1.0) - max(begin, first)
+        if seen < r.interval_seconds:
+            seen_s = max(round(seen), 1)
+            r = replace(r, observed_seconds=seen_s)
+            partial.append(
+                f"{r.queue} {r.start:%Y-%m-%d %H:%M} ({seen_s // 60} of "
+                f"{r.interval_seconds // 60} min, {r.offered} calls)"
+            )
+        out.append(r)
+    warnings = []
+    if partial:
+        warnings.append(
+            "queue_log covers only part of "
+            + ("this interval" if len(partial) == 1 else f"{len(partial)} intervals")
+            + ": "
+            + "; ".join(partial[:_EXAMPLES])
+            + (" ..." if len(partial) > _EXAMPLES else "")
+            + "; their calls are taken as a rate over the minutes observed"
+        )
+    return tuple(out), warnings
 
 
 class _Unknown(Exception):

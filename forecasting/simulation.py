@@ -56,7 +56,7 @@ def simulate_queue(
     patience_seconds: float | None = None,
     handle: HandleTimes = HandleTimes.EXPONENTIAL,
     handle_cv: float = 1.0,
-    calls: int = 200_000,
+    calls: int | None = None,
     seed: int = 0,
     batches: int = 20,
 ) -> SimulationResult:
@@ -65,9 +65,22 @@ def simulate_queue(
     ``service_level`` is answered within ``target_seconds`` / offered (the
     Erlang A definition; equal to Erlang C's when nobody abandons).
     ``handle_cv`` is the coefficient of variation of lognormal handle times.
+    ``calls=None`` sizes the sample to the load (:func:`default_calls`). The
+    run starts with agents busy as in steady state, so the warm-up is short
+    even near full occupancy.
     """
-    if traffic <= 0 or aht_seconds <= 0:
-        raise InvalidInput("traffic and aht must be > 0", field="traffic")
+    if not (math.isfinite(traffic) and traffic > 0):
+        raise InvalidInput("traffic must be > 0", field="traffic")
+    if not (math.isfinite(aht_seconds) and aht_seconds > 0):
+        raise InvalidInput("aht must be > 0", field="aht_seconds")
+    if not (math.isfinite(target_seconds) and target_seconds >= 0):
+        raise InvalidInput("target seconds must be >= 0", field="target_seconds")
+    if not (math.isfinite(handle_cv) and handle_cv > 0):
+        raise InvalidInput("handle CV must be > 0", field="handle_cv")
+    if seed < 0:
+        raise InvalidInput("seed must be >= 0", field="seed")
+    if calls is None:
+        calls = default_calls(traffic, agents)
     if agents < 1:
         raise InvalidInput("agents must be >= 1", field="agents")
     if patience_seconds is not None and patience_seconds <= 0:
@@ -94,7 +107,10 @@ def simulate_queue(
 
     waits = np.empty(calls)
     answered = np.zeros(calls, dtype=bool)
-    free = [0.0] * agents
+    # Start near steady state: about `traffic` agents busy, with exponential
+    # residual handle times (memoryless), the rest free.
+    busy = min(agents, round(traffic))
+    free = [0.0] * (agents - busy) + rng.exponential(aht_seconds, busy).tolist()
     heapq.heapify(free)
     for i, (t, s, p) in enumerate(
         zip(arrivals.tolist(), service.tolist(), patience.tolist(), strict=True)
@@ -108,7 +124,7 @@ def simulate_queue(
             answered[i] = True
             heapq.heapreplace(free, start + s)
 
-    warm = calls // 10
+    warm = calls // 20
     w, ans = waits[warm:], answered[warm:]
     good = ans & (w <= target_seconds)
     chunks = np.array_split(np.arange(w.size), batches)
@@ -128,3 +144,18 @@ def simulate_queue(
         abandon_halfwidth=float(tq * ab_b.std(ddof=1)),
         occupancy=float(min(service[warm:][ans].sum() / (agents * horizon), 1.0)),
     )
+
+
+#: bounds of the automatic sample size (the upper one is about 6 s of CPU)
+MIN_CALLS, MAX_CALLS = 200_000, 5_000_000
+
+
+def default_calls(traffic: float, agents: int) -> int:
+    """Callers to simulate so the batch means settle.
+
+    Near full occupancy (agents barely above traffic) the queue length
+    wanders for a long time: the relaxation time grows like ``traffic /
+    beta**2`` calls with ``beta = (agents - traffic) / sqrt(traffic)``.
+    """
+    beta = max(abs(agents - traffic) / math.sqrt(traffic), 0.05)
+    return int(min(max(400.0 * traffic / (beta * beta), MIN_CALLS), MAX_CALLS))

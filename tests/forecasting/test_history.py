@@ -118,3 +118,42 @@ def test_absurd_timestamps_are_malformed_not_fatal() -> None:
         ["99999999999999999999|c1|q|NONE|ENTERQUEUE||1|1", "-5|c2|q|NONE|ENTERQUEUE||1|1"]
     )
     assert load.malformed == 2 and load.records == ()
+
+
+def test_queue_log_partial_interval_is_marked_and_warned() -> None:
+    # The log runs 08:03:20 to 08:09:55 inside the 08:00-08:30 interval.
+    t0 = 1_700_035_200  # 2023-11-15 08:00:00 UTC
+    lines = [f"{t0 + 200}|NONE|NONE|NONE|QUEUESTART|"]
+    for i in range(12):
+        e = t0 + 200 + 30 * i
+        lines += [
+            f"{e}|c{i}|q|NONE|ENTERQUEUE||1|1",
+            f"{e + 5}|c{i}|q|A|CONNECT|5|x|1",
+            f"{e + 65}|c{i}|q|A|COMPLETECALLER|5|60|1",
+        ]
+    load = parse_queue_log(lines, interval_seconds=1800)
+    (rec,) = load.records
+    assert rec.observed_seconds == 396  # last line - first line + 1 s
+    assert any("part of this interval" in w and "6 of 30 min" in w for w in load.warnings)
+    assert any("talk time only" in w for w in load.warnings)
+    from forecasting.arrivals import to_grid
+
+    grid = to_grid("q", load.records, 1800, UTC)
+    assert grid.calls.sum() == pytest.approx(12 * 1800 / 396)
+    with_wrapup = parse_queue_log(lines, interval_seconds=1800, wrapup_seconds=10)
+    assert not any("talk time only" in w for w in with_wrapup.warnings)
+    assert with_wrapup.records[0].handle_seconds == 12 * 70
+
+
+def test_zero_handle_rows_are_listed_with_their_lines(tmp_path: Path) -> None:
+    records = seasonal_history(weeks=1)[:5]
+    buf = io.StringIO()
+    write_interval_csv(records, buf)
+    lines = buf.getvalue().splitlines()
+    cols = lines[3].split(",")
+    cols[8] = "0"
+    lines[3] = ",".join(cols)
+    path = tmp_path / "h.csv"
+    path.write_text("\n".join(lines) + "\n")
+    zero = load_history(path).zero_handle_time()
+    assert [r.line for r in zero] == [4]
