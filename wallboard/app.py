@@ -230,7 +230,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             lang=language,
             dir=i18n.direction(language),
             labels=labels,
-            title=board.title or labels["title"],
+            title=board.title or settings.title or labels["title"],
             page_config=page_config,
         )
     )

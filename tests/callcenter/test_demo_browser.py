@@ -88,7 +88,7 @@ def test_demo_wallboard_in_a_browser(chromium: Any, tmp_path: Path) -> None:  # 
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(demo.url)
         page.wait_for_selector('body[data-connected="yes"]', timeout=15_000)
-        page.wait_for_selector(".agent", timeout=15_000)
+        page.wait_for_selector(".agent", state="attached", timeout=15_000)
         numbers_match_eventually(page, demo.url)
         screenshot = Path(os.environ.get("DEMO_SCREENSHOT", tmp_path / "demo-wallboard.png"))
         page.screenshot(path=str(screenshot))
@@ -98,7 +98,7 @@ def test_demo_wallboard_in_a_browser(chromium: Any, tmp_path: Path) -> None:  # 
         page.wait_for_selector("#banner:not([hidden])", timeout=15_000)
         demo.start()
         page.wait_for_selector("#banner[hidden]", state="attached", timeout=30_000)
-        page.wait_for_selector(".agent", timeout=15_000)
+        page.wait_for_selector(".agent", state="attached", timeout=15_000)
         numbers_match_eventually(page, demo.url)
         assert errors == []
     finally:

@@ -294,9 +294,19 @@ async def test_page_language_from_url_with_rtl_and_fallback(make_client: MakeCli
     assert '<html lang="ar" dir="rtl">' in arabic
     labels = page_config(arabic)["labels"]
     assert labels["sl_today"] == "مستوى الخدمة اليوم"
-    assert labels["variant_default"].startswith("SL = answered")  # not translated: English
+    assert labels["variant_default"].startswith("مستوى الخدمة")  # the formula is translated too
     unknown = await (await client.get("/?lang=xx")).text()
     assert '<html lang="en" dir="ltr">' in unknown
+
+
+def test_every_catalogue_is_complete() -> None:
+    from wallboard import i18n
+
+    for code, catalogue in i18n.CATALOGS.items():
+        assert set(catalogue) == set(i18n.ENGLISH), code
+        for key, text in catalogue.items():
+            placeholders = set(re.findall(r"\{(\w+)\}", text))
+            assert placeholders == set(re.findall(r"\{(\w+)\}", i18n.ENGLISH[key])), (code, key)
 
 
 async def test_view_token_when_configured(make_client: MakeClient) -> None:

@@ -187,14 +187,19 @@ def check_numbers_match(page: Any, base_url: str) -> None:
     """Every tile's numbers on screen equal /api/snapshot's (formatted)."""
     snapshot = fetch_snapshot(base_url)
     for q in snapshot["queues"]:
-        tile = page.locator(f'article.tile[data-queue="{q["name"]}"]')
+        tile = page.locator(f'[data-queue="{q["name"]}"]')
 
         def shown(metric: str, tile: Any = tile) -> str:
             return str(tile.locator(f'[data-metric="{metric}"] .main').inner_text()).strip()
 
         assert shown("waiting") == format_count(q["waiting"])
         assert shown("service_level") == format_percent(q["service_level"])
-        assert shown("service_level_hour") == format_percent(q["service_level_hour"])
+        # The last 60 min is a rolling window: it drifts between the page's
+        # snapshot (up to 10 s old) and this one, by a point at most.
+        hour = q["service_level_hour"]
+        assert shown("service_level_hour") in (
+            {format_percent(hour + d) for d in (-0.01, 0, 0.01)} if hour is not None else {"—"}
+        )
         assert shown("offered") == format_count(q["offered"])
         assert shown("answered") == format_count(q["answered"])
         assert shown("abandoned") == format_count(q["abandoned"])
@@ -253,11 +258,11 @@ def test_tv_page_shows_the_snapshot_and_recovers_from_a_restart(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(server.url)
         page.wait_for_selector('body[data-connected="yes"]', timeout=10_000)
-        page.wait_for_selector(".agent", timeout=5_000)
+        page.wait_for_selector(".agent", state="attached", timeout=5_000)
         check_numbers_match(page, server.url)
 
         # Hostile strings are shown as text and never run.
-        support = page.locator('article.tile[data-queue="support"] .next bdi')
+        support = page.locator('[data-queue="support"] .next bdi')
         assert support.inner_text() == HOSTILE_CALLER
         paused = page.locator(".agent.state-paused .detail").first
         assert paused.inner_text() == HOSTILE_REASON
@@ -290,7 +295,7 @@ def test_tv_page_shows_the_snapshot_and_recovers_from_a_restart(
                 await client.aclose()
 
         run_in_thread(change())
-        page.wait_for_selector('.agent[data-agent="a12"]', timeout=5_000)
+        page.wait_for_selector('.agent[data-agent="a12"]', state="attached", timeout=5_000)
         check_numbers_match(page, server.url)
         assert errors == []
     finally:
@@ -307,6 +312,6 @@ def test_arabic_board_is_right_to_left(chromium: Any, clean_redis: RedisServer) 
         assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
         label = page.locator('[data-metric="service_level"] .label').inner_text()
         assert label == "مستوى الخدمة اليوم"
-        assert page.locator("article.tile").count() == 1
+        assert page.locator("[data-queue]").count() == 1
     finally:
         server.stop()
