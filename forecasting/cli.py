@@ -851,8 +851,9 @@ def _shifts(args: argparse.Namespace) -> int:
             req.required.tolist(),
             schedule.coverage.tolist(),
             args.chart,
-            f"Shift coverage, {queues}: {schedule.agents} agents, {schedule.paid_hours:,.1f} paid "
-            f"hours (greedy: {greedy.agents} agents, {greedy.paid_hours:,.1f} h); "
+            f"Shift coverage, {queues}: {schedule.agents} agent-shifts, "
+            f"{schedule.paid_hours:,.1f} paid "
+            f"hours (greedy: {greedy.agents}, {greedy.paid_hours:,.1f} h); "
             f"absence {args.absence:.0%}; local time {req.starts[0].tzinfo}",
         )
     summary = {
@@ -883,13 +884,14 @@ def _shifts(args: argparse.Namespace) -> int:
         print(json.dumps(summary, sort_keys=True))
         return 0
     print(
-        f"{schedule.status}: {schedule.agents} agents on {len(schedule.shifts)} shift starts, "
+        f"{schedule.status}: {schedule.agents} agent-shifts on {len(schedule.shifts)} "
+        "shift starts, "
         f"{schedule.paid_hours:,.1f} paid hours for {req.agent_hours:,.1f} required agent-hours "
         f"(over-staffed {schedule.over_hours:,.1f} h, under {schedule.under_hours:,.1f} h), "
         f"solved in {schedule.seconds:.2f} s"
     )
     print(
-        f"greedy cover: {greedy.agents} agents, {greedy.paid_hours:,.1f} paid hours "
+        f"greedy cover: {greedy.agents} agent-shifts, {greedy.paid_hours:,.1f} paid hours "
         f"({greedy.paid_hours - schedule.paid_hours:+,.1f} h against the integer program)"
     )
     print(f"{'day':<10}  {'shift':<12}  {'start':>5}  {'end':>5}  {'agents':>6}  breaks")

@@ -343,64 +343,141 @@ def _candidates(req: Requirement, templates: Sequence[ShiftTemplate]) -> list[_C
 # --- solvers -----------------------------------------------------------------
 
 
-def solve_schedule(
-    req: Requirement, templates: Sequence[ShiftTemplate], *, time_limit: float = 60.0
-) -> Schedule:
-    """Minimum paid hours covering ``req`` (integer program, HiGHS via SciPy)."""
-    began = clock.perf_counter()
-    cands = _candidates(req, templates)
-    p = len(req.starts)
-    n_x = len(cands)
-    y_index: list[tuple[int, int, int]] = []  # (candidate, rule, offset index)
-    for j, c in enumerate(cands):
-        for b, (offs, _) in enumerate(c.breaks):
-            y_index += [(j, b, k) for k in range(len(offs))]
-    n_y = len(y_index)
-    n_u = p
-    n = n_x + n_y + n_u
-    cost = np.zeros(n)
-    cost[:n_x] = [c.template.paid_hours for c in cands]
-    cost[n_x + n_y :] = UNDER_PENALTY * req.interval_seconds / 3600.0
-
-    cover = sparse.lil_matrix((p, n))
+def _blocks(cands: Sequence[_Candidate]) -> list[tuple[int, int, list[int]]]:
+    """Independent sub-problems: runs of intervals no shift spans across
+    (usually one per day), each with the candidates inside it."""
+    spans = []
     for j, c in enumerate(cands):
         nz = np.flatnonzero(c.cover)
-        for i in nz:
-            cover[i, j] = c.cover[i]
-    for col, (j, b, k) in enumerate(y_index):
-        lost = cands[j].breaks[b][1][k]
-        for i in np.flatnonzero(lost):
-            cover[int(i), n_x + col] = -lost[i]
-    for row in range(p):
-        cover[row, n_x + n_y + row] = 1.0
-    rows_eq = sum(len(c.breaks) for c in cands)
-    eq = sparse.lil_matrix((rows_eq, n))
-    r = 0
-    first_y = 0
+        if nz.size:
+            spans.append((int(nz[0]), int(nz[-1]), j))
+    spans.sort()
+    out: list[tuple[int, int, list[int]]] = []
+    for lo, hi, j in spans:
+        if out and lo <= out[-1][1]:
+            plo, phi, js = out[-1]
+            out[-1] = (plo, max(phi, hi), [*js, j])
+        else:
+            out.append((lo, hi, [j]))
+    return out
+
+
+def solve_schedule(
+    req: Requirement,
+    templates: Sequence[ShiftTemplate],
+    *,
+    time_limit: float = 60.0,
+    mip_gap: float | None = None,
+) -> Schedule:
+    """Minimum paid hours covering ``req`` (integer program, HiGHS via SciPy).
+
+    The time line is split where no shift spans across (nights), and each
+    part is solved on its own; the optimum of the whole is the sum of theirs.
+    """
+    began = clock.perf_counter()
+    cands = _candidates(req, templates)
+    y_index: list[tuple[int, int, int]] = []  # (candidate, rule, offset index)
+    y_of: dict[int, list[int]] = {}
     for j, c in enumerate(cands):
-        for offs, _ in c.breaks:
-            eq[r, j] = -1.0
+        for b, (offs, _) in enumerate(c.breaks):
             for k in range(len(offs)):
-                eq[r, n_x + first_y + k] = 1.0
-            first_y += len(offs)
-            r += 1
-    constraints = [LinearConstraint(cover.tocsr(), lb=req.required.astype(np.float64), ub=np.inf)]
-    if rows_eq:
-        constraints.append(LinearConstraint(eq.tocsr(), lb=0.0, ub=0.0))
-    integrality = np.concatenate([np.ones(n_x + n_y), np.zeros(n_u)])
+                y_of.setdefault(j, []).append(len(y_index))
+                y_index.append((j, b, k))
+    x = np.zeros(len(cands), dtype=np.int64)
+    y = np.zeros(len(y_index), dtype=np.int64)
+    statuses: list[str] = []
+    for lo, hi, js in _blocks(cands):
+        left = max(time_limit - (clock.perf_counter() - began), 1.0)
+        ys = [col for j in js for col in y_of.get(j, [])]
+        xs_sol, ys_sol, status = _solve_block(req, cands, y_index, lo, hi, js, ys, left, mip_gap)
+        x[js] = xs_sol
+        y[ys] = ys_sol
+        statuses.append(status)
+    bad = [s for s in statuses if s != "optimal"]
+    status = "optimal" if not bad else bad[0]
+    return _schedule(req, cands, x, y, y_index, status, clock.perf_counter() - began)
+
+
+def _solve_block(
+    req: Requirement,
+    cands: Sequence[_Candidate],
+    y_index: Sequence[tuple[int, int, int]],
+    lo: int,
+    hi: int,
+    js: Sequence[int],
+    ys: Sequence[int],
+    time_limit: float,
+    mip_gap: float | None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], str]:
+    p = hi - lo + 1
+    n_x, n_y = len(js), len(ys)
+    n = n_x + n_y + p
+    cost = np.zeros(n)
+    cost[:n_x] = [cands[j].template.paid_hours for j in js]
+    cost[n_x + n_y :] = UNDER_PENALTY * req.interval_seconds / 3600.0
+    r_i: list[int] = []
+    c_i: list[int] = []
+    v: list[float] = []
+    for col, j in enumerate(js):
+        part = cands[j].cover[lo : hi + 1]
+        nz = np.flatnonzero(part)
+        r_i += nz.tolist()
+        c_i += [col] * nz.size
+        v += part[nz].tolist()
+    for col, yc in enumerate(ys):
+        j, b, k = y_index[yc]
+        part = cands[j].breaks[b][1][k][lo : hi + 1]
+        nz = np.flatnonzero(part)
+        r_i += nz.tolist()
+        c_i += [n_x + col] * nz.size
+        v += (-part[nz]).tolist()
+    r_i += list(range(p))
+    c_i += list(range(n_x + n_y, n))
+    v += [1.0] * p
+    cover = sparse.csr_matrix((v, (r_i, c_i)), shape=(p, n))
+    constraints = [
+        LinearConstraint(cover, lb=req.required[lo : hi + 1].astype(np.float64), ub=np.inf)
+    ]
+    # the break counts of each shift start add up to its agents
+    e_r: list[int] = []
+    e_c: list[int] = []
+    e_v: list[float] = []
+    local = {j: col for col, j in enumerate(js)}
+    rule_row: dict[tuple[int, int], int] = {}
+    for col, yc in enumerate(ys):
+        j, b, _ = y_index[yc]
+        row = rule_row.setdefault((j, b), len(rule_row))
+        e_r.append(row)
+        e_c.append(n_x + col)
+        e_v.append(1.0)
+    for (j, _b), row in rule_row.items():
+        e_r.append(row)
+        e_c.append(local[j])
+        e_v.append(-1.0)
+    if rule_row:
+        eq = sparse.csr_matrix((e_v, (e_r, e_c)), shape=(len(rule_row), n))
+        constraints.append(LinearConstraint(eq, lb=0.0, ub=0.0))
+    # Integer slack too: with every cost a multiple of the same step HiGHS can
+    # prove optimality from the objective's granularity.
+    integrality = np.ones(n)
+    options: dict[str, Any] = {"time_limit": time_limit, "disp": False}
+    if mip_gap is not None:
+        options["mip_rel_gap"] = mip_gap
     res = milp(
         cost,
         constraints=constraints,
         integrality=integrality,
         bounds=Bounds(0, np.inf),
-        options={"time_limit": time_limit, "disp": False},
+        options=options,
     )
     if res.x is None:
         raise InvalidInput(f"the shift solver found no schedule: {res.message}")
-    x = np.rint(res.x[:n_x]).astype(np.int64)
-    y = np.rint(res.x[n_x : n_x + n_y]).astype(np.int64)
-    status = "optimal" if res.status == 0 else f"best found in {time_limit:g} s ({res.message})"
-    return _schedule(req, cands, x, y, y_index, status, clock.perf_counter() - began)
+    status = "optimal" if res.status == 0 else f"best found in the time limit ({res.message})"
+    return (
+        np.rint(res.x[:n_x]).astype(np.int64),
+        np.rint(res.x[n_x : n_x + n_y]).astype(np.int64),
+        status,
+    )
 
 
 def _schedule(

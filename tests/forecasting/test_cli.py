@@ -300,3 +300,28 @@ def test_sample_history_then_plan_and_backtest(
     results = json.loads(capsys.readouterr().out)
     assert [r["queue"] for r in results] == ["billing", "sales", "support"]
     assert all(len(r["origins"]) == 4 for r in results)
+
+
+def test_shifts_command_covers_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hist, shifts = tmp_path / "h.csv", tmp_path / "shifts.toml"
+    argv = ["forecast", "sample-history", "--out", str(hist), "--shifts-out", str(shifts)]
+    assert main(argv) == 0
+    plan = tmp_path / "plan.csv"
+    argv = ["forecast", "plan", "--history", str(hist), "--timezone", "Europe/Warsaw"]
+    argv += ["--start", "2026-04-08", "--days", "1", "--out", str(plan)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    out, png = tmp_path / "schedule.csv", tmp_path / "coverage.png"
+    argv = ["forecast", "shifts", "--plan", str(plan), "--shifts", str(shifts), "--queue", "sales"]
+    argv += ["--out", str(out), "--chart", str(png), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "optimal"
+    assert result["under_staffed_agent_hours"] == 0
+    assert result["paid_hours"] <= result["greedy_paid_hours"]
+    assert result["paid_hours"] >= result["required_agent_hours"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    kinds = [line.split(",")[0] for line in out.read_text().splitlines()[1:]]
+    assert "shift" in kinds and "break" in kinds
+    assert main([*argv[:-1], "--queue", "nope"]) == 2
+    assert "--queue nope is not in the plan" in capsys.readouterr().err
