@@ -13,6 +13,8 @@ import hmac
 import json
 import logging
 import time
+import unicodedata
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
 MAX_PAUSE_REASON = 100
+MAX_COMMAND_BODY = 4096
 HUB_STOP_SECONDS = 3.0
 
 
@@ -101,7 +104,13 @@ def create_app(
     builder = SnapshotBuilder(config, redis, clock=clock, variant=variant)
     hub = LiveHub(redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock)
 
-    app = web.Application()
+    app = web.Application(
+        middlewares=[_errors_as_json],
+        # Idle keep-alive connections are closed after idle_timeout (the
+        # default is an hour: idle sockets would pile up).
+        handler_args={"keepalive_timeout": config.wallboard.idle_timeout},
+        client_max_size=64 * 1024,
+    )
     app[CONFIG_KEY] = config
     app[BUILDER_KEY] = builder
     app[HUB_KEY] = hub
@@ -141,6 +150,35 @@ async def _live_updates(app: web.Application) -> AsyncIterator[None]:
         log.error("wallboard: live updates did not stop within %.0f s", 2 * HUB_STOP_SECONDS)
 
 
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Every error is JSON; Redis down is 503; an unexpected one is logged once,
+    with no traceback or detail sent to the client."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "bad_request"
+        )
+        return _json_error(exc.status, code, exc.reason)
+    except (RedisError, OSError) as exc:
+        log.warning("wallboard: %s %s: Redis unavailable (%s)", request.method,
+                    _printable(request.path), type(exc).__name__)
+        return _json_error(503, "store_unavailable", "statistics store unavailable")
+    except (ValueError, UnicodeError, RecursionError):
+        return _json_error(400, "bad_request", "malformed request")
+
+
+def _printable(text: str) -> str:
+    """Text safe for one log line: control characters escaped."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)[:200]
+
+
 async def _close_sockets(app: web.Application) -> None:
     await app[HUB_KEY].close()
 
@@ -166,7 +204,10 @@ def _presented_token(request: web.Request, allow_query: bool) -> str | None:
 def _token_matches(presented: str | None, expected: str) -> bool:
     if presented is None:
         return False
-    return hmac.compare_digest(presented.encode(), expected.encode())
+    # Headers may carry any bytes (aiohttp keeps them as surrogate escapes).
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
 
 
 def _json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -252,10 +293,28 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _origin_allowed(request: web.Request) -> bool:
+    """Same origin (the Origin's host:port is the Host the browser asked), or
+    configured; no Origin (a terminal client) is allowed."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    if origin.rstrip("/") in request.app[CONFIG_KEY].wallboard.allowed_origins:
+        return True
+    try:
+        netloc = urllib.parse.urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == request.host.lower()
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """The live stream: the snapshot on connect, then coalesced updates."""
     if (refusal := _check_view(request)) is not None:
         return refusal
+    if not _origin_allowed(request):
+        # A page elsewhere must not read caller names through a viewer's browser.
+        return _json_error(403, "origin_not_allowed", "this origin may not open the board")
     return await request.app[HUB_KEY].serve(request, _board(request))
 
 
@@ -303,14 +362,20 @@ async def agent_action(request: web.Request) -> web.StreamResponse:
     reason = ""
     if action == "pause":
         try:
-            body = await request.json() if request.can_read_body else {}
-        except ValueError:
+            raw = await request.content.read(MAX_COMMAND_BODY + 1) if request.can_read_body else b""
+            if len(raw) > MAX_COMMAND_BODY:
+                return _json_error(413, "too_large", f"body over {MAX_COMMAND_BODY} bytes")
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeError, RecursionError):
             return _json_error(400, "bad_request", 'body must be JSON: {"reason": "..."}')
         raw_reason = body.get("reason", "") if isinstance(body, dict) else None
         if not isinstance(raw_reason, str) or len(raw_reason) > MAX_PAUSE_REASON:
             return _json_error(
                 400, "bad_request", f"reason must be a string of at most {MAX_PAUSE_REASON} chars"
             )
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") for ch in raw_reason):
+            # A newline would forge a log line; bidi controls would garble the board.
+            return _json_error(400, "bad_request", "reason must not contain control characters")
         reason = raw_reason.strip()
     try:
         if action == "login":
@@ -323,4 +388,21 @@ async def agent_action(request: web.Request) -> web.StreamResponse:
             await commands.unpause(agent_id)
     except AcdError as exc:
         return _json_error(status_for(exc), exc.code, exc.message)
+    except (RedisError, OSError, TimeoutError):
+        return _json_error(503, "store_unavailable", "the ACD's store is unavailable; try again")
+    if action in ("pause", "logout") and await _pending(request, agent_id) == action:
+        # Ringing or on a call: the change happens when the call is over.
+        return web.json_response(
+            {"ok": True, "agent": agent_id, "action": action, "pending": action}, status=202
+        )
     return web.json_response({"ok": True, "agent": agent_id, "action": action})
+
+
+async def _pending(request: web.Request, agent_id: str) -> str:
+    """The agent's pending change ("pause"/"logout"), as the ACD recorded it."""
+    keys = Keys(request.app[CONFIG_KEY].redis.key_prefix)
+    try:
+        value = await request.app[REDIS_KEY].hget(keys.agent(agent_id), "pending")
+    except (RedisError, OSError):
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value or "")

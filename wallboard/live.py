@@ -277,7 +277,12 @@ class LiveHub:
         # No per-message compression: deflating the same payload once per
         # socket would cost more CPU than everything else put together.
         ws = web.WebSocketResponse(heartbeat=30.0, compress=False, max_msg_size=64 * 1024)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, RuntimeError) as exc:
+            # The viewer went away mid-upgrade: nothing to serve, nothing to log loudly.
+            log.debug("wallboard: websocket upgrade aborted (%s)", type(exc).__name__)
+            return ws
         client = _Client(ws=ws, transport=request.transport, board=board)
         try:
             first = await self._payload(board, max_age=self._min_interval)

@@ -95,14 +95,26 @@ class RedisAgentCommands:
             raise InvalidTransition("already logged in", agent=agent_id)
         await self._writer.set_agent(agent_id, "available", at=self._clock())
 
+    async def _defer(self, agent_id: str, change: str, reason: str = "") -> bool:
+        """Ringing or on a call: record the change as pending, as the ACD does."""
+        if await self._state(agent_id) not in ("ringing", "on_call"):
+            return False
+        await self._writer.redis.hset(
+            self._writer.keys.agent(agent_id),
+            mapping={"pending": change, "pending_reason": reason},
+        )
+        return True
+
     async def logout(self, agent_id: str) -> None:
         await self._state(agent_id)
-        await self._writer.set_agent(agent_id, "logged_out", at=self._clock())
+        if not await self._defer(agent_id, "logout"):
+            await self._writer.set_agent(agent_id, "logged_out", at=self._clock())
 
     async def pause(self, agent_id: str, reason: str) -> None:
         if await self._state(agent_id) == "logged_out":
             raise InvalidTransition("not logged in", agent=agent_id)
-        await self._writer.set_agent(agent_id, "paused", at=self._clock(), pause_reason=reason)
+        if not await self._defer(agent_id, "pause", reason):
+            await self._writer.set_agent(agent_id, "paused", at=self._clock(), pause_reason=reason)
 
     async def unpause(self, agent_id: str) -> None:
         if await self._state(agent_id) != "paused":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -410,6 +411,86 @@ async def test_agent_api_errors_map_to_statuses(
     resp = await client.post("/api/agents/a1/pause", headers=auth, data=b"{not json")
     assert resp.status == 400
     assert (await client.post("/api/agents/a1/dance", headers=auth)).status == 404
+
+
+async def test_pausing_an_agent_on_a_call_is_pending_202(
+    make_client: MakeClient, writer: AcdWriter, commands: RedisAgentCommands
+) -> None:
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    auth = {"Authorization": "Bearer s3cret"}
+    await writer.set_agent("a2", "on_call", at=NOW - 30, queue="support", publish=False)
+    resp = await client.post("/api/agents/a2/pause", headers=auth, json={"reason": "Lunch"})
+    assert resp.status == 202
+    assert await resp.json() == {"ok": True, "agent": "a2", "action": "pause", "pending": "pause"}
+    agent = next(a for a in (await get_snapshot(client))["agents"] if a["id"] == "a2")
+    assert agent["state"] == "on_call" and agent["pending"] == "pause"
+    assert agent["pending_reason"] == "Lunch"
+    await writer.set_agent("a3", "ringing", at=NOW - 3, publish=False)
+    resp = await client.post("/api/agents/a3/logout", headers=auth)
+    assert resp.status == 202 and (await resp.json())["pending"] == "logout"
+    await writer.set_agent("a1", "available", at=NOW - 3, publish=False)
+    resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": "x"})
+    assert resp.status == 200 and "pending" not in await resp.json()  # done at once
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Authorization": "Bearer s3cret", "Content-Type": "application/json"},
+         b"[" * 2000 + b"]" * 2000),  # deeply nested, under the size cap
+        ({"Authorization": "Bearer s3cret"}, rb'{"reason": "lunch\nINFO agent a1 logout"}'),
+        ({"Authorization": "Bearer s3cret"}, rb'{"reason": "a\u202eb"}'),  # bidi override
+        ({"Authorization": "Bearer s3cret"}, b"\xff\xfe not utf-8"),
+        ({"Authorization": "Bearer s3cret"}, b'{"reason": ' + b'"x"' * 3000 + b"}"),
+    ],
+)
+async def test_bad_input_is_4xx_json_never_500(
+    make_client: MakeClient, writer: AcdWriter, commands: RedisAgentCommands,
+    headers: dict[str, str], body: bytes,
+) -> None:
+    await writer.set_agent("a1", "available", at=NOW - 5, publish=False)
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    resp = await client.post("/api/agents/a1/pause", headers=headers, data=body)
+    assert 400 <= resp.status < 500
+    assert (await resp.json())["error"] in ("bad_request", "too_large")
+    assert (await agent_state(writer.redis, "a1"))[0] == "available"
+
+
+async def test_non_utf8_authorization_is_401(
+    make_client: MakeClient, commands: RedisAgentCommands
+) -> None:
+    client = await make_client(make_config(api_token="s3cret"), commands=commands)
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"POST /api/agents/a1/login HTTP/1.1\r\nHost: x\r\n"
+                 b"Authorization: Bearer \xff\xfe\xc3\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    assert status.split()[1] == b"401"
+
+
+async def test_agent_command_with_redis_down_is_503(make_client: MakeClient) -> None:
+    dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    try:
+        config = make_config(api_token="s3cret")
+        commands = RedisAgentCommands(AcdWriter(dead), config, clock=lambda: NOW)
+        client = await make_client(config, commands=commands, redis=dead)
+        resp = await client.post("/api/agents/a1/login", headers={"Authorization": "Bearer s3cret"})
+        assert resp.status == 503 and (await resp.json())["error"] == "store_unavailable"
+    finally:
+        await dead.aclose()
+
+
+async def test_ws_refuses_a_foreign_origin(make_client: MakeClient) -> None:
+    client = await make_client(make_config(allowed_origins=("https://intranet.example",)))
+    resp = await client.get("/ws", headers={"Origin": "http://evil.example"})
+    assert resp.status == 403 and (await resp.json())["error"] == "origin_not_allowed"
+    own = f"http://{client.host}:{client.port}"
+    for origin in (own, "https://intranet.example"):
+        async with client.ws_connect("/ws", headers={"Origin": origin}) as ws:
+            assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+    async with client.ws_connect("/ws") as ws:  # no Origin: a terminal client
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
 
 
 def test_error_codes_map_in_one_table() -> None:
