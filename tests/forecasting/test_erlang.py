@@ -174,3 +174,50 @@ def test_service_level_never_falls_as_agents_are_added(a: float, n: int, target:
     assert np.all(np.diff(sl) >= -1e-12)
     c = erlang_c(np.arange(n, n + 5), a)
     assert np.all((c >= 0) & (c <= 1))
+
+
+def test_required_agents_broadcasts_over_two_dimensions() -> None:
+    # 3 queues x 4 intervals, one target per queue: the 2-D call equals the
+    # scalar calls element by element (it used to raise IndexError).
+    traffic = np.array([[0.0, 2.5, 10.0, 40.0], [1.0, 5.0, 20.0, 80.0], [0.5, 3.0, 9.0, 150.0]])
+    aht = np.array([[180.0], [300.0], [240.0]])
+    targets = Targets(
+        service_level=np.array([[0.8], [0.9], [0.7]]),
+        target_seconds=np.array([[20.0], [60.0], [120.0]]),
+        max_occupancy=np.array([[0.85], [1.0], [0.9]]),
+    )
+    n = required_agents(traffic, aht, targets)
+    assert n.shape == (3, 4)
+    sl = [0.8, 0.9, 0.7]
+    t = [20.0, 60.0, 120.0]
+    occ = [0.85, 1.0, 0.9]
+    for q in range(3):
+        for i in range(4):
+            one = required_agents(traffic[q, i], aht[q, 0], Targets(sl[q], t[q], None, occ[q]))
+            assert n[q, i] == int(one)
+            assert n[q, i] == ref.required_agents(
+                traffic[q, i], aht[q, 0], sl[q], t[q], occ[q]
+            ) or (traffic[q, i] == 0 and n[q, i] == 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=st.lists(st.floats(min_value=0.0, max_value=500.0), min_size=1, max_size=12),
+    sl=st.lists(st.floats(min_value=0.0, max_value=0.99), min_size=1, max_size=12),
+)
+def test_per_element_targets_equal_scalar_calls(a: list[float], sl: list[float]) -> None:
+    k = min(len(a), len(sl))
+    traffic, levels = np.array(a[:k]), np.array(sl[:k])
+    n = required_agents(traffic, 200.0, Targets(levels, 30.0))
+    expected = [
+        int(required_agents(x, 200.0, Targets(float(s), 30.0)))
+        for x, s in zip(traffic, levels, strict=True)
+    ]
+    assert n.tolist() == expected
+
+
+def test_array_targets_are_validated() -> None:
+    with pytest.raises(InvalidInput, match="service level"):
+        required_agents([1.0, 2.0], 180, Targets(np.array([0.8, 1.0])))
+    with pytest.raises(InvalidInput, match="occupancy"):
+        required_agents([1.0, 2.0], 180, Targets(0.8, 20, None, np.array([0.9, 0.0])))

@@ -104,3 +104,75 @@ def test_asa_of_answered_callers_is_below_mean_wait_of_all() -> None:
     m = erlang_a(5, 10.0, 180, 60)
     asa = float(asa_seconds(5, 10.0, 180, 60))
     assert 0 < asa < float(m.mean_wait_seconds)
+
+
+def chain_asa(n: int, a: float, aht: float, patience: float) -> float:
+    """ASA of answered callers from the M/M/n+M chain, independently of the
+    quadrature: a tagged caller at queue position j moves up at rate
+    n mu + (j - 1) theta and abandons at rate theta (PASTA for the arrival)."""
+    mpmath.mp.dps = 30
+    lam, mu, theta = mpmath.mpf(a) / aht, mpmath.mpf(1) / aht, mpmath.mpf(1) / patience
+    pis = [mpmath.mpf(1)]
+    k = 0
+    while True:
+        k += 1
+        pis.append(pis[-1] * lam / (min(k, n) * mu + max(k - n, 0) * theta))
+        if k > n + 10 and pis[-1] < mpmath.mpf(10) ** -35 * sum(pis):
+            break
+    served, wait = [mpmath.mpf(1)], [mpmath.mpf(0)]  # position 0: an agent is free
+    for j in range(1, len(pis) - n + 2):
+        rate = n * mu + j * theta
+        up = (n * mu + (j - 1) * theta) / rate
+        served.append(up * served[-1])
+        wait.append(served[-1] / rate + up * wait[-1])
+    num = sum(pis[k] * wait[k - n + 1] for k in range(n, len(pis)))
+    den = sum(pis[k] * (served[k - n + 1] if k >= n else 1) for k in range(len(pis)))
+    return float(num / den)
+
+
+@pytest.mark.parametrize(
+    ("n", "a", "aht", "patience"), [(14, 10.0, 180, 120), (5, 10.0, 180, 60), (100, 95.0, 200, 300)]
+)
+def test_asa_matches_the_chain(n: int, a: float, aht: float, patience: float) -> None:
+    assert float(asa_seconds(n, a, aht, patience)) == pytest.approx(
+        chain_asa(n, a, aht, patience), rel=1e-6
+    )
+
+
+def test_caps_hold_and_offered_calls_get_an_agent() -> None:
+    # 10,000 Erlangs, 120 s patience: without caps the cheapest staffing lets
+    # a fifth of callers go and keeps agents 100% busy.
+    bare = int(required_agents_erlang_a(10_000.0, 300, 120, target_seconds=120))
+    m = erlang_a(bare, 10_000.0, 300, 120, 120)
+    assert float(m.occupancy) > 0.99 and float(m.probability_abandon) > 0.1
+    capped = int(
+        required_agents_erlang_a(
+            10_000.0, 300, 120, target_seconds=120, max_abandon=0.05, max_occupancy=0.85
+        )
+    )
+    m = erlang_a(capped, 10_000.0, 300, 120, 120)
+    assert float(m.occupancy) <= 0.85 and float(m.probability_abandon) <= 0.05
+    assert float(erlang_a(capped - 1, 10_000.0, 300, 120, 120).occupancy) > 0.85
+    assert int(required_agents_erlang_a(10.0, 180, 120, service_level=0.0)) == 1
+    n = int(required_agents_erlang_a(10.0, 180, 120, service_level=0.0, max_abandon=0.05))
+    assert float(erlang_a(n, 10.0, 180, 120).probability_abandon) <= 0.05
+    assert float(erlang_a(n - 1, 10.0, 180, 120).probability_abandon) > 0.05
+
+
+def test_erlang_a_targets_broadcast() -> None:
+    traffic = np.array([[5.0, 20.0], [50.0, 0.0]])
+    n = required_agents_erlang_a(
+        traffic,
+        180,
+        np.array([[60.0], [120.0]]),
+        service_level=np.array([[0.8], [0.9]]),
+        target_seconds=20,
+    )
+    assert n.shape == (2, 2)
+    assert n[0, 1] == int(
+        required_agents_erlang_a(20.0, 180, 60.0, service_level=0.8, target_seconds=20)
+    )
+    assert n[1, 0] == int(
+        required_agents_erlang_a(50.0, 180, 120.0, service_level=0.9, target_seconds=20)
+    )
+    assert n[1, 1] == 0

@@ -62,3 +62,21 @@ def test_same_seed_same_answer_and_bad_input() -> None:
     assert run() == run()
     with pytest.raises(InvalidInput, match="unstable"):
         simulate_queue(traffic=5.0, aht_seconds=60, agents=5, target_seconds=10)
+
+
+def test_sample_size_grows_near_full_occupancy() -> None:
+    from forecasting.simulation import MAX_CALLS, MIN_CALLS, default_calls
+
+    assert default_calls(10.0, 14) == MIN_CALLS
+    assert default_calls(2000.0, 2012) == MAX_CALLS
+    with pytest.raises(InvalidInput, match="seed"):
+        simulate_queue(traffic=3.0, aht_seconds=60, agents=5, target_seconds=10, seed=-1)
+    with pytest.raises(InvalidInput, match="CV"):
+        simulate_queue(
+            traffic=3.0,
+            aht_seconds=60,
+            agents=5,
+            target_seconds=10,
+            handle=HandleTimes.LOGNORMAL,
+            handle_cv=-1.0,
+        )
