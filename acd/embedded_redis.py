@@ -68,7 +68,13 @@ class EmbeddedRedis:
     started again after :meth:`stop` to simulate a Redis restart.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        port: int = 0,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.extra_args = extra_args
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="acd-redis-"))
         self.port = port or free_port()
@@ -98,6 +104,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]
         self._proc = subprocess.Popen(
             args,
@@ -140,6 +147,26 @@ class EmbeddedRedis:
                 proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no final fsync."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    def wipe(self) -> None:
+        """Delete the persisted data (the next start is an empty Redis)."""
+        for path in self.data_dir.iterdir():
+            if path.name != "redis.log":
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
     def cleanup(self) -> None:
         """Stop and remove the data directory if this object created it."""

@@ -132,6 +132,12 @@ class FakeCall:
         self.music_class: str | None = None
         #: Prompts the ACD asked for that this Asterisk does not have.
         self.prompts_missing: list[str] = []
+        #: The dialplan sent the caller to the Asterisk fallback queue after the AGI.
+        self.fell_back = False
+        #: Agent who answered the caller in the fallback queue.
+        self.fallback_agent: str | None = None
+        #: Asterisk hung in a Dial of this call (``FakeAsterisk.hang_on_dial``).
+        self.hung = False
         self.connected_at: float | None = None
         self.answered_at: float | None = None
         self.hung_up_at: float | None = None
@@ -293,8 +299,10 @@ class FakeCall:
             if not line or not line.endswith(b"\n"):
                 self.acd_closed_at = time.monotonic()
                 if not self._dead:
-                    # The AGI ended on a live channel: the dialplan goes on, then hangs up.
+                    # The AGI ended on a live channel: the dialplan goes on
+                    # (fallback queue, or hang up after an answered Dial).
                     self.outcome = CallOutcome.ANSWERED if self._bridged else CallOutcome.CLOSED
+                    await self.switch.after_agi(self)
                 return
             text = line[:-1].decode("utf-8", "replace")
             if text.endswith("\r"):
@@ -358,6 +366,10 @@ class FakeCall:
             args = words[1:]
         if verb == "WAIT FOR" and args and args[0].upper() == "DIGIT":
             args = args[1:]
+        injected = self.switch.broken_commands.get(verb)
+        if injected is not None:
+            self._send(injected)
+            return
         if self._dead and verb not in _DEAD_OK and not verb.startswith("DATABASE"):
             self._send(encode_reply(status=511))
             return

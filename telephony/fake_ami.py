@@ -168,6 +168,9 @@ class FakeAmiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_at = time.time()
+        #: False while a restarted Asterisk loads its modules: logins work, the
+        #: login's FullyBooted is not sent yet (it comes once booted).
+        self.booted = True
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
@@ -301,7 +304,7 @@ class FakeAmiServer:
         session.events_on = events not in ("off", "none")
         self.logins += 1
         out = [ami_response(request, "Success", "Authentication accepted")]
-        if session.events_on:
+        if session.events_on and self.booted:
             uptime = str(int(time.time() - self.started_at))
             out.append(
                 ami_event(

@@ -11,7 +11,17 @@ It speaks the real protocols, byte-compatible with the Asterisk 22 recordings:
 * a FastAGI client (:mod:`telephony.fake_agi`) that places calls into the
   ACD the way Asterisk's ``AGI(agi://...)`` does;
 * simulated SIP agents (:class:`FakeAgent`): register/unregister, ring delay,
-  answer / no answer / busy / unreachable, talk time;
+  answer / no answer / busy / unreachable, talk time, and calls the ACD did
+  not make (:meth:`FakeAsterisk.start_private_call`: agent to agent), which
+  put the phone ``INUSE`` so a Dial to it gets ``BUSY``;
+* the shipped dialplan after ``AGI()`` returns on a live channel: no
+  ``ACD_RESULT`` and no answered Dial -> the Asterisk fallback queue
+  (:meth:`FakeAsterisk._fallback_queue` rings idle agents; their phones are in
+  use meanwhile), an answered Dial -> hang up (answered calls are final);
+* an Asterisk restart (:meth:`FakeAsterisk.restart`): AMI logins work before
+  the modules are loaded, ``DeviceStateList`` and the PJSIP lists answer
+  "Invalid/unknown command" until ``FullyBooted``;
+* a hung Asterisk during ``Dial`` (``hang_on_dial``): no reply, ever;
 * a load generator (:meth:`FakeAsterisk.run_traffic`) with Poisson arrivals
   and caller patience.
 
@@ -130,6 +140,12 @@ class FakeAgent:
     calls_answered: int = 0
     rings: int = 0
     hangup_now: asyncio.Event = field(default_factory=asyncio.Event)
+    #: On a call the ACD did not make (agent to agent, fallback queue).
+    private_call: bool = False
+    #: Fallback-queue calls this agent answered.
+    fallback_calls: int = 0
+    #: Times the ACD dialled this phone while it was bridged to another ACD call.
+    double_dials: int = 0
 
     @property
     def device(self) -> str:
@@ -144,7 +160,7 @@ class FakeAgent:
         if not self.registered:
             return "UNAVAILABLE"
         if self.call is None:
-            return "NOT_INUSE"
+            return "INUSE" if self.private_call else "NOT_INUSE"
         return "INUSE" if self.call.bridged else "RINGING"
 
 
@@ -189,6 +205,7 @@ class FakeAsterisk:
         after_call_linger: float = 1.0,
         linger_timeout: float = 30.0,
         connect_timeout: float = 5.0,
+        answered_is_final: bool = True,
     ) -> None:
         self.agi_host = agi_host
         self.agi_port = agi_port
@@ -197,6 +214,14 @@ class FakeAsterisk:
         self.linger_timeout = linger_timeout
         self.connect_timeout = connect_timeout
         self.rng = random.Random(seed)
+        #: The dialplan's DIALSTATUS guard (asterisk/extensions.conf): after an
+        #: answered Dial the caller is never sent to the fallback queue.
+        self.answered_is_final = answered_is_final
+        #: Dial never returns (a hung Asterisk / partition) for these agents.
+        self.hang_on_dial: set[str] = set()
+        #: Raw replies forced for AGI verbs (e.g. ``{"SET MUSIC": b"510 ...\n"}``).
+        self.broken_commands: dict[str, bytes] = {}
+        self._agents_changed = asyncio.Event()
         self.ami = FakeAmiServer(
             host=ami_host,
             port=ami_port,
@@ -387,7 +412,13 @@ class FakeAsterisk:
         if agent is None or not agent.registered or agent.behaviour == AgentBehaviour.UNREACHABLE:
             return "CHANUNAVAIL", 0
         if agent.call is not None:
+            agent.double_dials += 1
             return "BUSY", 0
+        if agent.private_call:  # device_state_busy_at = 1: one call at a time
+            return "BUSY", 0
+        if endpoint in self.hang_on_dial:
+            call.hung = True
+            await asyncio.Event().wait()  # Asterisk never answers again
         caller = call.channel
         peer = self.new_channel(
             endpoint,
@@ -443,6 +474,79 @@ class FakeAsterisk:
             agent.call = None
             self.channels.pop(peer.name, None)
             self._device_state(agent)
+            self._agents_changed.set()
+
+    # ---- calls the ACD did not make ------------------------------------------------
+
+    async def start_private_call(self, endpoint: str) -> None:
+        """The agent is now on a call the ACD did not make (phone INUSE)."""
+        agent = self.agents[endpoint]
+        agent.private_call = True
+        self._device_state(agent)
+
+    async def end_private_call(self, endpoint: str) -> None:
+        agent = self.agents[endpoint]
+        agent.private_call = False
+        self._device_state(agent)
+        self._agents_changed.set()
+
+    async def after_agi(self, call: FakeCall) -> None:
+        """The shipped dialplan after ``AGI()`` returned on a live channel."""
+        result = call.variables.get("ACD_RESULT", "")
+        answered = call.variables.get("DIALSTATUS", "") == "ANSWER"
+        if result or (answered and self.answered_is_final):
+            return  # ACD_TARGET or Hangup(): the fake just ends the call
+        await self._fallback_queue(call)
+
+    async def _fallback_queue(self, call: FakeCall) -> None:
+        """``Queue(<queue>-fallback)``: ring idle agents until one answers or
+        the caller gives up."""
+        call.fell_back = True
+        while not call.dead and not self._closed:
+            agent = next(
+                (a for a in self.agents.values()
+                 if a.registered and a.call is None and not a.private_call
+                 and a.behaviour == AgentBehaviour.ANSWER),
+                None,
+            )
+            if agent is None:
+                self._agents_changed.clear()
+                waiters = [asyncio.ensure_future(call._hangup_event.wait()),
+                           asyncio.ensure_future(self._agents_changed.wait())]
+                try:
+                    await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+                continue
+            agent.private_call = True
+            self._device_state(agent)
+            try:
+                if await call._sleep_or_hangup(agent.ring_delay):
+                    return
+                call.fallback_agent = agent.endpoint
+                agent.fallback_calls += 1
+                call._bridged = True
+                await self._talk(call, agent)
+            finally:
+                agent.private_call = False
+                self._device_state(agent)
+                self._agents_changed.set()
+            return
+
+    # ---- Asterisk restarts -----------------------------------------------------------
+
+    async def restart(self) -> None:
+        """``core restart now``: AMI clients are dropped; until :meth:`boot`
+        the modules are not loaded (DeviceStateList is an unknown command)."""
+        self.ami.booted = False
+        self.drop_ami_clients()
+
+    def boot(self) -> None:
+        """The restarted Asterisk finished loading: ``FullyBooted`` to every client."""
+        self.ami.booted = True
+        self.emit("FullyBooted", [("Uptime", "1"), ("LastReload", "1"),
+                                  ("Status", "Fully Booted")], privilege="system,all")
 
     async def _talk(self, call: FakeCall, agent: FakeAgent) -> None:
         """Wait for the talk time, the caller's hang-up or the agent's hang-up."""
@@ -470,8 +574,11 @@ class FakeAsterisk:
         patience: float | None = None,
         dtmf: str = "",
         args: Sequence[str] = (),
+        uniqueid: str | None = None,
     ) -> FakeCall:
         """Place a call into the ACD's FastAGI port; returns once the header is sent.
+
+        ``uniqueid`` forces the channel's ``agi_uniqueid`` (to test duplicates).
 
         The call then runs in a task owned by this fake until the ACD closes the
         socket. A call that cannot connect ends at once with outcome ``failed``.
@@ -485,6 +592,8 @@ class FakeAsterisk:
             context="from-callers",
             exten="100",
         )
+        if uniqueid is not None:
+            channel.uniqueid = channel.linkedid = uniqueid
         channel.state = 6  # the dialplan Answer()s before AGI()
         channel.connected_num, channel.connected_name = (
             channel.caller_num,
@@ -549,9 +658,10 @@ class FakeAsterisk:
     # ---- AMI actions -------------------------------------------------------------------
 
     def _handle_action(self, request: AmiMessage) -> list[AmiMessage] | None:
-        handler = _ACTIONS.get((request.action or "").lower())
-        if handler is None:
-            return None
+        action = (request.action or "").lower()
+        handler = _ACTIONS.get(action)
+        if handler is None or (not self.ami.booted and action in _NEED_MODULES):
+            return None  # "Invalid/unknown command", as before a module loads
         return handler(self, request)
 
     def _core_status(self, request: AmiMessage) -> list[AmiMessage]:
@@ -825,6 +935,11 @@ class FakeAsterisk:
     async def _originated_call(self, script: str, number: str, name: str) -> None:
         await self.place_call(script, caller_id=number, caller_name=name)
 
+
+#: Actions of modules that a booting Asterisk has not loaded yet.
+_NEED_MODULES = frozenset(
+    {"devicestatelist", "pjsipshowcontacts", "pjsipshowendpoints", "pjsipshowendpoint"}
+)
 
 _ACTIONS = {
     "corestatus": FakeAsterisk._core_status,

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from acd.config import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.models import AgentState
 from acd.presence import AMI_EVENT_FILTERS
+from acd.redis_client import connect
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -62,7 +63,7 @@ class Acd:
             await asyncio.gather(*self.service._tasks, return_exceptions=True)
         else:
             await self.service.close()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Center:
         return self.acd.service.store
 
     async def start_acd(self, *, lease: float = 3.0, with_ami: bool = True) -> Acd:
-        redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+        redis = connect(RedisConfig(url=self.redis_url, socket_timeout=1.0))
         service = AcdService(self.config, redis, lease=lease, sweep_interval=0.1)
         await service.start()
         agi = AgiServer(service.routes(), port=0)

@@ -424,9 +424,33 @@ async def test_acd_closing_live_call_is_closed_outcome(pbx: FakeAsterisk) -> Non
 
     async with Acd(crash) as port:
         pbx.agi_port = port
-        call = await pbx.place_call()
+        call = await pbx.place_call(patience=0.5)
+        # No ACD_RESULT: the dialplan puts the caller in the fallback queue,
+        # where (no agent here) the caller waits until giving up.
         await call.wait_done(5)
     assert call.outcome == CallOutcome.CLOSED
+    assert call.fell_back and call.fallback_agent is None
+    assert call.hung_up_by == "caller"
+
+
+async def test_fallback_queue_rings_an_idle_agent_whose_phone_is_then_in_use(
+    pbx: FakeAsterisk,
+) -> None:
+    async def crash(acd: ScriptedAcd) -> None:
+        await acd.cmd("ANSWER")
+
+    pbx.add_agent("1001", ring_delay=0.0, talk_seconds=30)
+    await pbx.register("1001")
+    async with Acd(crash) as port:
+        pbx.agi_port = port
+        call = await pbx.place_call()
+        while pbx.agents["1001"].device_state != "INUSE":
+            await asyncio.sleep(0.01)
+        assert call.fell_back and call.fallback_agent == "1001"
+        await pbx.agent_hangup("1001")
+        await call.wait_done(5)
+    assert pbx.agents["1001"].device_state == "NOT_INUSE"
+    assert pbx.agents["1001"].fallback_calls == 1
 
 
 async def test_unreachable_acd_is_failed_outcome(pbx: FakeAsterisk) -> None:
