@@ -14,6 +14,7 @@ import pytest
 
 from telephony.ami_codec import AmiMessage, AmiParser, encode_action
 from telephony.fake_asterisk import CallOutcome, FakeAsterisk
+from tests.acd.center import eventually
 
 Script = Callable[["ScriptedAcd"], Awaitable[None]]
 
@@ -444,8 +445,10 @@ async def test_fallback_queue_rings_an_idle_agent_whose_phone_is_then_in_use(
     async with Acd(crash) as port:
         pbx.agi_port = port
         call = await pbx.place_call()
-        while pbx.agents["1001"].device_state != "INUSE":
-            await asyncio.sleep(0.01)
+        async def in_use() -> bool:
+            return pbx.agents["1001"].device_state == "INUSE"
+
+        await eventually(in_use, 5, "the fallback queue to ring 1001")
         assert call.fell_back and call.fallback_agent == "1001"
         await pbx.agent_hangup("1001")
         await call.wait_done(5)
