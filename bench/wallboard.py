@@ -9,8 +9,11 @@ event-to-viewer latency, coalescing wait included. The server runs in its own
 process so its CPU and memory are measured alone (psutil).
 
     .venv/bin/python bench/wallboard.py [--viewers 10,100,1000] [--seconds 10] [--rate 20]
+        [--queues 12] [--agents 200]
 
-Target: 1,000 viewers with p95 <= 250 ms and the server under one core.
+Target: 1,000 viewers with p95 <= 250 ms and the server under one core, on a
+200-agent, 12-queue board (the figures measured before on 3 queues and 20
+agents are printed beside).
 """
 
 from __future__ import annotations
@@ -40,8 +43,20 @@ from acd.config import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.embedded_redis import EmbeddedRedis
 from acd.keys import Keys, interval_start, wait_bucket_field
 
-QUEUES = ("support", "sales", "billing")
-AGENTS = 20
+ALL_QUEUES = (
+    "support", "sales", "billing", "returns", "technical", "claims", "renewals",
+    "payments", "onboarding", "retention", "vip", "complaints",
+)  # fmt: skip
+QUEUES: tuple[str, ...] = ALL_QUEUES[:12]
+AGENTS = 200
+# README's figures for the 3-queue, 20-agent board before the floor-size work.
+PREVIOUS = {10: (92.0, 156.0, 7.0), 100: (86.0, 160.0, 7.4), 1000: (132.0, 219.0, 19.4)}
+
+
+def set_size(queues: int, agents: int) -> None:
+    global QUEUES, AGENTS
+    QUEUES = ALL_QUEUES[: max(1, min(queues, len(ALL_QUEUES)))]
+    AGENTS = agents
 _LAST_CHANGE = re.compile(rb'"last_change_at":([0-9.eE+-]+|null)')
 
 
@@ -55,7 +70,7 @@ def bench_config() -> Config:
                 id=f"a{i}",
                 name=f"Agent {i}",
                 endpoint=f"PJSIP/{1000 + i}",
-                queues={QUEUES[i % 3]: 50, QUEUES[(i + 1) % 3]: 10},
+                queues={QUEUES[i % len(QUEUES)]: 50, QUEUES[(i + 1) % len(QUEUES)]: 10},
             )
             for i in range(AGENTS)
         ),
@@ -307,7 +322,8 @@ async def bench(viewer_counts: list[int], seconds: float, rate: float) -> int:
         await FakeAcd(redis).history(time.time())
         port = free_port()
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [sys.executable, __file__, "--serve", "--redis-url", store.url, "--port", str(port)],
+            [sys.executable, __file__, "--serve", "--redis-url", store.url, "--port", str(port),
+             "--queues", str(len(QUEUES)), "--agents", str(AGENTS)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -324,12 +340,13 @@ async def bench(viewer_counts: list[int], seconds: float, rate: float) -> int:
             proc.wait(10)
             await redis.aclose()
     print(
-        f"\nwallboard fan-out: {rate:g} changes/s for {seconds:g} s, "
-        f"{os.cpu_count()} CPUs, server in its own process"
+        f"\nwallboard fan-out: {len(QUEUES)} queues, {AGENTS} agents, {rate:g} changes/s for "
+        f"{seconds:g} s, {os.cpu_count()} CPUs, server in its own process"
     )
     print(
         f"{'viewers':>8} {'failed':>6} {'changes':>7} {'upd/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'KB/msg':>7} {'viewers CPU %':>13}"
+        "   before (3 q, 20 a): p50/p95 ms, CPU %"
     )
     ok: bool | None = None
     for r in rows:
@@ -337,6 +354,11 @@ async def bench(viewer_counts: list[int], seconds: float, rate: float) -> int:
             f"{r['viewers']:>8} {r['failed']:>6} {r['changes']:>7} {r['updates_per_s']:>6.1f} "
             f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} "
             f"{r['rss_mb']:>7.1f} {r['kb_per_msg']:>7.1f} {r['viewers_cpu_pct']:>13.1f}"
+            + (
+                "   {:.0f} / {:.0f}, {:.1f}".format(*PREVIOUS[r["viewers"]])
+                if r["viewers"] in PREVIOUS
+                else ""
+            )
         )
         if r["error"]:
             print(f"         first viewer error: {r['error']}")
@@ -352,10 +374,13 @@ def main() -> int:
     parser.add_argument("--viewers", default="10,100,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=20.0, help="changes per second")
+    parser.add_argument("--queues", type=int, default=12, help="queues on the board (1-12)")
+    parser.add_argument("--agents", type=int, default=200, help="agents on the board")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    set_size(args.queues, args.agents)
     if args.serve:
         asyncio.run(serve(args.redis_url, args.port))
         return 0
