@@ -55,6 +55,20 @@ def settings_text(qrows: Sequence[PlanRow]) -> str:
     )
 
 
+def _special_spans(qrows: Sequence[PlanRow]) -> list[tuple[str, datetime, datetime]]:
+    """(note, first start, last end) of each run of rows on a special day."""
+    out: list[tuple[str, datetime, datetime]] = []
+    for r in qrows:
+        if not r.note:
+            continue
+        end = r.start + timedelta(seconds=r.interval_seconds)
+        if out and out[-1][0] == r.note and out[-1][2] == r.start:
+            out[-1] = (r.note, out[-1][1], end)
+        else:
+            out.append((r.note, r.start, end))
+    return out
+
+
 def _sl_values(qrows: Sequence[PlanRow]) -> list[float]:
     """Service level in %, NaN while closed (nothing to serve: no line)."""
     return [r.service_level * 100 if r.is_open else math.nan for r in qrows]
@@ -90,6 +104,18 @@ def write_png(rows: Sequence[PlanRow], path: str | Path, title: str = "Staffing 
         ax.stairs(req, edges, color=_REQ, label="agents required (on the phones)", lw=1.5)
         ax.stairs(sched, edges, color=_SCHED, label="agents scheduled (after shrinkage)", lw=1.5)
         ax.set_title(f"queue {queue}: {settings_text(qrows)}", fontsize=10, loc="left")
+        for note, first, last in _special_spans(qrows):
+            span: Any = (first, last)
+            ax.axvspan(*span, color="#999999", alpha=0.12, lw=0)
+            ax.text(
+                first,
+                0.97,
+                f" {note}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=8,
+                va="top",
+                color="#444444",
+            )
         ax.set_ylabel("calls / agents")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
