@@ -107,8 +107,9 @@ def write_png(rows: Sequence[PlanRow], path: str | Path, title: str = "Staffing 
         for note, first, last in _special_spans(qrows):
             span: Any = (first, last)
             ax.axvspan(*span, color="#999999", alpha=0.12, lw=0)
+            x_at: Any = first
             ax.text(
-                first,
+                x_at,
                 0.97,
                 f" {note}",
                 transform=ax.get_xaxis_transform(),
