@@ -240,7 +240,7 @@ def _hw_beta(sqrt_a: FloatArray, t: _Flat) -> FloatArray:
         goals.append((np.zeros_like(sqrt_a), log_goal, True))
     for k, log_goal, asa in goals:
         b = np.full_like(sqrt_a, 1.0)
-        for _ in range(3):
+        for _ in range(_NEWTON_STEPS):
             h = np.sqrt(2.0 * np.pi) * special.ndtr(b) * np.exp(0.5 * b * b)
             one_bh = 1.0 + b * h
             f = np.log(one_bh) + b * k - log_goal
@@ -306,18 +306,32 @@ def _search(a: FloatArray, t: _Flat, max_occupancy: FloatArray) -> IntArray:
     lo = np.floor(a) + 1.0
     lo = np.maximum(lo, occupancy_floor(a, max_occupancy).astype(np.float64))
     beta = _hw_beta(np.sqrt(a), t)
-    guess = np.floor(a + beta * np.sqrt(a))
-    n = np.maximum(lo, guess)
+    n = np.maximum(lo, np.rint(a + beta * np.sqrt(a)))
 
     b = np.exp(-log_inverse_erlang_b(n, a))
     ok = _meets(n, a, _erlang_c_from_b(n, a, b), t)
-    # Started too high: the answer may lie below. Restart those at the floor.
-    over = np.flatnonzero(ok & (n > lo))
-    if over.size:
-        n[over] = lo[over]
-        b[over] = np.exp(-log_inverse_erlang_b(n[over], a[over]))
-        c_o = _erlang_c_from_b(n[over], a[over], b[over])
-        ok[over] = _meets(n[over], a[over], c_o, t.take(over))
+    # The guess may already meet the target: step down with the backward
+    # recurrence B(n - 1) = n B(n) / (a (1 - B(n))) while it still does (a
+    # few steps; its error grows by 1 / (1 - B) per step, far below what
+    # matters), then restart at the floor whatever is still above it.
+    down = np.flatnonzero(ok & (n > lo))
+    for _ in range(_DOWN_STEPS):
+        if not down.size:
+            break
+        nd = n[down] - 1.0
+        ad, bd = a[down], b[down]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b_prev = np.minimum(n[down] * bd / (ad * (1.0 - bd)), 1.0)
+        still = _meets(nd, ad, _erlang_c_from_b(nd, ad, b_prev), t.take(down))
+        moved = down[still]
+        n[moved] = nd[still]
+        b[moved] = b_prev[still]
+        down = moved[n[moved] > lo[moved]]
+    if down.size:
+        n[down] = lo[down]
+        b[down] = np.exp(-log_inverse_erlang_b(n[down], a[down]))
+        c_o = _erlang_c_from_b(n[down], a[down], b[down])
+        ok[down] = _meets(n[down], a[down], c_o, t.take(down))
 
     idx = np.flatnonzero(~ok)
     while idx.size:
@@ -329,3 +343,9 @@ def _search(a: FloatArray, t: _Flat, max_occupancy: FloatArray) -> IntArray:
         done = _meets(ni, ai, _erlang_c_from_b(ni, ai, bi), t.take(idx))
         idx = idx[~done]
     return np.asarray(n, dtype=np.int64)
+
+
+#: steps the search walks down from a guess that already meets the target
+_DOWN_STEPS = 3
+#: Newton steps of the square-root-staffing guess (the walk corrects it)
+_NEWTON_STEPS = 2

@@ -55,11 +55,17 @@ def log_poisson_norm(x: FloatArray, y: FloatArray) -> FloatArray:
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    x, y = np.broadcast_arrays(x, y)
     big = x >= _STIRLING_FROM
-    xs = np.where(big, x, _STIRLING_FROM)
-    saddle = deviance(xs, y) + _HALF_LOG_2PI + 0.5 * np.log(xs) + stirling_error(xs)
-    direct: FloatArray = special.gammaln(x + 1.0) - x * np.log(y) + y
-    return np.where(big, saddle, direct)
+    out = np.empty(x.shape)
+    if np.any(big):
+        xs, ys = x[big], y[big]
+        out[big] = deviance(xs, ys) + _HALF_LOG_2PI + 0.5 * np.log(xs) + stirling_error(xs)
+    small = ~big
+    if np.any(small):
+        xd, yd = x[small], y[small]
+        out[small] = special.gammaln(xd + 1.0) - xd * np.log(yd) + yd
+    return out
 
 
 def log_inverse_erlang_b(n: FloatArray, a: FloatArray) -> FloatArray:
