@@ -122,8 +122,10 @@ def render_config(
     queues: Iterable[BenchQueue],
     agents: Iterable[BenchAgent],
     idle_timeout: float = 30.0,
+    redis_extra: Iterable[str] = (),
 ) -> str:
-    """The TOML the ACD subprocess runs with."""
+    """The TOML the ACD subprocess runs with (``redis_extra``: more ``[redis]`` lines,
+    e.g. ``instance_lease_seconds = 3``)."""
     lines = [
         "[ami]",
         'host = "127.0.0.1"',
@@ -140,6 +142,7 @@ def render_config(
         f'url = "{redis_url}"',
         f'key_prefix = "{PREFIX}"',
         "retention_days = 1",
+        *redis_extra,
         "",
         "[wallboard]",
         'host = "127.0.0.1"',
