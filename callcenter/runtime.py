@@ -48,6 +48,7 @@ async def start_runtime(
     *,
     serve_wallboard: bool = True,
     embedded_dir: Path | None = None,
+    ami_retry_max: float = 10.0,
 ) -> Runtime:
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
@@ -96,7 +97,7 @@ async def start_runtime(
             if port == 0 and runner.addresses:  # a free port was asked for
                 port = int(runner.addresses[0][1])
             rt.wallboard_url = f"http://{shown}:{port}/"
-        rt.tasks.append(asyncio.create_task(_keep_ami(rt), name="ami-connect"))
+        rt.tasks.append(asyncio.create_task(_keep_ami(rt, ami_retry_max), name="ami-connect"))
     except BaseException:
         # A half-started process must not leave Redis, sockets or tasks behind.
         await stop_runtime(rt)
@@ -104,12 +105,13 @@ async def start_runtime(
     return rt
 
 
-async def _keep_ami(rt: Runtime) -> None:
+async def _keep_ami(rt: Runtime, retry_max: float = 10.0) -> None:
     """Connect to AMI; while Asterisk is unreachable or refuses the login, keep
     trying (calls still flow; /healthz says what is wrong). Once connected,
     the client reconnects by itself."""
     cfg = rt.config.ami
-    delay = 1.0
+    delay = min(1.0, retry_max)
+    refused = False
     while True:
         client = AmiClient(
             cfg.host,
@@ -126,19 +128,21 @@ async def _keep_ami(rt: Runtime) -> None:
         except AmiLoginFailed as exc:
             # A manager.conf fix and reload must not need an ACD restart.
             rt.service.degraded.failed("ami", "logging in", exc)
-            log.error("AMI login to %s:%d refused (%s): check [ami] username/secret; "
-                      "retrying in %.0f s", cfg.host, cfg.port, exc, delay)
+            if not refused:  # once; the retries are counted, not logged
+                log.error("AMI login to %s:%d refused (%s): check [ami] username/secret; "
+                          "retrying every %.0f s at most", cfg.host, cfg.port, exc, retry_max)
+                refused = True
             with contextlib.suppress(Exception):
                 await client.close()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, retry_max)
             continue
         except (AmiNotConnected, AmiTimeout, OSError) as exc:
             rt.service.degraded.failed("ami", "connecting", exc)
             with contextlib.suppress(Exception):
                 await client.close()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, retry_max)
             continue
         rt.ami = client
         rt.service.degraded.recovered("ami")
