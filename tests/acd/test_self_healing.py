@@ -327,3 +327,61 @@ async def test_duplicate_uniqueid_orphans_nobody(
     assert one.outcome == two.outcome == "answered"
     stats = await c.stats("support")
     assert stats["offered"] == 2 and stats["answered"] == 2
+
+
+async def test_a_redis_outage_longer_than_the_lease_reaps_no_healthy_peer(
+    private_redis: EmbeddedRedis, centers: list[Center]
+) -> None:
+    c = await build_center(private_redis.url, _prefix(), [queue()], [agent("1001")])
+    centers.append(c)
+    one = await c.start_acd(lease=0.5)
+    other = await c.start_acd(lease=0.5)
+    c.fake.agi_port = one.agi.port
+    holding = await c.fake.place_call(caller_id="holding")
+    await eventually(lambda: _waiting_is(c, 1), 5, "a caller on hold")
+    private_redis.kill()
+    # The outage outlasts every lease: on Redis's clock they have all expired
+    # when it comes back (this sleep is the fault's length, not an ordering).
+    await asyncio.sleep(1.5)
+    await asyncio.to_thread(private_redis.start)
+    await eventually(lambda: _redis_up(one, other), 10, "both ACDs back on Redis")
+    await c.login("1001")
+    await holding.wait_done(10)
+    assert holding.outcome == "answered" and not holding.fell_back
+    assert one.service.reaped == [] and other.service.reaped == []
+    stats = await c.stats("support")
+    assert stats.get("lost", 0) == 0 and stats["answered"] == 1
+
+
+async def _redis_up(*acds: object) -> bool:
+    return all(not a.service.degraded.is_down("redis") for a in acds)  # type: ignore[attr-defined]
+
+
+async def test_a_reservation_whose_lease_runs_out_is_released(
+    redis_server: EmbeddedRedis, key_prefix: str, centers: list[Center]
+) -> None:
+    c = await build_center(redis_server.url, key_prefix, [queue()], [agent("1001")])
+    centers.append(c)
+    acd = await c.start_acd()
+    await c.login("1001")
+    store = acd.service.store
+    # A caller whose owner (another ACD process, alive: its lease is held) lost
+    # track of the ring (e.g. its write of the ring's end was lost): nothing
+    # but the reservation lease can free the agent.
+    owner = "peer-alive"
+    await store.redis.set(store.keys.instance(owner), "1", px=60_000)
+    await store.enqueue("ghost", "support", arrival=1.0, priority=0, max_length=0, now=1.0,
+                        fields={"owner": owner})
+    assert await store.claim_first("ghost", ["1001"], 1.0, lease=0.05) == "1001"
+    await eventually(lambda: _expired(c, "1001", "ghost"), 5, "the lease ran out")
+    # back in line (its owner is alive), so it is offered again, with a fresh lease
+    call = await store.call("ghost")
+    assert call is not None and call.state.value in ("waiting", "ringing")
+    if call.state.value == "ringing":  # re-offered: under a new lease, never none
+        assert await store.redis.exists(store.keys.reservation("1001")) == 1
+
+
+async def _expired(c: Center, agent_id: str, call_id: str) -> bool:
+    events = await c.store.redis.xrange(c.store.keys.events)
+    return any(f.get("type") == "reservation_expired" and f.get("agent") == agent_id
+               and f.get("call") == call_id for _, f in events)
