@@ -15,6 +15,9 @@ whether it was met:
 3. RSS of the ACD process with 10,000 callers waiting. Target <= 300 MB.
 4. Accuracy of the announced expected wait against each caller's actual
    remaining wait (no target; reported).
+5. Soak: wrap-up 1 s, Poisson 100 calls/s for ``--soak-minutes`` (default 30,
+   real time: ``acd run`` takes no injected clock; 3 with ``--quick``); ACD CPU
+   per call and RSS over the first and the last 10% of the run must be flat.
 
 The method is described in docs/benchmarks-acd.md.
 """
@@ -650,6 +653,147 @@ async def bench_announcements(report: Report, quick: bool) -> None:
 
 
 # ======================================================================================
+# 5. soak: CPU per call and RSS, start against end
+# ======================================================================================
+
+SOAK_MINUTES = 30.0  # --soak-minutes (quick: 3)
+SOAK_RATE = 100.0  # --soak-rate
+SOAK_FLAT = 1.15  # end / start ratio still called flat (CPU per call and RSS)
+
+
+@dataclass(frozen=True, slots=True)
+class SoakSample:
+    at: float  # seconds since the traffic started
+    acd_cpu: float  # CPU seconds of the ACD process so far
+    rss: int
+    completed: int  # calls ended (any outcome) so far
+    redis_memory: int
+
+
+async def bench_soak(report: Report, quick: bool) -> None:
+    minutes = SOAK_MINUTES if SOAK_MINUTES > 0 and not (quick and SOAK_MINUTES == 30.0) else 3.0
+    seconds = minutes * 60
+    rate = SOAK_RATE
+    answering = 200
+    agents = [BenchAgent(str(9000 + i), ("soak",)) for i in range(answering)]
+    queues = [BenchQueue("soak", wrap_up_seconds=1, ring_timeout_seconds=2,
+                         auto_pause_after_misses=0),
+              BenchQueue("hold")]  # nobody serves it: 10% of callers abandon after 0.2-1 s
+    center = Center("soak", pool=POOL)
+    try:
+        await center.start(queues, agents)
+        for a in agents:
+            center.fake.add_agent(a.id, ring_delay=0.01, talk_seconds=0.3)
+        await center.register_and_login(a.id for a in agents)
+        progress(f"soak: {answering} agents, {rate:g} calls/s for {minutes:g} min")
+        rng = random.Random(77)
+        loop = asyncio.get_running_loop()
+        live: list[tuple[FakeCall, str]] = []
+        outcomes: dict[str, int] = {}
+        completed = 0
+        samples: list[SoakSample] = []
+        tasks: set[asyncio.Task[None]] = set()
+        acd = center.acd_process
+
+        async def place(intent: str) -> None:
+            if intent == "answer":
+                call = await center.fake.place_call("inbound?queue=soak")
+            else:
+                call = await center.fake.place_call("inbound?queue=hold",
+                                                    patience=rng.uniform(0.2, 1.0))
+            live.append((call, intent))
+
+        async def sample(at: float) -> None:
+            t = acd.cpu_times()
+            info = await center.r.info("memory")
+            samples.append(SoakSample(at, float(t.user + t.system), center.rss(), completed,
+                                      int(info["used_memory"])))
+
+        def sweep() -> None:
+            nonlocal completed
+            keep: list[tuple[FakeCall, str]] = []
+            for call, intent in live:
+                if not call.done:
+                    keep.append((call, intent))
+                    continue
+                completed += 1
+                problem = judge(Placed(call, intent, 0.0))
+                kind = problem or ("answered" if intent == "answer" else "abandoned")
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+            live[:] = keep
+            # The fake keeps every call and Dial it saw: drop the finished ones so the
+            # load generator's own memory stays flat over a long run.
+            center.fake.calls[:] = [c for c in center.fake.calls if not c.done]
+            center.fake.dials.clear()
+
+        start = loop.time()
+        await sample(0.0)
+        every = max(2.0, seconds / 100)
+        next_sample = every
+        at = start + rng.expovariate(rate)
+        while at < start + seconds:
+            delay = at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            intent = "abandon" if rng.random() < 0.1 else "answer"
+            task = asyncio.create_task(place(intent))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            at += rng.expovariate(rate)
+            now = loop.time() - start
+            if now >= next_sample:
+                sweep()
+                await sample(now)
+                next_sample += every
+                if len(samples) % 10 == 0:
+                    progress(f"soak: {now / 60:.1f} min, {completed} calls done, ACD RSS "
+                             f"{samples[-1].rss / 2**20:.0f} MB, {len(live)} in progress")
+        await asyncio.gather(*tasks)
+        await asyncio.gather(*(c.wait_done(30) for c, _ in live), return_exceptions=True)
+        sweep()
+        await sample(loop.time() - start)
+        tenth = seconds / 10
+        head = [s for s in samples if s.at <= tenth]
+        tail = [s for s in samples if s.at >= seconds - tenth]
+
+        def cpu_per_call(window: list[SoakSample]) -> float:
+            calls = window[-1].completed - window[0].completed
+            return (window[-1].acd_cpu - window[0].acd_cpu) / max(1, calls)
+
+        cpu0, cpu1 = cpu_per_call(head), cpu_per_call(tail)
+        rss0 = statistics.fmean(s.rss for s in head)
+        rss1 = statistics.fmean(s.rss for s in tail)
+        red0 = statistics.fmean(s.redis_memory for s in head)
+        red1 = statistics.fmean(s.redis_memory for s in tail)
+        failures = sum(n for k, n in outcomes.items() if k not in ("answered", "abandoned"))
+        flat = cpu1 <= SOAK_FLAT * cpu0 and rss1 <= SOAK_FLAT * rss0
+        total_cpu = samples[-1].acd_cpu - samples[0].acd_cpu
+        report.add(
+            f"soak {minutes:g} min at {rate:g} calls/s, wrap-up 1 s: CPU per call / RSS, "
+            "first -> last 10%",
+            f"{cpu0 * 1000:.2f} -> {cpu1 * 1000:.2f} ms; {rss0 / 2**20:.0f} -> "
+            f"{rss1 / 2**20:.0f} MB",
+            f"flat (end <= {SOAK_FLAT:g} x start)", flat)
+        report.note("")
+        report.note(f"5. Soak: Poisson {rate:g} calls/s for {minutes:g} min (real time), "
+                    f"{answering} agents (ring 10 ms, talk 0.3 s, wrap-up 1 s); 10% of callers "
+                    "abandon a queue nobody serves after 0.2-1 s.")
+        report.note(f"   {completed:,} calls: " + ", ".join(
+            f"{n:,} {k}" for k, n in sorted(outcomes.items())) + f" ({failures} failures)")
+        report.note(f"   ACD CPU per call: first 10% {cpu0 * 1000:.2f} ms, last 10% "
+                    f"{cpu1 * 1000:.2f} ms (x{cpu1 / max(cpu0, 1e-9):.2f}); whole run "
+                    f"{total_cpu / max(1, completed) * 1000:.2f} ms, "
+                    f"{100 * total_cpu / max(1.0, samples[-1].at):.0f}% of a core")
+        report.note(f"   ACD RSS: first 10% {rss0 / 2**20:.1f} MB, last 10% {rss1 / 2**20:.1f} MB "
+                    f"(x{rss1 / rss0:.2f}); Redis used_memory {red0 / 2**20:.1f} -> "
+                    f"{red1 / 2**20:.1f} MB")
+        report.note("   RSS (MB) over the run: " + " ".join(
+            f"{s.rss / 2**20:.0f}" for s in samples[:: max(1, len(samples) // 20)]))
+    finally:
+        await center.close()
+
+
+# ======================================================================================
 
 
 def print_report(report: Report, elapsed: float) -> None:
@@ -674,10 +818,13 @@ async def amain(quick: bool, only: Sequence[str]) -> None:
         "latency": bench_latency,
         "memory": bench_memory,
         "ewt": bench_announcements,
+        "soak": bench_soak,
     }
     t0 = time.monotonic()
     for name, bench in benches.items():
         if only and name not in only:
+            continue
+        if name == "soak" and SOAK_MINUTES <= 0:
             continue
         progress(f"{name} ...")
         started = time.monotonic()
@@ -694,7 +841,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (under a minute)")
     parser.add_argument("--only", action="append", default=[],
-                        choices=["rate", "latency", "memory", "ewt"],
+                        choices=["rate", "latency", "memory", "ewt", "soak"],
                         help="run only this measurement (repeatable)")
     parser.add_argument("--redis-max-connections", type=int, default=0, metavar="N",
                         help="append ?max_connections=N to the ACD's Redis URL (workaround for "
@@ -703,11 +850,17 @@ def main() -> None:
                         help="answering agents in the calls/s measurement (default 400, 200 quick)")
     parser.add_argument("--rates", default="", metavar="R1,R2,...",
                         help="offered calls/s steps (default 50,100,200,300,400)")
+    parser.add_argument("--soak-minutes", type=float, default=30.0, metavar="M",
+                        help="length of the soak run in minutes of real time (default 30; "
+                             "3 with --quick unless given; 0 skips the soak)")
+    parser.add_argument("--soak-rate", type=float, default=100.0, metavar="R",
+                        help="offered calls/s during the soak (default 100)")
     parser.add_argument("--profile", metavar="DIR",
                         help="sample the ACD with py-spy (collapsed stacks in DIR/<run>.txt)")
     args = parser.parse_args()
-    global POOL, AGENTS, RATES
+    global POOL, AGENTS, RATES, SOAK_MINUTES, SOAK_RATE
     POOL = args.redis_max_connections
+    SOAK_MINUTES, SOAK_RATE = args.soak_minutes, args.soak_rate
     AGENTS = args.agents
     RATES = [float(r) for r in args.rates.split(",")] if args.rates else []
     if args.profile:

@@ -260,6 +260,7 @@ class Result:
     errors: int = 0
     notes: list[str] = field(default_factory=list)
     stuck_examples: list[str] = field(default_factory=list)
+    missing_examples: list[str] = field(default_factory=list)
 
     @property
     def missing_answered(self) -> int:
@@ -789,6 +790,8 @@ async def run_scenario(sc: Scenario, p: Params) -> Result:
                 "Redis came back (earlier counters were wiped with the data).")
         else:
             res.expected_answered = ans_fake
+        if res.missing_answered or res.missing_handled:
+            res.missing_examples = await _missing_examples(rig, placed, fault, t0_mono)
         res.errors = sum(len(a.log_lines(" ERROR ")) for a in rig.acds)
         if fault.note:
             res.notes.append(fault.note)
@@ -805,6 +808,32 @@ async def run_scenario(sc: Scenario, p: Params) -> Result:
     finally:
         monitor.stop()
         await rig.close()
+
+
+async def _missing_examples(rig: Rig, placed: Sequence[Placed], fault: Fault,
+                            t0: float) -> list[str]:
+    """Calls answered in the fake whose Redis record lacks the answer or the end."""
+    out: list[str] = []
+    fields = ["state", "outcome", "answered", "ended", "owner", "agent"]
+    for x in placed:
+        c = x.call
+        if c.agent is None:
+            continue
+        try:
+            state, outcome, answered, ended, owner, agent = await rig.r.hmget(
+                KEYS.call(c.channel.uniqueid), fields)
+        except (RedisError, OSError):
+            return out
+        if answered and outcome == "answered":
+            continue
+        at = (c.answered_at or 0) - t0
+        out.append(f"call {c.channel.uniqueid} answered by {c.agent} at t={at:.2f} s "
+                   f"(fault {fault.start - t0:.2f}-{fault.end - t0:.2f} s): Redis state="
+                   f"{state} outcome={outcome} answered={answered} ended={ended} "
+                   f"agent={agent} owner={owner}")
+        if len(out) >= 6:
+            break
+    return out
 
 
 async def _counters(rig: Rig) -> dict[str, int]:
@@ -871,6 +900,8 @@ def render(results: Sequence[Result], p: Params, mode: str, elapsed: float) -> s
                      f"handled {r.counted_handled} (fake: {r.expected_answered} answered)")
         if r.stuck_examples:
             extra.append("stuck: " + ", ".join(r.stuck_examples))
+        if r.missing_examples:
+            extra.append("not in the counters: " + "; ".join(r.missing_examples))
         lines.append(f"- {r.name}: " + "; ".join([*extra, *r.notes]))
     lines += ["", f"(total {elapsed:.0f} s)"]
     return "\n".join(lines)
