@@ -19,6 +19,9 @@ and its auth all ``1001``), so a file is an ordered list of sections.
 ``parse_dialplan`` turns an ``extensions.conf`` into contexts, extensions and
 priorities (``exten =>`` / ``same =>``, ``n``, labels) for the checks in
 ``acd.check``.
+
+``CORE_SOUNDS``, ``data_dir`` and ``find_sound`` say where Asterisk finds a
+prompt: among its core sounds, or as a file under ``<astdatadir>/sounds``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 from acd.errors import AcdError
 
 __all__ = [
+    "CORE_SOUNDS",
+    "DEFAULT_DATA_DIR",
     "AsteriskConfError",
     "ConfFile",
     "ConfItem",
@@ -39,7 +44,9 @@ __all__ = [
     "Dialplan",
     "DialplanContext",
     "Priority",
+    "data_dir",
     "expand_globals",
+    "find_sound",
     "load_conf",
     "parse_conf",
     "parse_dialplan",
@@ -441,3 +448,102 @@ def expand_globals(text: str, globals_: dict[str, str]) -> str:
             break
         text = expanded
     return text
+
+
+# ---------------------------------------------------------------------------
+# Sounds
+# ---------------------------------------------------------------------------
+
+#: Where ``make install`` and the distribution packages put Asterisk's data
+#: (``astdatadir`` in asterisk.conf): sounds in ``sounds/<lang>/``, music on
+#: hold in ``moh/``.
+DEFAULT_DATA_DIR = Path("/var/lib/asterisk")
+
+#: Sounds of Asterisk's core English set (core-sounds-en 1.6.1, installed by
+#: ``make install`` and by the asterisk-core-sounds-en packages) that the ACD
+#: and the shipped dialplan play, with the ones app_queue uses for the same
+#: announcements. Each name was checked against that set's core-sounds-en.txt.
+CORE_SOUNDS = frozenset(
+    {
+        # acd/call_flow.py: position and expected wait
+        "queue-thereare",
+        "queue-callswaiting",
+        "queue-youarenext",
+        "queue-holdtime",
+        "queue-minute",
+        "queue-minutes",
+        "queue-seconds",
+        "queue-less-than",
+        "queue-thankyou",
+        "queue-reporthold",
+        "queue-periodic-announce",
+        # acd/agents.py: feature codes
+        "agent-pass",
+        "agent-incorrect",
+        "agent-loginok",
+        "agent-loggedoff",
+        "agent-user",
+        "beep",
+        # asterisk/extensions.conf: messages, the ACD down
+        "vm-intro",
+        "vm-goodbye",
+        "im-sorry",
+        "pls-try-call-later",
+        "all-circuits-busy-now",
+        "pls-hold-while-try",
+        "goodbye",
+    }
+)
+
+# Files that sit among sounds without being one.
+_NOT_SOUNDS = frozenset({".txt", ".conf", ""})
+
+
+def data_dir(asterisk_dir: Path) -> Path:
+    """``astdatadir`` of ``asterisk_dir/asterisk.conf``, else the default.
+
+    The stock asterisk.conf marks ``[directories]`` as a template
+    (``[directories](!)``); Asterisk reads it all the same, and so does this.
+    """
+    path = asterisk_dir / "asterisk.conf"
+    if path.is_file():
+        try:
+            conf = load_conf(path)
+        except AsteriskConfError:
+            return DEFAULT_DATA_DIR
+        for section in conf.named("directories"):
+            value = section.get("astdatadir")
+            if value:
+                return Path(value)
+    return DEFAULT_DATA_DIR
+
+
+def find_sound(name: str, sound_dirs: list[Path], language: str = "en") -> Path | None:
+    """The file Asterisk would play for ``name``, or None.
+
+    Looked up as ``main/file.c`` does: ``<dir>/<language>/<name>.<ext>``,
+    then ``<dir>/<name>.<ext>`` (no language), then ``<dir>/en/...`` (the
+    default language), for any format extension. An absolute ``name`` is
+    looked up as it is.
+    """
+    path = Path(name)
+    if path.is_absolute():
+        directories = [path.parent]
+    else:
+        languages = dict.fromkeys([language, "", "en"])
+        directories = [(d / lang / path).parent for d in sound_dirs for lang in languages]
+    prefix = path.name + "."
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for found in sorted(directory.iterdir()):
+            ext = found.name[len(prefix) :]
+            if (
+                found.name.startswith(prefix)
+                and ext
+                and "." not in ext
+                and found.suffix.lower() not in _NOT_SOUNDS
+                and found.is_file()
+            ):
+                return found
+    return None

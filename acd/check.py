@@ -10,8 +10,12 @@ show up on the first call: the AMI port, user or secret in ``manager.conf``
 differ from the ACD's; a dialplan ``AGI()`` URL points at another FastAGI
 host or port; an agent has no PJSIP endpoint; a queue has no
 ``<queue>-fallback`` queue in ``queues.conf`` or the dialplan does not fall
-through to it when ``ACD_RESULT`` is empty; a music class is missing; a
-module the ACD needs is switched off.
+through to it when ``ACD_RESULT`` is empty, or would also send an answered
+call there (no ``DIALSTATUS = ANSWER`` test first); a prompt the configuration
+names is neither one of Asterisk's core sounds nor a file under
+``DIR/sounds/en`` (or Asterisk's own sounds directory, when it is on this
+machine); a music class is missing or has no files; a module the ACD needs is
+switched off.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ from pathlib import Path
 from typing import TextIO
 
 from acd.asterisk_conf import (
+    CORE_SOUNDS,
     AsteriskConfError,
     ConfFile,
     ConfSection,
     Dialplan,
     DialplanContext,
     Priority,
+    data_dir,
     expand_globals,
+    find_sound,
     load_conf,
     parse_dialplan,
 )
@@ -41,11 +48,13 @@ from acd.config_loader import load_config
 from acd.errors import ConfigError
 
 __all__ = [
+    "ACD_PROMPTS",
     "AMI_READ_NEEDED",
     "AMI_WRITE_NEEDED",
     "REQUIRED_MODULES",
     "CheckReport",
     "config_warnings",
+    "configured_prompts",
     "cross_check",
     "run_check",
 ]
@@ -62,6 +71,22 @@ REQUIRED_MODULES = (
     "app_queue.so",
     "res_musiconhold.so",
 )
+# Core sounds the ACD plays itself (acd/call_flow.py, acd/agents.py); a test
+# keeps this in step with the code.
+ACD_PROMPTS = (
+    "queue-youarenext",
+    "queue-thereare",
+    "queue-callswaiting",
+    "queue-holdtime",
+    "queue-minute",
+    "queue-minutes",
+    "agent-pass",
+    "agent-incorrect",
+    "agent-loginok",
+    "agent-loggedoff",
+    "beep",
+)
+_PLAYING_APPS = frozenset({"playback", "background", "controlplayback"})
 _TRUE_WORDS = frozenset({"yes", "true", "y", "t", "1", "on"})
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", "[::]", ""})
 _AGI_DEFAULT_PORT = 4573
@@ -185,13 +210,35 @@ def config_warnings(config: Config) -> list[str]:
     return report.warnings
 
 
+def configured_prompts(config: Config) -> list[tuple[str, str]]:
+    """``(key path, sound)`` for every prompt the configuration makes the ACD
+    play: greetings, menu prompts (of queues with a menu) and closed messages
+    (of queues that can be closed)."""
+    prompts: list[tuple[str, str]] = []
+    for queue in config.queues:
+        key = f"queues[{queue.name}]"
+        if queue.greeting:
+            prompts.append((f"{key}.greeting", queue.greeting))
+        if queue.menu and queue.menu_prompt:
+            prompts.append((f"{key}.menu_prompt", queue.menu_prompt))
+        hours = queue.business_hours
+        if hours.closed_message and (hours.weekly or hours.holidays):
+            prompts.append((f"{key}.closed_message", hours.closed_message))
+    return prompts
+
+
 # ---------------------------------------------------------------------------
 # Cross-check against an Asterisk configuration directory
 # ---------------------------------------------------------------------------
 
 
 def cross_check(config: Config, asterisk_dir: Path) -> CheckReport:
-    """Compare ``config`` with the ``.conf`` files in ``asterisk_dir``."""
+    """Compare ``config`` with the ``.conf`` files in ``asterisk_dir``.
+
+    Prompts and music are also looked up in Asterisk's data directory
+    (``astdatadir`` of ``asterisk_dir/asterisk.conf``, else
+    ``/var/lib/asterisk``) when that directory exists on this machine.
+    """
     report = CheckReport()
     if not asterisk_dir.is_dir():
         report.problem(
@@ -222,19 +269,91 @@ def cross_check(config: Config, asterisk_dir: Path) -> CheckReport:
             dialplan = parse_dialplan(files["extensions.conf"])
         except AsteriskConfError as exc:
             report.problem(exc.file, f"line {exc.line}", exc.reason, "a valid dialplan")
+    media = _Media(asterisk_dir, data_dir(asterisk_dir))
+    _check_prompts(config, media, report)
     if "manager.conf" in files:
         _check_manager(config, files["manager.conf"], report)
     if dialplan is not None:
         _check_dialplan(config, files["extensions.conf"].path, dialplan, report)
+        _check_playback(files["extensions.conf"].path, dialplan, media, report)
     if "pjsip.conf" in files:
         _check_pjsip(config, files["pjsip.conf"], dialplan, report)
     if "musiconhold.conf" in files:
-        _check_music(config, files["musiconhold.conf"], files.get("queues.conf"), report)
+        _check_music(config, files["musiconhold.conf"], files.get("queues.conf"), media, report)
     if "queues.conf" in files:
         _check_queues(config, files["queues.conf"], report)
     if "modules.conf" in files:
         _check_modules(files["modules.conf"], report)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """Where prompts and music are looked for: the configuration's own
+    ``sounds/`` directory, and Asterisk's data directory when it is here."""
+
+    asterisk_dir: Path
+    data_dir: Path
+
+    @property
+    def local_asterisk(self) -> bool:
+        """Whether Asterisk's data directory exists on this machine."""
+        return self.data_dir.is_dir()
+
+    @property
+    def sound_dirs(self) -> list[Path]:
+        dirs = [self.asterisk_dir / "sounds"]
+        if self.local_asterisk:
+            dirs.append(self.data_dir / "sounds")
+        return dirs
+
+    def has_sound(self, name: str) -> bool:
+        return name in CORE_SOUNDS or find_sound(name, self.sound_dirs) is not None
+
+    def where(self) -> str:
+        places = [f"{self.asterisk_dir / 'sounds' / 'en'}"]
+        if self.local_asterisk:
+            places.append(f"{self.data_dir / 'sounds'}")
+        return " or ".join(places)
+
+
+def _check_prompts(config: Config, media: _Media, report: CheckReport) -> None:
+    install = media.data_dir / "sounds" / "en"
+    for key, name in configured_prompts(config):
+        if media.has_sound(name):
+            continue
+        if Path(name).is_absolute():
+            report.problem(
+                config.source,
+                key,
+                f"prompt {name!r}: no such sound file on this machine",
+                f"{name}.wav (or another format Asterisk plays) where Asterisk runs",
+            )
+            continue
+        report.problem(
+            config.source,
+            key,
+            f"prompt {name!r} not found in Asterisk's core sounds or {media.where()}",
+            f"{media.asterisk_dir / 'sounds' / 'en' / name}.wav, installed into {install}/",
+        )
+
+
+def _check_playback(file: str, dialplan: Dialplan, media: _Media, report: CheckReport) -> None:
+    """Sounds the dialplan plays by name: a typo or a sound of the extra
+    sound packages plays nothing on a stock install."""
+    for context, step in dialplan.priorities():
+        if step.app.lower() not in _PLAYING_APPS or not step.args:
+            continue
+        for name in (n.strip() for n in step.args[0].split("&")):
+            if not name or "$" in name or media.has_sound(name):
+                continue
+            report.warning(
+                file,
+                _where(context.name, step),
+                f"plays {name!r}, which is neither a core sound the ACD knows of "
+                f"nor a file in {media.where()}",
+                "a sound that a stock Asterisk has, or its file in sounds/en",
+            )
 
 
 def _is_true(value: str | None) -> bool:
@@ -429,19 +548,24 @@ def _check_dialplan(config: Config, file: str, dialplan: Dialplan, report: Check
             )
 
 
+def _tests_empty_result(step: Priority) -> bool:
+    return "ACD_RESULT" in step.data and '""' in step.data
+
+
 def _check_fallthrough(
     file: str, dialplan: Dialplan, call: _AgiCall, queue: str, report: CheckReport
 ) -> None:
     """After the AGI, the same extension must test AGISTATUS for FAILURE and
-    reach ``Queue(<queue>-fallback)``: no caller is dropped when the ACD is down."""
+    reach ``Queue(<queue>-fallback)``: no caller is dropped when the ACD is down.
+    When the test is on an empty ACD_RESULT (which also catches an ACD that
+    died mid-call), a DIALSTATUS = ANSWER test must come first: a caller whose
+    agent answered is finished, whatever happened to the ACD since."""
     steps = call.context.extensions.get(call.exten, ())
     after = [s for s in steps if s.number > call.step.number]
     # Either test works for an unreachable ACD; only ACD_RESULT also catches an
     # ACD that died mid-call (Asterisk then reports AGISTATUS=SUCCESS).
     tests_failure = any(
-        ("ACD_RESULT" in s.data and '""' in s.data)
-        or ("AGISTATUS" in s.data and "FAILURE" in s.data)
-        for s in after
+        _tests_empty_result(s) or ("AGISTATUS" in s.data and "FAILURE" in s.data) for s in after
     )
     fallback = f"{queue}-fallback"
     queues_used = [
@@ -450,6 +574,7 @@ def _check_fallthrough(
         if s.app.lower() == "queue" and s.args
     ]
     if tests_failure and fallback in queues_used:
+        _check_answered_guard(file, call, queue, steps, after, report)
         return
     what = (
         f"queue {queue}: nothing tests for an empty ACD_RESULT after the AGI"
@@ -465,6 +590,73 @@ def _check_fallthrough(
         f'GotoIf($["${{ACD_RESULT}}" = ""]?fallback) then Queue({fallback}) '
         "in the same extension",
     )
+
+
+_ANSWERED_GUARD = 'GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)'
+
+
+def _goto_target(step: Priority) -> str:
+    """The if-true target of ``GotoIf(cond?target[:else])``."""
+    _, _, branches = step.data.rpartition("?")
+    return branches.split(":")[0].strip()
+
+
+def _check_answered_guard(
+    file: str,
+    call: _AgiCall,
+    queue: str,
+    steps: tuple[Priority, ...],
+    after: list[Priority],
+    report: CheckReport,
+) -> None:
+    fallback = f"{queue}-fallback"
+    result_test = next((s for s in after if _tests_empty_result(s)), None)
+    if result_test is None:
+        return  # AGISTATUS only: an ACD that dies mid-call never reaches the fallback
+    where = _where(call.context.name, call.step)
+    guards = [
+        s
+        for s in after
+        if s.number < result_test.number
+        and s.app.lower() == "gotoif"
+        and "DIALSTATUS" in s.data
+        and '"ANSWER"' in s.data
+        and "!=" not in s.data
+    ]
+    expected = (
+        f"same => n,{_ANSWERED_GUARD} right after the AGI, before the ACD_RESULT test, "
+        "and a label n(done),Hangup()"
+    )
+    if not guards:
+        report.problem(
+            file,
+            where,
+            f"queue {queue}: an answered call goes on to Queue({fallback}) if the ACD stops "
+            "during the conversation: nothing tests DIALSTATUS = ANSWER before ACD_RESULT",
+            expected,
+        )
+        return
+    target = _goto_target(guards[0])
+    labels = {s.label: s for s in steps if s.label}
+    fallback_label = _goto_target(result_test)
+    if "," in target or "$" in target:
+        return  # another extension or a computed target: not followed
+    if target not in labels:
+        report.problem(
+            file,
+            _where(call.context.name, guards[0]),
+            f"queue {queue}: the DIALSTATUS = ANSWER test jumps to label {target!r}, "
+            "which this extension does not have",
+            expected,
+        )
+    elif target == fallback_label:
+        report.problem(
+            file,
+            _where(call.context.name, guards[0]),
+            f"queue {queue}: an answered call jumps to label {target!r}, the way to "
+            f"Queue({fallback})",
+            expected,
+        )
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -611,9 +803,14 @@ def _check_queues(config: Config, conf: ConfFile, report: CheckReport) -> None:
 
 
 def _check_music(
-    config: Config, conf: ConfFile, queues_conf: ConfFile | None, report: CheckReport
+    config: Config,
+    conf: ConfFile,
+    queues_conf: ConfFile | None,
+    media: _Media,
+    report: CheckReport,
 ) -> None:
-    classes = {s.name for s in conf.concrete() if s.name != "general"}
+    sections = {s.name: s for s in conf.concrete() if s.name != "general"}
+    classes = set(sections)
     wanted: list[tuple[str, str, str]] = [
         (config.source, f"queues[{q.name}].music_class", q.music_class) for q in config.queues
     ]
@@ -630,6 +827,74 @@ def _check_music(
                 f"music class {music!r} is not defined in {conf.path}",
                 "one of " + ", ".join(sorted(classes)) if classes else "a class there",
             )
+    used = {music for _, _, music in wanted if music in classes}
+    for name in sorted(used):
+        _check_music_class(conf.path, sections[name], media, report)
+
+
+def _moh_files(directory: Path) -> list[Path]:
+    """The files res_musiconhold would play: not hidden, with an extension of
+    at least two characters (``on_moh_file``)."""
+    return [
+        p
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and len(p.suffix) >= 3
+    ]
+
+
+def _check_music_class(file: str, section: ConfSection, media: _Media, report: CheckReport) -> None:
+    """A files-mode class loads only with files in its directory
+    (res_musiconhold.c: ``init_files_class``); without them callers wait in
+    silence. Other modes (custom, mp3, playlist) are not looked into."""
+    name = section.name
+    mode = (section.get("mode") or "").strip().lower()
+    stock = media.data_dir / "moh"
+    if not mode:
+        report.problem(
+            file,
+            f"{name}.mode",
+            f"music class {name!r} has no mode, so Asterisk ignores it",
+            "mode = files",
+        )
+        return
+    if mode != "files":
+        return
+    directory = (section.get("directory") or "").strip()
+    if not directory:
+        report.problem(
+            file,
+            f"{name}.directory",
+            f"music class {name!r} has no directory, so Asterisk ignores it",
+            f"directory = {stock}",
+        )
+        return
+    path = Path(directory)
+    if not path.is_absolute():
+        report.warning(
+            file,
+            f"{name}.directory",
+            f"music class {name!r}: directory {directory!r} is relative to Asterisk's data "
+            "directory (astdatadir); with no files there Asterisk does not load the class "
+            "and callers wait in silence",
+            f"an absolute directory, e.g. directory = {stock}",
+        )
+        path = media.data_dir / path
+    silence = "so Asterisk does not load the class and callers wait in silence"
+    if path.is_dir():
+        if not _moh_files(path):
+            report.problem(
+                file,
+                f"{name}.directory",
+                f"music class {name!r}: {path} has no files, {silence}",
+                f"sound files (.wav, .gsm, .ulaw, ...) in {path}",
+            )
+    elif media.local_asterisk:
+        report.problem(
+            file,
+            f"{name}.directory",
+            f"music class {name!r}: {path} does not exist on this machine, {silence}",
+            f"that directory with sound files, or directory = {stock}",
+        )
 
 
 def _modules(section: ConfSection, keys: Iterable[str]) -> set[str]:

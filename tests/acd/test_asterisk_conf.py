@@ -1,19 +1,28 @@
-"""The Asterisk .conf reader: templates, comments, includes, the dialplan."""
+"""The Asterisk .conf reader: templates, comments, includes, the dialplan;
+where Asterisk finds a sound; the prompts the product ships."""
 
 from __future__ import annotations
 
+import ast
+import wave
 from pathlib import Path
 
 import pytest
 
 from acd.asterisk_conf import (
+    CORE_SOUNDS,
+    DEFAULT_DATA_DIR,
     AsteriskConfError,
+    data_dir,
     expand_globals,
+    find_sound,
     load_conf,
     parse_conf,
     parse_dialplan,
     split_app_args,
 )
+from acd.check import ACD_PROMPTS, configured_prompts
+from acd.config_loader import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,3 +158,100 @@ def test_shipped_dialplan_parses() -> None:
     dialplan = parse_dialplan(load_conf(ROOT / "asterisk" / "extensions.conf"))
     assert {"from-callers", "agents", "acd-exit"} <= set(dialplan.contexts)
     assert "*41" in dialplan.contexts["agents"].extensions
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * 16)
+    return path
+
+
+def test_find_sound_follows_asterisks_language_order(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "sounds", tmp_path / "b" / "sounds"
+    english = _touch(second / "en" / "acd-closed.gsm")
+    assert find_sound("acd-closed", [first, second]) == english
+    # The channel's language first, then no language, then en (main/file.c).
+    french = _touch(first / "fr" / "acd-closed.wav")
+    bare = _touch(second / "acd-closed.ulaw")
+    assert find_sound("acd-closed", [first, second], language="fr") == french
+    french.unlink()
+    assert find_sound("acd-closed", [first, second], language="fr") == bare
+    # Subdirectories, as in digits/1; descriptions and longer names are no match.
+    digit = _touch(first / "en" / "digits" / "1.gsm")
+    assert find_sound("digits/1", [first]) == digit
+    _touch(first / "en" / "acd-welcome.txt")
+    _touch(first / "en" / "acd-welcome-support.wav")
+    _touch(first / "en" / "acd-welcome.old.wav")
+    assert find_sound("acd-welcome", [first]) is None
+    # An absolute name is a file of its own.
+    own = _touch(tmp_path / "opt" / "greeting.wav")
+    assert find_sound(str(tmp_path / "opt" / "greeting"), []) == own
+    assert find_sound(str(tmp_path / "opt" / "nothing"), [first]) is None
+
+
+def test_data_dir_from_asterisk_conf(tmp_path: Path) -> None:
+    assert data_dir(tmp_path) == DEFAULT_DATA_DIR
+    # The stock asterisk.conf marks [directories] as a template; Asterisk reads it anyway.
+    (tmp_path / "asterisk.conf").write_text(
+        "[directories](!)\nastetcdir => /etc/asterisk\nastdatadir => /usr/share/asterisk\n",
+        encoding="utf-8",
+    )
+    assert data_dir(tmp_path) == Path("/usr/share/asterisk")
+
+
+def _literal_prompts(source: Path) -> set[str]:
+    """String constants passed to stream_file(...) / get_data(...) in ``source``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("stream_file", "get_data")
+            and node.args
+        ):
+            found |= {
+                c.value
+                for c in ast.walk(node.args[0])
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
+    return found
+
+
+def test_every_prompt_the_acd_plays_is_a_known_core_sound() -> None:
+    from acd.agents import PROMPTS
+
+    played = set(PROMPTS.values())
+    for module in ("call_flow.py", "agents.py"):
+        played |= _literal_prompts(ROOT / "acd" / module)
+    assert played, "the scan found no prompt at all"
+    assert played <= set(ACD_PROMPTS), sorted(played - set(ACD_PROMPTS))
+    assert set(ACD_PROMPTS) <= CORE_SOUNDS
+
+
+def test_shipped_dialplan_plays_only_core_sounds() -> None:
+    dialplan = parse_dialplan(load_conf(ROOT / "asterisk" / "extensions.conf"))
+    played = {
+        name
+        for _, step in dialplan.priorities()
+        if step.app.lower() in ("playback", "background")
+        for name in step.args[0].split("&")
+    }
+    assert played and played <= CORE_SOUNDS, sorted(played - CORE_SOUNDS)
+
+
+@pytest.mark.parametrize("name", ["acd.toml", "demo.toml"])
+def test_shipped_prompts_are_8khz_mono_wav(name: str) -> None:
+    script = (ROOT / "asterisk" / "sounds" / "make-prompts.sh").read_text(encoding="utf-8")
+    for key, prompt in configured_prompts(load_config(str(ROOT / "config" / name))):
+        if prompt in CORE_SOUNDS:
+            continue
+        path = ROOT / "asterisk" / "sounds" / "en" / f"{prompt}.wav"
+        assert path.is_file(), f"{key}: {prompt} is not shipped"
+        with wave.open(str(path)) as audio:
+            assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (
+                8000,
+                1,
+                2,
+            ), key
+            assert 0.5 < audio.getnframes() / 8000 < 15, key
+        assert f"finish {prompt} " in script, f"make-prompts.sh does not make {prompt}"

@@ -76,18 +76,16 @@ colour = "blue"
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == f"{config}: 5 problems"
-    assert lines[:-1] == [
+    # The unknown key lists every key a queue may have: only its start is fixed.
+    unknown = f"{config}: queues[support].colour: unknown key (expected one of "
+    assert lines[3].startswith(unknown + "announce_period_seconds, "), lines[3]
+    assert ", greeting, " in lines[3] and lines[3].endswith(", wrap_up_seconds)")
+    assert lines[:3] + lines[4:-1] == [
         f"{config}: ami.port: 99999 is out of range (expected an integer from 0 to 65535)",
         f'{config}: wallboard.timezone: "Europe/Atlantis" is not a known time zone '
         '(expected an IANA time zone such as "Europe/Paris" or "UTC")',
         f'{config}: queues[support].wrap_up_seconds: "ten" is a string '
         "(expected an integer from 0 to 3600)",
-        f"{config}: queues[support].colour: unknown key (expected one of "
-        "announce_period_seconds, auto_pause_after_misses, closed_message, closed_target, "
-        "exit_target, greeting, holidays, hours, max_length, max_wait_seconds, menu, "
-        "menu_prompt, music_class, name, overflow_queue, priority, relaxation, "
-        "required_skills, ring_timeout_seconds, service_level_seconds, "
-        "short_abandon_seconds, strategy, timezone, wrap_up_seconds)",
         f'{config}: queues[support].overflow_queue: unknown queue "nowhere" '
         "(expected one of support)",
     ]
@@ -174,9 +172,10 @@ def test_missing_fallback_queue(asterisk_dir: Path) -> None:
 def test_dialplan_without_fall_through(asterisk_dir: Path) -> None:
     edit(
         asterisk_dir / "extensions.conf",
-        ' same => n,AGI(${ACD_AGI}/inbound?queue=sales)\n same => n,GotoIf($["${ACD_RESULT}" = '
-        '""]?fallback)',
-        " same => n,AGI(${ACD_AGI}/inbound?queue=sales)\n same => n,NoOp(forgot the test)",
+        'queue=sales)\n same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)\n'
+        ' same => n,GotoIf($["${ACD_RESULT}" = ""]?fallback)',
+        'queue=sales)\n same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)\n'
+        " same => n,NoOp(forgot the test)",
     )
     edit(asterisk_dir / "extensions.conf", "Queue(billing-fallback,", "Queue(support-fallback,")
     result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
@@ -233,3 +232,144 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert f"warning: {config}: agents[1].queues: serves no queue" in result.stderr
     assert f"warning: {config}: ami.secret: no AMI secret is set" in result.stderr
+
+
+def with_data_dir(asterisk_dir: Path, data: Path, *, installed: bool = True) -> Path:
+    """Point the copy's asterisk.conf at ``data`` as Asterisk's data directory
+    (sounds, moh), so nothing depends on what this machine has installed;
+    ``installed=False``: a machine without Asterisk (no such directory)."""
+    if installed:
+        data.mkdir(exist_ok=True)
+    (asterisk_dir / "asterisk.conf").write_text(
+        f"[directories](!)\nastdatadir => {data}\n", encoding="utf-8"
+    )
+    return data
+
+
+def test_answered_calls_must_not_reach_the_fallback(asterisk_dir: Path) -> None:
+    conf = asterisk_dir / "extensions.conf"
+    guard = ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)\n'
+    result_test = ' same => n,GotoIf($["${ACD_RESULT}" = ""]?fallback)\n'
+    # sales: no guard at all; billing: the guard comes after the ACD_RESULT test.
+    edit(conf, "queue=sales)\n" + guard, "queue=sales)\n")
+    edit(conf, "queue=billing)\n" + guard + result_test, "queue=billing)\n" + result_test + guard)
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    for exten, queue in (("5001", "sales"), ("5002", "billing")):
+        assert (
+            f"from-callers,{exten},2: queue {queue}: an answered call goes on to "
+            f"Queue({queue}-fallback) if the ACD stops during the conversation: nothing tests "
+            "DIALSTATUS = ANSWER before ACD_RESULT (expected same => n,GotoIf("
+            '$["${DIALSTATUS}" = "ANSWER"]?done) right after the AGI, before the ACD_RESULT '
+            "test, and a label n(done),Hangup())"
+        ) in result.stderr
+    assert "queue support" not in result.stderr
+    assert "2 problems" in result.stderr
+
+
+def test_answered_guard_must_jump_to_a_label_of_the_extension(asterisk_dir: Path) -> None:
+    edit(
+        asterisk_dir / "extensions.conf",
+        'queue=support)\n same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)',
+        'queue=support)\n same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?finished)',
+    )
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    assert (
+        "from-callers,5000,3: queue support: the DIALSTATUS = ANSWER test jumps to label "
+        "'finished', which this extension does not have"
+    ) in result.stderr
+
+
+def test_prompts_nothing_ships_are_reported(asterisk_dir: Path, tmp_path: Path) -> None:
+    with_data_dir(asterisk_dir, tmp_path / "data", installed=False)
+    (asterisk_dir / "sounds" / "en" / "acd-support-menu.wav").unlink()
+    config = tmp_path / "acd.toml"
+    text = (ROOT / "config" / "acd.toml").read_text(encoding="utf-8")
+    text = text.replace('greeting = "acd-welcome-support"', 'greeting = "acd-welcome-suport"')
+    text = text.replace(
+        'name = "sales"\nservice_level_seconds',
+        'name = "sales"\ngreeting = "queue-periodic-announce"\nservice_level_seconds',
+    )
+    config.write_text(text, encoding="utf-8")
+    result = acd("check", "--config", str(config), "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    sounds = asterisk_dir / "sounds" / "en"
+    assert (
+        f"{config}: queues[support].greeting: prompt 'acd-welcome-suport' not found in "
+        f"Asterisk's core sounds or {sounds} (expected {sounds}/acd-welcome-suport.wav, "
+        f"installed into {tmp_path}/data/sounds/en/)"
+    ) in result.stderr
+    assert f"{config}: queues[support].menu_prompt: prompt 'acd-support-menu' not found" in (
+        result.stderr
+    )
+    # A core sound, and a prompt that ships (acd-closed): not reported.
+    assert "queue-periodic-announce" not in result.stderr
+    assert "acd-closed" not in result.stderr
+    assert "2 problems" in result.stderr
+
+
+def test_prompt_installed_in_asterisks_sounds_directory(
+    asterisk_dir: Path, tmp_path: Path
+) -> None:
+    data = with_data_dir(asterisk_dir, tmp_path / "data")
+    (data / "moh").mkdir()
+    (data / "moh" / "macroform-cold_day.gsm").write_bytes(b"\0" * 33)
+    (data / "sounds" / "en").mkdir(parents=True)
+    (data / "sounds" / "en" / "welcome-2026.gsm").write_bytes(b"\0" * 33)
+    musiconhold = asterisk_dir / "musiconhold.conf"
+    edit(musiconhold, "directory = /var/lib/asterisk/moh", f"directory = {data}/moh")
+    config = tmp_path / "acd.toml"
+    text = (ROOT / "config" / "acd.toml").read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('greeting = "acd-welcome-support"', 'greeting = "welcome-2026"'),
+        encoding="utf-8",
+    )
+    result = acd("check", "--config", str(config), "--asterisk", str(asterisk_dir))
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+
+
+def test_music_class_without_files(asterisk_dir: Path, tmp_path: Path) -> None:
+    data = with_data_dir(asterisk_dir, tmp_path / "data")
+    musiconhold = asterisk_dir / "musiconhold.conf"
+    # The stock directory of this "install" is missing: callers would hear silence.
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    assert (
+        f"{musiconhold}: default.directory: music class 'default': /var/lib/asterisk/moh does "
+        "not exist on this machine, so Asterisk does not load the class and callers wait in "
+        f"silence (expected that directory with sound files, or directory = {data}/moh)"
+    ) in result.stderr
+    # Relative, and empty: a warning for the path, a problem for the files.
+    (data / "moh").mkdir()
+    (data / "moh" / ".hidden.wav").write_bytes(b"")
+    edit(musiconhold, "directory = /var/lib/asterisk/moh", "directory = moh")
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    assert (
+        f"warning: {musiconhold}: default.directory: music class 'default': directory 'moh' "
+        "is relative to Asterisk's data directory (astdatadir)"
+    ) in result.stderr
+    assert (
+        f"{musiconhold}: default.directory: music class 'default': {data}/moh has no files, "
+        "so Asterisk does not load the class and callers wait in silence"
+    ) in result.stderr
+    # With a file it loads.
+    (data / "moh" / "reno_project-system.wav").write_bytes(b"\0" * 44)
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 0, result.stderr
+
+
+def test_dialplan_playing_a_sound_nothing_has_is_a_warning(asterisk_dir: Path) -> None:
+    edit(
+        asterisk_dir / "extensions.conf",
+        "Playback(im-sorry&pls-try-call-later)",
+        "Playback(im-sorry&cannot-complete-temp-error)",
+    )
+    result = acd("check", "--config", "config/acd.toml", "--asterisk", str(asterisk_dir))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "agents,acd-unavailable,2: plays 'cannot-complete-temp-error', which is neither a core "
+        "sound the ACD knows of nor a file in"
+    ) in result.stderr
