@@ -8,7 +8,12 @@ long-running AMI client is the project's own asyncio code). Checked:
 - each agent's PJSIP endpoint exists and its softphone is registered and
   reachable (``PJSIPShowEndpoint``);
 - the dialplan contexts the ACD relies on exist (``ShowDialPlan``);
-- each queue's music class and fallback queue exist (``Command``).
+- every prompt the configuration names, and the core sounds the ACD plays,
+  can be played (``Command``: ``core show sound NAME``);
+- each queue's music class is loaded and has files (``moh show classes``,
+  ``moh show files``; ``GetConfig`` of musiconhold.conf tells a class with no
+  files, which Asterisk does not load, from one that is not defined);
+- each queue's fallback queue exists (``queue show``).
 
 Exit codes: 0 all checks pass, 1 any check fails, 2 bad configuration.
 
@@ -16,7 +21,9 @@ pyst2 notes (checked against Asterisk 22): list actions return only their
 ``EventList: start`` response, the events arrive through registered event
 handlers; Asterisk 22 sends CLI output as repeated ``Output:`` headers, which
 pyst2's header dict collapses, so the raw lines are read instead; ``close()``
-logs off by itself and must not follow ``logoff()``.
+logs off by itself and must not follow ``logoff()``; ``send_action`` flushes
+its socket file after writing, racing its own reader thread, which closes
+that file the moment the server hangs up (see :class:`_UnflushedFile`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from acd.check import ACD_PROMPTS, configured_prompts
 from acd.config import Config
 from acd.config_loader import load_config
 from acd.errors import ConfigError
@@ -55,14 +63,57 @@ class _ListCollector:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+class _UnflushedFile:
+    """pyst2's socket file, with a ``flush`` that cannot fail.
+
+    pyst2's ``send_action`` writes an action, then flushes the file; its reader
+    thread closes that same file as soon as the server hangs up. Asterisk
+    answers a refused login and hangs up at once (manager.c: ``action_login``
+    returns -1), so under load the reader can close the file between the
+    write and the flush: the flush raises "I/O operation on closed file" and
+    the refusal, already received and queued, is never returned. pyst2 opens
+    the file unbuffered (``makefile(buffering=0)``): every write goes straight
+    to the socket and flush has nothing to do, so here it does nothing.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def write(self, data: bytes) -> Any:
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: the file is unbuffered."""
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __iter__(self) -> Any:
+        return iter(self._raw)
+
+
+def _new_manager() -> Any:
+    """A pyst2 ``Manager`` whose socket file is an :class:`_UnflushedFile`."""
+    from asterisk.manager import Manager
+
+    class _Manager(Manager):  # type: ignore[misc]
+        _sock: Any
+
+        def connect(self, host: str, port: int = 5038) -> Any:
+            banner = super().connect(host, port)
+            # Only this thread writes, and nothing is written before this.
+            self._sock = _UnflushedFile(self._sock)
+            return banner
+
+    return _Manager()
+
+
 class _Session:
     """One AMI conversation over pyst2, with list-action event collection."""
 
     def __init__(self, timeout: float) -> None:
-        from asterisk.manager import Manager
-
         self.timeout = timeout
-        self.manager: Any = Manager()
+        self.manager: Any = _new_manager()
         self._lists: dict[str, _ListCollector] = {}
         self._lock = threading.Lock()
         self._seq = 0
@@ -153,39 +204,33 @@ def diagnose(config: Config, report: Callable[[CheckResult], None]) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
         report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {reason}"))
         return
-    # pyst2's reader thread can find its socket closed under a login that
-    # Asterisk already answered (the server hangs up right after a refusal):
-    # one fresh attempt tells a refused login from a lost connection.
-    for attempt in range(2):
-        session = _Session(timeout=max(ami.connect_timeout, 1.0))
-        try:
-            banner = session.manager.connect(ami.host, ami.port)
-        except ManagerException as exc:
-            report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {_reason(exc)}"))
-            return
-        del banner
-        try:
-            session.manager.login(ami.username, ami.secret)
-            break
-        except ManagerAuthException as exc:
-            _report_connected(session, ami.host, ami.port, report)
-            report(CheckResult(False, f"log in as {ami.username!r}: {_reason(exc)}"))
-            # Asterisk hangs up after a failed login; close() would try to log
-            # off on a dying socket and could wait forever for the reply.
-            return
-        except (ManagerException, OSError, ValueError) as exc:
-            with contextlib.suppress(ManagerException, OSError, ValueError):
-                session.manager.close()
-            if attempt == 1:
-                _report_connected(session, ami.host, ami.port, report)
-                report(CheckResult(False, f"AMI connection lost during login: {_reason(exc)}"))
-                return
+    session = _Session(timeout=max(ami.connect_timeout, 1.0))
+    try:
+        session.manager.connect(ami.host, ami.port)
+    except ManagerException as exc:
+        report(CheckResult(False, f"connect to AMI at {ami.host}:{ami.port}: {_reason(exc)}"))
+        return
+    try:
+        session.manager.login(ami.username, ami.secret)
+    except ManagerAuthException as exc:
+        _report_connected(session, ami.host, ami.port, report)
+        report(CheckResult(False, f"log in as {ami.username!r}: {_reason(exc)}"))
+        # Asterisk hangs up after a failed login; close() would try to log
+        # off on a dying socket and could wait forever for the reply.
+        return
+    except (ManagerException, OSError, ValueError) as exc:
+        _report_connected(session, ami.host, ami.port, report)
+        report(CheckResult(False, f"AMI connection lost during login: {_reason(exc)}"))
+        with contextlib.suppress(ManagerException, OSError, ValueError):
+            session.manager.close()
+        return
     _report_connected(session, ami.host, ami.port, report)
     try:
         report(CheckResult(True, f"logged in as {ami.username!r}"))
         _check_version(session, report)
         endpoint_contexts = _check_endpoints(session, config, report)
         _check_contexts(session, config, endpoint_contexts, report)
+        _check_prompts(session, config, report)
         _check_music(session, config, report)
         _check_fallback_queues(session, config, report)
     except (ManagerException, OSError, ValueError) as exc:
@@ -264,6 +309,141 @@ def _check_contexts(
             report(CheckResult(False, f"dialplan context {name!r}: {_message(response)}"))
 
 
+def _sound_languages(lines: list[str]) -> list[str]:
+    """Languages in which ``core show sound`` lists at least one format."""
+    languages: list[str] = []
+    language = ""
+    for line in lines:
+        if line.startswith("Language ") and line.endswith(":"):
+            language = line.removeprefix("Language ").removesuffix(":").strip()
+        elif line.startswith("Format:") and language and language not in languages:
+            languages.append(language)
+    return languages
+
+
+def _ask_sound(session: _Session, name: str) -> tuple[bool | None, str]:
+    """(True, languages) when Asterisk can play ``name``, (False, "") when it
+    cannot, (None, reason) when it would not say."""
+    # A sound that is not found is a CLI failure (Response: Error) whose
+    # output says so: read the output either way.
+    response, lines = session.command(f"core show sound {name}")
+    languages = _sound_languages(lines)
+    if languages:
+        return True, ", ".join(languages)
+    text = " ".join(lines)
+    if "not found in index" in text or "No Formats Available" in text:
+        return False, ""
+    return None, text or _message(response)
+
+
+def _check_prompts(
+    session: _Session, config: Config, report: Callable[[CheckResult], None]
+) -> None:
+    wanted: dict[str, list[str]] = {}
+    for key, name in configured_prompts(config):
+        wanted.setdefault(name, []).append(key)
+    for name, keys in wanted.items():
+        named = f"prompt {name!r} ({', '.join(keys)})"
+        if name.startswith("/"):
+            # Asterisk's sound index covers only <astdatadir>/sounds.
+            report(CheckResult(True, f"{named}: an absolute path, not checked"))
+            continue
+        found, detail = _ask_sound(session, name)
+        if found:
+            report(CheckResult(True, f"prompt {name!r} found ({detail})"))
+        elif found is None:
+            report(CheckResult(False, f"{named}: cannot ask Asterisk: {detail}"))
+        else:
+            report(
+                CheckResult(
+                    False,
+                    f"{named} not found: copy asterisk/sounds/en/{name}.wav (or your "
+                    "recording) into Asterisk's sounds/en directory",
+                )
+            )
+    missing: list[str] = []
+    for name in ACD_PROMPTS:
+        found, detail = _ask_sound(session, name)
+        if found is None:
+            report(CheckResult(False, f"core sound {name!r}: cannot ask Asterisk: {detail}"))
+            return
+        if not found:
+            missing.append(name)
+    if missing:
+        report(
+            CheckResult(
+                False,
+                f"core sounds the ACD plays not found: {', '.join(missing)} "
+                "(install Asterisk's core sounds, en)",
+            )
+        )
+    else:
+        report(CheckResult(True, f"core sounds the ACD plays: all {len(ACD_PROMPTS)} found"))
+
+
+@dataclass(frozen=True, slots=True)
+class _MohClass:
+    mode: str
+    directory: str
+
+
+def _moh_classes(lines: list[str]) -> dict[str, _MohClass]:
+    """``moh show classes``: ``Class: NAME`` then tab-indented details."""
+    classes: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "Class":
+            current = classes.setdefault(value, {})
+        elif current is not None:
+            current[key] = value
+    return {
+        name: _MohClass(d.get("Mode", ""), d.get("Directory", "")) for name, d in classes.items()
+    }
+
+
+def _moh_file_counts(lines: list[str]) -> dict[str, int]:
+    """``moh show files``: ``Class: NAME`` then one ``File:`` line per file."""
+    counts: dict[str, int] = {}
+    current = ""
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if key.strip() == "Class":
+            current = value.strip()
+            counts.setdefault(current, 0)
+        elif key.strip() == "File" and current:
+            counts[current] += 1
+    return counts
+
+
+def _configured_moh(session: _Session) -> dict[str, dict[str, str]] | None:
+    """The classes of musiconhold.conf as Asterisk reads the file
+    (``GetConfig``), or None when Asterisk does not say."""
+    response = session.action("GetConfig", Filename="musiconhold.conf")
+    if response is None:
+        return None
+    if response.get_header("Response", "") != "Success":
+        if "not found" in _message(response).lower():
+            return {}
+        return None
+    categories: dict[str, str] = {}
+    settings: dict[str, dict[str, str]] = {}
+    for header, value in dict(response.headers).items():
+        kind, _, index = str(header).partition("-")
+        if kind == "Category":
+            categories[index] = str(value)
+        elif kind == "Line":
+            category, _, _ = index.partition("-")
+            key, _, setting = str(value).partition("=")
+            settings.setdefault(category, {})[key.strip().lower()] = setting.strip()
+    return {name: settings.get(index, {}) for index, name in categories.items()}
+
+
 def _check_music(session: _Session, config: Config, report: Callable[[CheckResult], None]) -> None:
     wanted = sorted({q.music_class for q in config.queues})
     if not wanted:
@@ -272,14 +452,49 @@ def _check_music(session: _Session, config: Config, report: Callable[[CheckResul
     if not _is_success(response):
         report(CheckResult(False, f"music on hold: {_message(response)}"))
         return
-    classes = set()
-    for line in lines:
-        key, sep, value = line.partition(":")
-        if sep and key.strip() == "Class":
-            classes.add(value.strip())
+    classes = _moh_classes(lines)
+    counts: dict[str, int] = {}
+    if any(c.mode in ("files", "playlist") for c in classes.values()):
+        files_response, file_lines = session.command("moh show files")
+        if _is_success(files_response):
+            counts = _moh_file_counts(file_lines)
+    configured: dict[str, dict[str, str]] | None = None
     for name in wanted:
-        if name in classes:
-            report(CheckResult(True, f"music class {name!r} exists"))
+        loaded = classes.get(name)
+        if loaded is not None:
+            if loaded.mode not in ("files", "playlist"):
+                report(CheckResult(True, f"music class {name!r} exists (mode {loaded.mode})"))
+            elif counts.get(name, 0):
+                count = counts[name]
+                files = f"{count} file{'s' if count != 1 else ''}"
+                report(CheckResult(True, f"music class {name!r} has {files}"))
+            else:
+                where = loaded.directory
+                report(CheckResult(False, f"music class {name!r} has no files in {where}"))
+            continue
+        # res_musiconhold does not load a "files" class whose directory has no
+        # files: it is then in musiconhold.conf but not in "moh show classes".
+        if configured is None:
+            configured = _configured_moh(session)
+        if configured is None:
+            report(
+                CheckResult(
+                    False,
+                    f"music class {name!r} is not loaded (not defined in musiconhold.conf, "
+                    "or its directory has no files)",
+                )
+            )
+        elif name in configured:
+            directory = configured[name].get("directory", "")
+            where = f"directory {directory}" if directory else "no directory"
+            if directory and not directory.startswith("/"):
+                where += ", relative to astdatadir"
+            report(
+                CheckResult(
+                    False,
+                    f"music class {name!r} has no files ({where}): Asterisk did not load it",
+                )
+            )
         else:
             report(CheckResult(False, f"music class {name!r} is not defined in musiconhold.conf"))
 
@@ -339,7 +554,8 @@ def run_doctor(config_path: str, *, out: TextIO | None = None, err: TextIO | Non
     )
     # pyst2 waits without timeouts; the worker thread bounds the whole check so a
     # silent server cannot hang the command.
-    deadline = config.ami.connect_timeout * 3 + 2.0 + 0.5 * (len(config.agents) + 10)
+    actions = len(config.agents) + len(configured_prompts(config)) + len(ACD_PROMPTS) + 10
+    deadline = config.ami.connect_timeout * 3 + 2.0 + 0.5 * actions
 
     def work() -> None:
         try:

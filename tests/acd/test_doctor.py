@@ -1,6 +1,9 @@
 """``acd doctor`` against a small AMI responder on 127.0.0.1 that answers the
 actions the doctor sends the way Asterisk 22 does (list actions as EventList,
-CLI output as repeated ``Output:`` headers, hang-up after a failed login)."""
+CLI output as repeated ``Output:`` headers, a failed CLI command as
+``Response: Error``, hang-up after a failed login). Sounds and music on hold
+come from the fake Asterisk's media model, so its CLI output is what the
+doctor reads."""
 
 from __future__ import annotations
 
@@ -12,10 +15,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from acd.check import ACD_PROMPTS
 from acd.doctor import run_doctor
+from telephony.fake_media import FakeMedia
 
 
 @dataclass
@@ -23,7 +29,11 @@ class Pbx:
     secret: str = "doctor-secret"
     endpoints: dict[str, str] = field(default_factory=dict)  # name -> contact status or ""
     contexts: set[str] = field(default_factory=lambda: {"from-callers", "agents"})
-    music: set[str] = field(default_factory=lambda: {"default"})
+    media: FakeMedia = field(default_factory=FakeMedia)
+    # musiconhold.conf as GetConfig reads it: class -> settings.
+    moh_conf: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"default": {"mode": "files", "directory": "/var/lib/asterisk/moh"}}
+    )
     queues: set[str] = field(default_factory=set)
     actions: list[str] = field(default_factory=list)
 
@@ -109,9 +119,12 @@ class _Handler(socketserver.StreamRequestHandler):
             elif action == "Command":
                 command = headers.get("Command", "")
                 lines: list[str] = []
-                if command == "moh show classes":
-                    for name in sorted(pbx.music):
-                        lines += [f"Class: {name}", "\tMode: files", "\tDirectory: moh"]
+                status = "Success"
+                media_lines = pbx.media.cli(command)
+                if media_lines is not None:
+                    lines = media_lines
+                    if lines and lines[0].startswith("ERROR:"):
+                        status = "Error"  # CLI_FAILURE, as main/manager.c reports it
                 elif command.startswith("queue show "):
                     queue = command.removeprefix("queue show ")
                     lines = (
@@ -121,12 +134,21 @@ class _Handler(socketserver.StreamRequestHandler):
                     )
                 self.wfile.write(
                     _message(
-                        ("Response", "Success"),
+                        ("Response", status),
                         aid,
                         ("Message", "Command output follows"),
                         *(("Output", line) for line in lines),
                     )
                 )
+            elif action == "GetConfig" and headers.get("Filename") == "musiconhold.conf":
+                fields: list[tuple[str, str]] = []
+                for c, (name, settings) in enumerate(pbx.moh_conf.items()):
+                    fields.append((f"Category-{c:06d}", name))
+                    fields += [
+                        (f"Line-{c:06d}-{n:06d}", f"{k}={v}")
+                        for n, (k, v) in enumerate(settings.items())
+                    ]
+                self.wfile.write(_message(("Response", "Success"), aid, *fields))
             else:
                 self.wfile.write(_message(("Response", "Error"), aid, ("Message", "Invalid")))
 
@@ -160,7 +182,10 @@ def pbx() -> Iterator[tuple[Pbx, int]]:
         gc.collect()
 
 
-def config_file(tmp_path: Path, port: int, secret: str = "doctor-secret") -> Path:
+def config_file(
+    tmp_path: Path, port: int, secret: str = "doctor-secret", queue: str = ""
+) -> Path:
+    """A one-queue, one-agent configuration; ``queue`` adds keys to the queue."""
     path = tmp_path / "acd.toml"
     path.write_text(
         f"""
@@ -171,6 +196,7 @@ secret = "{secret}"
 connect_timeout = 2.0
 [[queues]]
 name = "support"
+{queue}
 [[agents]]
 id = "1001"
 name = "Zoë Kowalczyk"
@@ -197,7 +223,8 @@ def test_all_checks_pass(tmp_path: Path, pbx: tuple[Pbx, int]) -> None:
         "✓ agent 1001 (Zoë Kowalczyk), endpoint PJSIP/1001: softphone registered and reachable"
     ) in text
     assert "✓ dialplan context 'from-callers' exists" in text
-    assert "✓ music class 'default' exists" in text
+    assert "✓ core sounds the ACD plays: all 11 found" in text
+    assert "✓ music class 'default' has 2 files" in text
     assert "✓ fallback queue 'support-fallback' exists" in text
     assert "✗" not in text
     assert state.actions[-1] == "Logoff"  # logged off exactly once
@@ -206,7 +233,8 @@ def test_all_checks_pass(tmp_path: Path, pbx: tuple[Pbx, int]) -> None:
 def test_failures_are_listed_and_exit_1(tmp_path: Path, pbx: tuple[Pbx, int]) -> None:
     state, port = pbx
     state.contexts.discard("agents")
-    state.music = {"jazz"}
+    state.media.moh_classes = {"jazz": ["take-five"]}
+    state.moh_conf = {"jazz": {"mode": "files", "directory": "/var/lib/asterisk/moh/jazz"}}
     state.queues = set()
     path = config_file(tmp_path, port)
     path.write_text(
@@ -230,6 +258,84 @@ def test_wrong_secret(tmp_path: Path, pbx: tuple[Pbx, int]) -> None:
     assert code == 1
     assert "✗ log in as 'acd': Authentication failed" in text
     assert "wrong-one" not in text
+
+
+class _HangUpWins(socket.SocketIO):
+    """A socket file whose Login write returns only after the reader thread
+    has closed the file: Asterisk's hang-up after the refusal, seen first.
+
+    This is the schedule that made test_wrong_secret fail under load: pyst2
+    flushes after writing, and its reader closes the file on the server's
+    hang-up, so the flush raised "I/O operation on closed file"."""
+
+    def __init__(self, sock: socket.socket, mode: str) -> None:
+        super().__init__(sock, mode)
+        self.closed_by_reader = threading.Event()
+
+    def write(self, data: Any) -> int | None:
+        written = super().write(data)
+        if bytes(data).startswith(b"Action: Login"):
+            assert self.closed_by_reader.wait(30), "the server never hung up"
+        return written
+
+    def close(self) -> None:
+        super().close()
+        self.closed_by_reader.set()
+
+
+def test_refused_login_is_reported_when_the_hang_up_wins_the_race(
+    tmp_path: Path, pbx: tuple[Pbx, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, port = pbx
+    # pyst2 opens its file with socket.makefile(buffering=0), i.e. SocketIO.
+    monkeypatch.setattr(socket, "SocketIO", _HangUpWins)
+    code, text = doctor(config_file(tmp_path, port, secret="wrong-one"))
+    assert code == 1
+    assert "✗ log in as 'acd': Authentication failed" in text
+    assert "connection lost" not in text
+
+
+def test_missing_prompts_are_listed(tmp_path: Path, pbx: tuple[Pbx, int]) -> None:
+    state, port = pbx
+    # A stock Asterisk with the core sounds minus one, and one of our prompts.
+    state.media.sounds = (set(ACD_PROMPTS) - {"queue-thereare"}) | {"acd-welcome-support"}
+    queue = """greeting = "acd-welcome-support"
+hours = { "mon-fri" = "08:00-18:00" }
+closed_message = "acd-closed"
+menu_prompt = "acd-support-menu"
+menu = [{ digit = "1", language = "en" }]
+"""
+    code, text = doctor(config_file(tmp_path, port, queue=queue))
+    assert code == 1, text
+    assert "✓ prompt 'acd-welcome-support' found (en)" in text
+    assert (
+        "✗ prompt 'acd-closed' (queues[support].closed_message) not found: copy "
+        "asterisk/sounds/en/acd-closed.wav (or your recording) into Asterisk's sounds/en "
+        "directory"
+    ) in text
+    assert "✗ prompt 'acd-support-menu' (queues[support].menu_prompt) not found" in text
+    assert (
+        "✗ core sounds the ACD plays not found: queue-thereare (install Asterisk's core "
+        "sounds, en)"
+    ) in text
+    assert "3 failed" in text
+
+
+def test_music_class_without_files_is_not_called_undefined(
+    tmp_path: Path, pbx: tuple[Pbx, int]
+) -> None:
+    state, port = pbx
+    # Defined in musiconhold.conf, but its directory is empty: Asterisk does
+    # not load it, so "moh show classes" does not list it.
+    state.media.moh_classes = {"default": []}
+    state.moh_conf = {"default": {"mode": "files", "directory": "moh"}}
+    code, text = doctor(config_file(tmp_path, port))
+    assert code == 1
+    assert (
+        "✗ music class 'default' has no files (directory moh, relative to astdatadir): "
+        "Asterisk did not load it"
+    ) in text
+    assert "not defined" not in text
 
 
 def test_nothing_listening(tmp_path: Path) -> None:
