@@ -207,17 +207,26 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
     return written
 
 
-async def agents_life(rt: Runtime, rng: random.Random) -> None:
-    """Agents log in one by one, then now and then take a break."""
+async def agents_life(
+    rt: Runtime, rng: random.Random, stopping: asyncio.Event | None = None
+) -> None:
+    """Agents log in one by one, then now and then take a break, until
+    ``stopping`` is set (a flag as well as cancellation: a cancel that lands
+    inside a store call can be swallowed there, and the loop must end anyway)."""
+    stopping = stopping or asyncio.Event()
     ids = [a.id for a in rt.config.agents]
     step = min(0.15, 6.0 / max(1, len(ids)))  # a big floor is in within about 6 s
     for agent_id in ids:
+        if stopping.is_set():
+            return
         with contextlib.suppress(Exception):
             await rt.service.commands.login(agent_id)
         await asyncio.sleep(step)
     scale = max(1.0, len(ids) / 20)  # as many breaks per agent on a big floor
-    while True:
+    while not stopping.is_set():
         await asyncio.sleep(rng.uniform(4.0, 10.0) / scale)
+        if stopping.is_set():
+            return
         agent_id = rng.choice(ids)
         view = await rt.service.store.agent(agent_id)
         if view is None:
@@ -239,6 +248,7 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
     await fake.start()
     rt: Runtime | None = None
     tasks: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
     try:
         for agent in config.agents:
             behaviour = "no_answer" if rng.random() < 0.08 else "answer"
@@ -262,8 +272,13 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         for agent in config.agents:
             await fake.register(_bare(agent.endpoint))
         traffic = DemoTraffic(fake, config, rng, base_rate=0.45, period=240.0)
-        tasks.append(asyncio.create_task(agents_life(rt, rng), name="demo-agents"))
+        tasks.append(asyncio.create_task(agents_life(rt, rng, stopping), name="demo-agents"))
         tasks.append(asyncio.create_task(traffic.run(), name="demo-traffic"))
+        # Listen for Ctrl-C/SIGTERM before telling anyone the URL: a stop asked
+        # for right after the URL appeared was otherwise lost (the demo ran on).
+        stop = asyncio.create_task(wait_for_stop_signal(), name="demo-stop")
+        tasks.append(stop)
+        await asyncio.sleep(0)  # the waiter installs its handlers on its first step
         print(f"Wallboard: {rt.wallboard_url}", flush=True)
         example = config.agents[0].id if config.agents else "<id>"
         if generated:  # a throwaway token for this run: safe to show
@@ -276,13 +291,17 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         print("  terminal view: acd wallboard tail --url " + rt.wallboard_url.rstrip("/"),
               flush=True)
         print("Press Ctrl-C to stop.", flush=True)
-        await wait_for_stop_signal()
+        await stop
         print("stopping the demo...", flush=True)
         return 0
     finally:
+        stopping.set()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # bounded: the runtime below must stop even if a task would not
+            _, pending = await asyncio.wait(tasks, timeout=5.0)
+            if pending:
+                log.error("demo: %s did not stop", ", ".join(t.get_name() for t in pending))
         if rt is not None:
             await stop_runtime(rt)
         await fake.close()
