@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ import pytest
 from forecasting.arrivals import backtest, day_instants, fit, history_zone, to_grid
 from forecasting.calendar import SpecialDay
 from forecasting.errors import HistoryError, InvalidInput
-from forecasting.history import IntervalRecord
+from forecasting.history import IntervalRecord, parse_interval_csv, write_interval_csv
 from tests.forecasting.synthetic import seasonal_history
 
 HOLIDAY = date(2025, 1, 29)
@@ -96,7 +97,12 @@ def test_a_weekday_never_seen_is_refused_not_planned_at_zero() -> None:
 
 def test_daylight_saving_week_in_warsaw_keeps_local_time() -> None:
     # Clocks go forward on Sunday 30 March 2025 (02:00 -> 03:00).
-    records = seasonal_history(seed=2, first=date(2025, 2, 17), weeks=7, tz=WARSAW)
+    generated = seasonal_history(seed=2, first=date(2025, 2, 17), weeks=7, tz=WARSAW)
+    # through the CSV, as a planner gets it: fixed offsets per row, no zone
+    buf = io.StringIO()
+    write_interval_csv(generated, buf)
+    records = list(parse_interval_csv(buf.getvalue()).records)
+    assert records[0].start.tzinfo != WARSAW
     offsets = {r.start.utcoffset() for r in records}
     assert offsets == {timedelta(hours=1), timedelta(hours=2)}
     with pytest.raises(InvalidInput, match="several UTC offsets"):
@@ -138,6 +144,11 @@ def test_start_before_history_is_refused_and_trend_is_bounded() -> None:
     end = model.level(model.last_used)
     assert model.level(model.last_used + 3650) <= 1.5 * end + 1e-9
     assert model.level(model.last_used + 7) > end  # but a week ahead still grows
+    slow = fit(to_grid("sales", seasonal_history(seed=3, growth_per_week=0.02), 1800))
+    span = slow.last_used + 1
+    # extrapolated at most as far ahead as the history is long, then flat
+    assert slow.level(slow.last_used + span) > slow.level(slow.last_used + span // 2)
+    assert slow.level(slow.last_used + 3 * span) == slow.level(slow.last_used + span)
 
 
 def test_zero_handle_time_is_an_error() -> None:
