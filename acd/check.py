@@ -330,11 +330,16 @@ def _check_prompts(config: Config, media: _Media, report: CheckReport) -> None:
                 f"{name}.wav (or another format Asterisk plays) where Asterisk runs",
             )
             continue
+        expected = (
+            f"{install / name}.wav"
+            if media.local_asterisk
+            else f"{media.asterisk_dir / 'sounds' / 'en' / name}.wav, installed into {install}/"
+        )
         report.problem(
             config.source,
             key,
             f"prompt {name!r} not found in Asterisk's core sounds or {media.where()}",
-            f"{media.asterisk_dir / 'sounds' / 'en' / name}.wav, installed into {install}/",
+            expected,
         )
 
 

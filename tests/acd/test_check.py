@@ -328,6 +328,15 @@ def test_prompt_installed_in_asterisks_sounds_directory(
     result = acd("check", "--config", str(config), "--asterisk", str(asterisk_dir))
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
+    # Gone from this machine's Asterisk: it says where the file belongs.
+    (data / "sounds" / "en" / "welcome-2026.gsm").unlink()
+    result = acd("check", "--config", str(config), "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    assert (
+        f"{config}: queues[support].greeting: prompt 'welcome-2026' not found in Asterisk's "
+        f"core sounds or {asterisk_dir}/sounds/en or {data}/sounds "
+        f"(expected {data}/sounds/en/welcome-2026.wav)"
+    ) in result.stderr
 
 
 def test_music_class_without_files(asterisk_dir: Path, tmp_path: Path) -> None:
