@@ -26,7 +26,7 @@ from forecasting.erlang import Targets, required_agents, scheduled_agents
 from forecasting.erlang_a import required_agents_erlang_a
 from forecasting.errors import InvalidInput
 from forecasting.history import IntervalRecord
-from forecasting.plan import PlanRow
+from forecasting.plan import DEFAULT_MAX_ABANDON, PlanRow
 
 #: pseudo-calls pulling the observed ratios toward the plan
 PRIOR_CALLS = 30.0
@@ -252,6 +252,8 @@ def _restaff(
                 r0.patience_seconds,
                 service_level=np.array([r.service_level_target for r in rest]),
                 target_seconds=np.array([r.target_seconds for r in rest]),
+                # the plan CSV does not carry the abandon cap: the default one
+                max_abandon=DEFAULT_MAX_ABANDON,
                 max_occupancy=np.array([r.max_occupancy for r in rest]),
             )
         sched = scheduled_agents(agents, np.array([r.shrinkage for r in rest]))
