@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from acd.config import AgentConfig, Config
 from acd.dispatcher import Dispatcher
-from acd.errors import AcdError, UnknownAgent
+from acd.errors import AcdError, InvalidDisposition, UnknownAgent, UnknownCall
 from acd.store import CommandResult, Store
 from telephony.agi_server import AgiSession
 from telephony.errors import CallerHangup
@@ -51,27 +51,56 @@ class AgentCommands:
         self.dispatcher = dispatcher
         self.clock = clock
 
-    async def _apply(self, agent_id: str, action: str, reason: str = "") -> CommandResult:
+    async def _apply(
+        self, agent_id: str, action: str, reason: str = "", by: str = ""
+    ) -> CommandResult:
         if agent_id not in self.dispatcher.agents:
             raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
-        result = await self.store.agent_command(agent_id, action, self.clock(), reason)
-        log.info("agent %s %s%s: %s", agent_id, action, f" ({reason})" if reason else "",
-                 result.status)
+        result = await self.store.agent_command(agent_id, action, self.clock(), reason, by)
+        log.info("agent %s %s%s%s: %s", agent_id, action, f" ({reason})" if reason else "",
+                 f" by {by}" if by else "", result.status)
         if result.state == "available":
             await self.dispatcher.match_agent(agent_id)
         return result
 
-    async def login(self, agent_id: str) -> None:
-        await self._apply(agent_id, "login")
+    # ``by``: who asked, when not the agent (a supervisor's id): recorded in
+    # the event stream. Each returns whether the change is done or pending.
 
-    async def logout(self, agent_id: str) -> None:
-        await self._apply(agent_id, "logout")
+    async def login(self, agent_id: str, by: str = "") -> CommandResult:
+        return await self._apply(agent_id, "login", by=by)
 
-    async def pause(self, agent_id: str, reason: str) -> None:
-        await self._apply(agent_id, "pause", reason.strip()[:100] or "paused")
+    async def logout(self, agent_id: str, by: str = "") -> CommandResult:
+        return await self._apply(agent_id, "logout", by=by)
 
-    async def unpause(self, agent_id: str) -> None:
-        await self._apply(agent_id, "unpause")
+    async def pause(self, agent_id: str, reason: str, by: str = "") -> CommandResult:
+        return await self._apply(agent_id, "pause", reason.strip()[:100] or "paused", by=by)
+
+    async def unpause(self, agent_id: str, by: str = "") -> CommandResult:
+        return await self._apply(agent_id, "unpause", by=by)
+
+    async def disposition(
+        self, agent_id: str, call_id: str, code: str, note: str = ""
+    ) -> str:
+        """The agent's outcome of a call they handled (during or after wrap-up)."""
+        call = await self.store.call(call_id)
+        if call is None:
+            raise UnknownCall(f"no call {call_id!r}", call=call_id)
+        queue = self.dispatcher.queues.get(call.queue)
+        if queue is None or code not in queue.dispositions:
+            allowed = ", ".join(queue.dispositions) if queue else ""
+            raise InvalidDisposition(
+                f"{code!r} is not a disposition of queue {call.queue!r}"
+                + (f" (one of {allowed})" if allowed else " (it has none)"),
+                code=code,
+            )
+        clean = "".join(ch for ch in note if ch.isprintable() or ch == "\n")[:1000]
+        state = await self.store.set_disposition(
+            call_id, agent_id, code, clean, resolved=code in queue.resolved_dispositions,
+            end_wrap_up=queue.wrap_up_ends_on_disposition, now=self.clock(),
+        )
+        if state == "wrap_up_ended":
+            await self.dispatcher.match_agent(agent_id)
+        return state
 
 
 def agent_for_channel(config: Config, channel: str) -> AgentConfig | None:

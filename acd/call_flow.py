@@ -62,6 +62,7 @@ class WaitResult(enum.StrEnum):
     ANSWERED = "ANSWERED"
     TIMEOUT = "TIMEOUT"
     FULL = "FULL"
+    CALLBACK = "CALLBACK"  # the caller left the line to be called back
 
 
 class PeerSilent(AgiError):
@@ -208,8 +209,8 @@ class CallFlow:
         while True:
             live.queue = queue
             result = await self._queue_call(session, live, queue, arrival, priority, fields)
-            if result is WaitResult.ANSWERED:
-                await session.set_variable("ACD_RESULT", "ANSWERED")
+            if result in (WaitResult.ANSWERED, WaitResult.CALLBACK):
+                await session.set_variable("ACD_RESULT", result.value)
                 with contextlib.suppress(CallerHangup):
                     await session.hangup()
                 return
@@ -399,7 +400,9 @@ class CallFlow:
                 continue  # an agent was reserved at the last moment: take it
             if now >= next_announce:
                 try:
-                    await self._announce(session, w)
+                    ewt = await self._announce(session, w)
+                    if ewt is not None and await self._offer_callback(session, w, ewt):
+                        return WaitResult.CALLBACK
                 except (RedisError, OSError) as exc:
                     self.degraded.failed("redis", "announcing a position", exc)
                 next_announce = self.clock() + period
@@ -416,10 +419,11 @@ class CallFlow:
             await session.set_music(False)
             w.music_on = False
 
-    async def _announce(self, session: AgiSession, w: _Waiting) -> None:
+    async def _announce(self, session: AgiSession, w: _Waiting) -> float | None:
+        """Position and expected wait; returns the expected wait announced."""
         position = await self.store.position(w.queue.name, w.call_id)
         if position is None:
-            return  # reserved for an agent meanwhile
+            return None  # reserved for an agent meanwhile
         ewt = await self.expected_wait(w.queue, position)
         await self._music_off(session, w)
         if position == 1:
@@ -437,6 +441,36 @@ class CallFlow:
             self.store.keys.call(w.call_id),
             mapping={"announced_ewt": repr(ewt), "announced_at": repr(self.clock())},
         )
+        return ewt
+
+    async def _offer_callback(self, session: AgiSession, w: _Waiting, ewt: float) -> bool:
+        """Offer to call back, keeping the caller's place; True when taken."""
+        cb = w.queue.callback
+        if not cb.enabled or ewt < cb.offer_after_seconds:
+            return False
+        await self._music_off(session, w)
+        if await session.stream_file(cb.offer_prompt, cb.key) != cb.key:
+            return False
+        # "Press 1 for the number you are calling from, or key in another, then #."
+        typed = await session.get_data(cb.number_prompt, timeout_ms=8000, max_digits=20)
+        typed = typed.rstrip("#")
+        caller = session.request.callerid
+        if typed in ("", "1"):
+            number = caller if caller.isdigit() else ""
+        else:
+            number = typed if typed.isdigit() and 3 <= len(typed) <= 20 else ""
+        if not number:
+            log.info("call %s: callback refused, no usable number", w.call_id)
+            return False
+        if not await self.store.callback_requested(
+            w.call_id, self.dispatcher.instance_id, number, self.clock()
+        ):
+            return False  # an agent was reserved meanwhile: the caller stays on the line
+        log.info("call %s: callback to %s keeps its place in %s", w.call_id, number,
+                 w.queue.name)
+        with contextlib.suppress(CallerHangup):
+            await session.stream_file(cb.confirm_prompt)
+        return True
 
     async def expected_wait(self, queue: QueueConfig, position: int) -> float:
         """Expected wait from live data: position, agents serving, recent AHT."""
@@ -475,9 +509,10 @@ class CallFlow:
         queue = w.queue
         await self._music_off(session, w)
         dial_started = self.clock()
+        options = ("g",) if queue.survey else ()  # "g": the caller stays for the survey
         try:
             reply = await session.exec(
-                "Dial", agent.endpoint, str(queue.ring_timeout_seconds),
+                "Dial", agent.endpoint, str(queue.ring_timeout_seconds), *options,
                 timeout=queue.ring_timeout_seconds + self.dial_margin,
                 keep_waiting=lambda: self._dial_still_expected(w.call_id, agent_id),
             )
@@ -497,6 +532,8 @@ class CallFlow:
         now = self.clock()
         if status == "ANSWER":
             await self._finish_conversation(session, w, agent_id, dial_started, now)
+            if queue.survey and not session.hung_up:
+                await self._survey(session, w)
             return True
         if status == "CANCEL" or session.hung_up:
             # The caller hung up while the phone rang: the caller's abandon,
@@ -544,6 +581,23 @@ class CallFlow:
             )
             return
         self._agent_done(queue, agent_id, now)
+
+    async def _survey(self, session: AgiSession, w: _Waiting) -> None:
+        """The caller scores the call 1-5 after the agent hung up (or skips it)."""
+        try:
+            digit = await session.get_data(w.queue.survey_prompt, timeout_ms=6000, max_digits=1)
+        except CallerHangup:
+            return
+        if digit not in ("1", "2", "3", "4", "5"):
+            log.info("call %s: survey skipped", w.call_id)
+            return
+        try:
+            await self.store.survey(w.call_id, int(digit), self.clock())
+        except (RedisError, OSError) as exc:
+            self.degraded.failed("redis", "recording a survey", exc)
+        if w.queue.survey_thanks:
+            with contextlib.suppress(CallerHangup):
+                await session.stream_file(w.queue.survey_thanks)
 
     async def _answered_at(self, session: AgiSession, dial_started: float, now: float) -> float:
         """When the agent answered, from Dial's ANSWEREDTIME (talk seconds)."""

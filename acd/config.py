@@ -202,6 +202,26 @@ class MenuOption:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackConfig:
+    """A caller may leave the line and be called back, keeping their place."""
+
+    enabled: bool = False
+    # Offered at a position announcement once the expected wait reaches this.
+    offer_after_seconds: int = 120
+    key: str = "1"  # the DTMF key that asks for the callback
+    offer_prompt: str = "acd-callback-offer"
+    number_prompt: str = "acd-callback-number"
+    confirm_prompt: str = "acd-callback-confirm"
+    agent_prompt: str = "acd-callback-agent"  # played to the agent first
+    # How the caller is dialled from the agent's channel; {number} is filled in.
+    dial: str = "PJSIP/{number}@trunk"
+    attempts: int = 3  # calls to the caller before giving up
+    retry_seconds: int = 120  # between attempts
+    ring_seconds: int = 30  # ring the caller this long
+    context: str = "acd-callback"  # dialplan context the Originate runs in
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
     service_level_seconds: int = 120
@@ -224,6 +244,16 @@ class QueueConfig:
     menu: tuple[MenuOption, ...] = ()
     auto_pause_after_misses: int = 3
     greeting: str = ""
+    # Codes an agent picks from in wrap-up; empty = no dispositions.
+    dispositions: tuple[str, ...] = ()
+    # Codes that count as resolved in the resolution rate.
+    resolved_dispositions: tuple[str, ...] = ("resolved",)
+    wrap_up_ends_on_disposition: bool = False
+    callback: CallbackConfig = field(default_factory=CallbackConfig)
+    # Post-call survey: the caller scores 1-5 after the agent hangs up.
+    survey: bool = False
+    survey_prompt: str = "acd-survey"
+    survey_thanks: str = "acd-survey-thanks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +266,17 @@ class AgentConfig:
     # Skill name -> proficiency 1..100.
     skills: dict[str, int] = field(default_factory=dict)
     pin: str = field(default="", repr=False)
+    # Agent panel sign-in: "scrypt$..." from `acd passwd`; empty = no web sign-in.
+    password_hash: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorConfig:
+    """May change any agent's state from the supervisor view."""
+
+    id: str
+    name: str
+    password_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +288,7 @@ class Config:
     wallboard: WallboardConfig = field(default_factory=WallboardConfig)
     queues: tuple[QueueConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
+    supervisors: tuple[SupervisorConfig, ...] = ()
 
     def queue(self, name: str) -> QueueConfig | None:
         for q in self.queues:

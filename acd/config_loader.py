@@ -32,6 +32,7 @@ from acd.config import (
     AmiConfig,
     BoardConfig,
     BusinessHours,
+    CallbackConfig,
     Config,
     MenuOption,
     QueueConfig,
@@ -40,6 +41,7 @@ from acd.config import (
     RelaxationStep,
     RoutingStrategy,
     SkillRequirement,
+    SupervisorConfig,
     Threshold,
     TimeRange,
     WallboardConfig,
@@ -84,6 +86,9 @@ _LANGUAGE_RE: Final = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _HOST_RE: Final = re.compile(r"^[A-Za-z0-9_.:%-]+$")
 _SOUND_RE: Final = re.compile(r"^[^\s]*$")
 _PIN_RE: Final = re.compile(r"^[0-9]{2,16}$")
+_HASH_RE: Final = re.compile(r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$")
+_HASH_EXPECTED: Final = 'a hash from `acd passwd` ("scrypt$...")'
+_CODE_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _TIME_RE: Final = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 _DAYS: Final[Mapping[str, int]] = {
     "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
@@ -475,8 +480,10 @@ def _build(
 
     queue_items = root.array("queues", "an array of tables [[queues]]") or []
     agent_items = root.array("agents", "an array of tables [[agents]]") or []
+    supervisor_items = root.array("supervisors", "an array of tables [[supervisors]]") or []
     queues = _queues(queue_items, problems, wallboard.timezone)
     agents = _agents(agent_items, problems)
+    supervisors = _supervisors(supervisor_items, problems)
     root.finish()
     for table in sections.values():
         table.finish()
@@ -491,7 +498,23 @@ def _build(
         wallboard=wallboard,
         queues=tuple(q for _, q in queues),
         agents=tuple(a for _, a in agents),
+        supervisors=supervisors,
     )
+
+
+def _supervisors(items: list[object], problems: _Problems) -> tuple[SupervisorConfig, ...]:
+    out: list[SupervisorConfig] = []
+    for path, raw, _ in _entries(items, "supervisors", "id", _AGENT_ID_RE, problems):
+        t = _Table(raw, path, problems)
+        sup_id = t.string("id", "", pattern=_AGENT_ID_RE, required=True, allow_empty=False,
+                          expected='a supervisor id such as "sup1"')
+        name = t.string("name", sup_id, allow_empty=False, expected="the supervisor's name")
+        password_hash = t.string("password_hash", "", pattern=_HASH_RE, secret=True,
+                                 required=True, allow_empty=False, expected=_HASH_EXPECTED)
+        t.finish()
+        if sup_id:
+            out.append(SupervisorConfig(id=sup_id, name=name, password_hash=password_hash))
+    return tuple(out)
 
 
 def _secret(
@@ -966,9 +989,68 @@ def _queue(t: _Table, site_timezone: str) -> QueueConfig | None:
         greeting=t.string(
             "greeting", "", pattern=_SOUND_RE, expected="a sound file name without spaces"
         ),
+        dispositions=_codes(t, "dispositions", ()),
+        resolved_dispositions=_codes(t, "resolved_dispositions", d.resolved_dispositions),
+        wrap_up_ends_on_disposition=t.boolean(
+            "wrap_up_ends_on_disposition", d.wrap_up_ends_on_disposition
+        ),
+        callback=_callback(t.table("callback")),
+        survey=t.boolean("survey", d.survey),
+        survey_prompt=t.string("survey_prompt", d.survey_prompt, pattern=_SOUND_RE,
+                               allow_empty=False, expected="a sound file name without spaces"),
+        survey_thanks=t.string("survey_thanks", d.survey_thanks, pattern=_SOUND_RE,
+                               expected="a sound file name without spaces"),
     )
     t.finish()
     return queue if name else None
+
+
+def _codes(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    codes = t.string_list(key, default)
+    if codes is None:
+        return default
+    good: list[str] = []
+    for index, code in enumerate(codes):
+        if not _CODE_RE.match(code):
+            t.problems.add(f"{t.key_path(key)}[{index}]", f"{_show(code)} is not valid",
+                           "a code of letters, digits, - and _ (at most 32)")
+        elif code not in good:
+            good.append(code)
+    return tuple(good)
+
+
+def _callback(t: _Table | None) -> CallbackConfig:
+    d = CallbackConfig()
+    if t is None:
+        return d
+    sound = "a sound file name without spaces"
+    dial = t.string("dial", d.dial, allow_empty=False,
+                    expected='a dial string with {number}, e.g. "PJSIP/{number}@trunk"')
+    if "{number}" not in dial:
+        t.problems.add(t.key_path("dial"), f"{_show(dial)} has no {{number}}",
+                       'a dial string with {number}, e.g. "PJSIP/{number}@trunk"')
+        dial = d.dial
+    config = CallbackConfig(
+        enabled=t.boolean("enabled", d.enabled),
+        offer_after_seconds=t.integer("offer_after_seconds", d.offer_after_seconds, lo=0,
+                                      hi=86400),
+        key=t.string("key", d.key, pattern=re.compile(r"^[0-9*#]$"), allow_empty=False,
+                     expected="one DTMF key: 0-9, * or #"),
+        offer_prompt=t.string("offer_prompt", d.offer_prompt, pattern=_SOUND_RE, expected=sound),
+        number_prompt=t.string("number_prompt", d.number_prompt, pattern=_SOUND_RE,
+                               expected=sound),
+        confirm_prompt=t.string("confirm_prompt", d.confirm_prompt, pattern=_SOUND_RE,
+                                expected=sound),
+        agent_prompt=t.string("agent_prompt", d.agent_prompt, pattern=_SOUND_RE, expected=sound),
+        dial=dial,
+        attempts=t.integer("attempts", d.attempts, lo=1, hi=20),
+        retry_seconds=t.integer("retry_seconds", d.retry_seconds, lo=5, hi=86400),
+        ring_seconds=t.integer("ring_seconds", d.ring_seconds, lo=5, hi=300),
+        context=t.string("context", d.context, pattern=_NAME_RE, allow_empty=False,
+                         expected="a dialplan context name"),
+    )
+    t.finish()
+    return config
 
 
 def _business_hours(t: _Table, site_timezone: str, target_expected: str) -> BusinessHours:
@@ -1243,6 +1325,9 @@ def _agents(items: list[object], problems: _Problems) -> list[tuple[str, AgentCo
         pin = t.string(
             "pin", "", pattern=_PIN_RE, secret=True, expected="2 to 16 digits as a string"
         )
+        password_hash = t.string(
+            "password_hash", "", pattern=_HASH_RE, secret=True, expected=_HASH_EXPECTED
+        )
         t.finish()
         if agent_id:
             agents.append(
@@ -1255,6 +1340,7 @@ def _agents(items: list[object], problems: _Problems) -> list[tuple[str, AgentCo
                         queues=queues,
                         skills=skills,
                         pin=pin,
+                        password_hash=password_hash,
                     ),
                 )
             )

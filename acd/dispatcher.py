@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from acd.config import AgentConfig, Config, QueueConfig, RoutingStrategy
 from acd.models import AgentState, AgentView, CallState, CallView
-from acd.routing import Candidate, agent_qualifies, choose_call, rank_agents
+from acd.routing import Candidate, agent_qualifies, callback_due, choose_call, rank_agents
 from acd.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class Dispatcher:
         # A reservation's lease outlives the ring by this much, so it only
         # runs out when the process that dials has died or lost track.
         self.reservation_margin = RESERVATION_MARGIN
+        # Runs a reserved callback (it has no caller's socket to tell).
+        self.on_callback: Callable[[str, str], None] = lambda _call, _agent: None
 
     def lease_for(self, queue: QueueConfig | None) -> float:
         ring = queue.ring_timeout_seconds if queue is not None else 30
@@ -83,7 +85,9 @@ class Dispatcher:
         return True
 
     async def _notify(self, call: CallView, agent_id: str) -> None:
-        if call.owner == self.instance_id:
+        if call.is_callback:
+            self.on_callback(call.id, agent_id)
+        elif call.owner == self.instance_id:
             self.deliver(call.id, agent_id)
         else:
             await self.store.offer(call.owner, call.id)
@@ -109,6 +113,8 @@ class Dispatcher:
             if queue is None:
                 return False
             now = self.clock()
+            if not callback_due(call, queue, now):
+                return False
             waited = max(0.0, now - call.arrival)
             # Longest idle: the head of the idle-ordered set nearly always
             # holds the answer; read the whole set only when it does not.

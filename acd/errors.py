@@ -51,3 +51,13 @@ class CallActive(AcdError):
     ``agi_uniqueid``, or a session that raced its own re-enqueue)."""
 
     code = "call_active"
+
+
+class UnknownCall(AcdError):
+    code = "unknown_call"
+
+
+class InvalidDisposition(AcdError):
+    """A disposition code the call's queue does not define."""
+
+    code = "invalid_disposition"

@@ -29,6 +29,8 @@ Redis Cluster and cluster-mode managed Redis):
 - ``resv:{agent}``           an agent's reservation lease while ringing: the call
                              id, with a TTL a little longer than the ring timeout
 - ``generation``             random id written once; missing = Redis came back empty
+- ``contact:{call}``         a finished contact's summary (90 days), for histories
+- ``history:{caller id}``    sorted set of the caller's last 20 contacts, by arrival
 - ``available``              sorted set of agents available and reachable,
                              score = idle_since (longest idle first)
 - ``wrapups``                sorted set agent id -> wrap-up end epoch
@@ -71,6 +73,13 @@ COUNTER_FIELDS: tuple[str, ...] = (
     "wait_seconds",  # total wait of answered calls
     "abandon_wait_seconds",
     "handled",  # calls whose wrap-up finished (AHT denominator)
+    "dispositioned",  # answered calls whose agent recorded a disposition
+    "resolved",  # ... with a disposition that counts as resolved
+    "csat_answers",  # post-call surveys answered (1-5)
+    "csat_good",  # ... with 4 or 5
+    "callback_requested",  # callers who left the line to be called back
+    "callback_answered",  # callbacks that reached the caller (also in "answered")
+    "callback_failed",  # callbacks given up after the last attempt
 )
 
 AGENT_FIELDS: tuple[str, ...] = (
@@ -176,6 +185,12 @@ class Keys:
 
     def reservation(self, agent_id: str) -> str:
         return f"{self.prefix}resv:{agent_id}"
+
+    def contact(self, call_id: str) -> str:
+        return f"{self.prefix}contact:{call_id}"
+
+    def history(self, caller_id: str) -> str:
+        return f"{self.prefix}history:{caller_id}"
 
     @property
     def generation(self) -> str:

@@ -103,6 +103,12 @@ class CallView:
     agent: str
     owner: str
     tried: tuple[str, ...] = ()
+    kind: str = ""  # "callback" for a caller waiting to be called back
+    not_before: float = 0.0  # a callback's next attempt, not earlier
+
+    @property
+    def is_callback(self) -> bool:
+        return self.kind == "callback"
 
     @classmethod
     def from_hash(cls, call_id: str, h: Mapping[str, str]) -> CallView:
@@ -123,6 +129,8 @@ class CallView:
             agent=h.get("agent", ""),
             owner=h.get("owner", ""),
             tried=tried,
+            kind=h.get("kind", ""),
+            not_before=_f(h.get("not_before")),
         )
 
 

@@ -23,7 +23,9 @@ from telephony.ami_codec import AmiMessage
 # The only AMI events the ACD uses; asked for with Asterisk's Filter action so
 # a busy Asterisk does not send (and the ACD does not parse) all the rest.
 # (POSIX ERE, as Asterisk's regexec reads it: the name ends at the line break.)
-AMI_EVENT_FILTERS = ("Event: (ContactStatus|DeviceStateChange|DialEnd|FullyBooted)[^A-Za-z]",)
+AMI_EVENT_FILTERS = (
+    "Event: (ContactStatus|DeviceStateChange|DialEnd|FullyBooted|OriginateResponse)[^A-Za-z]",
+)
 
 REACHABLE_CONTACT = frozenset({"reachable", "created", "updated", "avail", "nonqualified"})
 UNREACHABLE_CONTACT = frozenset({"unreachable", "removed", "unavail"})

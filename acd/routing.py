@@ -129,6 +129,8 @@ def choose_call(
         if queue is None:
             continue
         for call in calls:
+            if not callback_due(call, queue, now):
+                continue
             waited = max(0.0, now - call.arrival)
             if not agent_qualifies(agent, queue, waited):
                 continue
@@ -137,6 +139,14 @@ def choose_call(
             if best is None or key > best[0]:
                 best = (key, call)
     return best[1] if best else None
+
+
+def callback_due(call: CallView, queue: QueueConfig, now: float) -> bool:
+    """A waiting call may be offered now: every caller on the line, and a
+    callback once its retry time has come and the queue is open."""
+    if not call.is_callback:
+        return True
+    return call.not_before <= now and is_open(queue.business_hours, now)
 
 
 def is_open(hours: BusinessHours, now: float) -> bool:

@@ -24,13 +24,15 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from acd.agents import AgentCommands, AgentFeatureCodes
 from acd.call_flow import REQUEUE, CallFlow
+from acd.callbacks import Callbacks
 from acd.config import Config
 from acd.degraded import Degraded
 from acd.dispatcher import Dispatcher
@@ -80,6 +82,11 @@ class AcdService:
             self._phone_unreachable,
             degraded=self.degraded,
         )
+        self.callbacks = Callbacks(
+            config, self.store, self.flow, clock, self._spawn_task, lambda: self.ami,
+            self.degraded, self.instance_id,
+        )
+        self.dispatcher.on_callback = self.callbacks.start
         self.features = AgentFeatureCodes(config, self.commands)
         self._by_endpoint = agents_by_endpoint({a.id: a.endpoint for a in config.agents})
         self.lease = lease if lease is not None else config.redis.instance_lease_seconds
@@ -108,7 +115,10 @@ class AcdService:
     # ---- wiring ------------------------------------------------------------
 
     def routes(self) -> dict[str, Handler]:
-        routes: dict[str, Handler] = {"inbound": self.flow.handle}
+        routes: dict[str, Handler] = {
+            "inbound": self.flow.handle,
+            "callback": self.callbacks.handle,
+        }
         routes.update(self.features.routes())  # type: ignore[arg-type]
         return routes
 
@@ -193,9 +203,14 @@ class AcdService:
 
     def _agent_free(self, agent_id: str) -> None:
         """Match a freed agent in a task this service owns."""
+        self._spawn_task(self._match_agent(agent_id))
+
+    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A short job (a match, a callback) in a task this service owns."""
         if self._closing:
+            coro.close()
             return
-        task = asyncio.get_running_loop().create_task(self._match_agent(agent_id))
+        task = asyncio.get_running_loop().create_task(coro)
         self._matches.add(task)
         task.add_done_callback(self._matches.discard)
 
@@ -426,6 +441,9 @@ class AcdService:
 
     async def _on_ami_event(self, msg: AmiMessage) -> None:
         try:
+            if (msg.event or "").lower() == "originateresponse":
+                await self.callbacks.on_originate_response(msg)
+                return
             if (msg.event or "").lower() == "fullybooted":
                 # Sent with every login, and when a restarted Asterisk has
                 # loaded its modules (a resync before that fails and is retried).

@@ -16,7 +16,7 @@ from redis.commands.core import AsyncScript
 
 from acd import store_scripts as lua
 from acd.config import AgentConfig, RedisConfig
-from acd.errors import CallActive, InvalidTransition, UnknownAgent
+from acd.errors import CallActive, InvalidTransition, UnknownAgent, UnknownCall
 from acd.keys import Keys
 from acd.models import AgentView, CallView, waiting_score
 
@@ -54,7 +54,7 @@ def _map(raw: Any) -> dict[str, str]:
 
 
 _ROUTING_FIELDS = ("queue", "arrival", "queue_arrival", "priority", "state", "agent", "owner",
-                   "tried")
+                   "tried", "kind", "not_before")
 
 
 class Store:
@@ -83,6 +83,11 @@ class Store:
                 "SET_PHONE_BUSY",
                 "EXPIRE_RESERVATIONS",
                 "REAP_INSTANCE",
+                "SET_DISPOSITION",
+                "SURVEY",
+                "CALLBACK_REQUESTED",
+                "CALLBACK_RUNNING",
+                "CALLBACK_FAILED",
             )
         }
         # Every script declares this key; all the others share its hash tag.
@@ -101,9 +106,9 @@ class Store:
             await self._run("ENSURE_AGENT", now, agent.id, agent.name, endpoint)
 
     async def agent_command(
-        self, agent_id: str, action: str, now: float, reason: str = ""
+        self, agent_id: str, action: str, now: float, reason: str = "", by: str = ""
     ) -> CommandResult:
-        status, state = await self._run("AGENT_COMMAND", now, agent_id, action, reason)
+        status, state = await self._run("AGENT_COMMAND", now, agent_id, action, reason, by)
         if status == "unknown_agent":
             raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
         if status == "invalid_transition":
@@ -339,6 +344,61 @@ class Store:
     ) -> LeaveResult:
         result, wait = await self._run("LEAVE", now, call_id, outcome, short_abandon_seconds)
         return LeaveResult(str(result), float(wait))
+
+    # ---- outcomes: dispositions, surveys, history ----------------------------
+
+    async def set_disposition(
+        self, call_id: str, agent_id: str, code: str, note: str, *, resolved: bool,
+        end_wrap_up: bool, now: float,
+    ) -> str:
+        """Record the agent's disposition of a call they handled; returns the
+        agent's state after it (``wrap_up_ended`` when it ended the wrap-up)."""
+        status, state = await self._run(
+            "SET_DISPOSITION", now, call_id, agent_id, code, note,
+            "1" if resolved else "0", "1" if end_wrap_up else "0",
+        )
+        if status == "no_call":
+            raise UnknownCall(f"no call {call_id!r}", call=call_id)
+        if status == "not_yours":
+            raise InvalidTransition(
+                f"call {call_id} was not handled by agent {agent_id}", agent=agent_id,
+                state=str(state),
+            )
+        return str(state)
+
+    async def survey(self, call_id: str, score: int, now: float) -> bool:
+        return bool(await self._run("SURVEY", now, call_id, int(score)))
+
+    async def caller_history(self, caller_id: str, limit: int = 10) -> list[dict[str, str]]:
+        """The caller's last contacts, newest first (from the contact summaries)."""
+        if not caller_id:
+            return []
+        ids = _strs(await self.redis.zrevrange(self.keys.history(caller_id), 0, limit - 1))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hgetall(self.keys.contact(cid))
+            rows = await pipe.execute()
+        return [_map(row) for row in rows if row]
+
+    # ---- callbacks ---------------------------------------------------------
+
+    async def callback_requested(self, call_id: str, owner: str, number: str,
+                                 now: float) -> bool:
+        return bool(await self._run("CALLBACK_REQUESTED", now, call_id, owner, number))
+
+    async def callback_running(self, call_id: str, agent_id: str, instance: str,
+                               lease: float, now: float) -> bool:
+        return bool(await self._run("CALLBACK_RUNNING", now, call_id, agent_id, instance,
+                                    max(1, int(lease * 1000))))
+
+    async def callback_failed(
+        self, call_id: str, agent_id: str, who: str, *, retry_seconds: int, attempts: int,
+        now: float,
+    ) -> str:
+        return str(await self._run("CALLBACK_FAILED", now, call_id, agent_id, who,
+                                   retry_seconds, attempts))
 
     async def orphan_ended(self, call_id: str, agent_id: str, now: float) -> bool:
         return bool(await self._run("ORPHAN_ENDED", now, call_id, agent_id))

@@ -92,10 +92,30 @@ local function finish_call(call_id, outcome)
   redis.call('EXPIRE', k, 86400)
 end
 
+-- The finished contact: one event in the stream, and a short summary kept
+-- for HISTORY_DAYS in the caller's history (the agent panel shows it).
+local HISTORY_KEEP = 20
+local HISTORY_SECONDS = 90 * 86400
+local CONTACT_FIELDS = {'caller_id', 'caller_name', 'queue', 'agent', 'outcome', 'arrival',
+                        'wait', 'talk', 'disposition', 'note', 'csat', 'kind'}
 local function contact_record(call_id)
   local k = ckey(call_id)
   local h = redis.call('HGETALL', k)
   event('contact', unpack(h))
+  local caller = hget(k, 'caller_id') or ''
+  if caller == '' or caller == 'unknown' then return end
+  local ctk = P .. 'contact:' .. call_id
+  local vals = redis.call('HMGET', k, unpack(CONTACT_FIELDS))
+  local pairs_ = {'id', call_id}
+  for i, f in ipairs(CONTACT_FIELDS) do
+    if vals[i] then pairs_[#pairs_ + 1] = f; pairs_[#pairs_ + 1] = vals[i] end
+  end
+  redis.call('HSET', ctk, unpack(pairs_))
+  redis.call('EXPIRE', ctk, HISTORY_SECONDS)
+  local hk = P .. 'history:' .. caller
+  redis.call('ZADD', hk, num(hget(k, 'arrival'), NOW), call_id)
+  redis.call('ZREMRANGEBYRANK', hk, 0, -(HISTORY_KEEP + 1))
+  redis.call('EXPIRE', hk, HISTORY_SECONDS)
 end
 
 local function bucket(w)
@@ -137,6 +157,7 @@ local function record_answer(cid, aid, at_s, target)
   if wait <= target then count(queue, qa, 'answered_within_target', 1) end
   count(queue, qa, 'wait_seconds', wait)
   count(queue, qa, bucket(wait), 1)
+  if hget(ck, 'kind') == 'callback' then count(queue, qa, 'callback_answered', 1) end
   event('call_answered', 'call', cid, 'queue', queue, 'agent', aid, 'wait', tostring(wait))
 end
 
@@ -210,9 +231,34 @@ local function leave_call(cid, outcome, short)
   return outcome, wait, aid
 end
 
+-- forward declaration: end_wrap_up uses release_agent, defined below
+local release_agent
+
+-- A wrap-up is over (its time ran out, or the disposition ended it): the
+-- handle time is counted, the contact recorded, the agent released.
+local function end_wrap_up(aid)
+  local ak = akey(aid)
+  redis.call('ZREM', P .. 'wrapups', aid)
+  local cid = hget(ak, 'call_id') or ''
+  if cid ~= '' then
+    local ck = ckey(cid)
+    local queue = hget(ck, 'queue')
+    if queue then
+      local talk = num(hget(ck, 'talk'), 0)
+      local wrap = num(hget(ck, 'wrap'), 0)
+      local qa = num(hget(ck, 'queue_arrival'), NOW)
+      count(queue, qa, 'handle_seconds', talk + wrap)
+      count(queue, qa, 'wrap_seconds', wrap)
+      count(queue, qa, 'handled', 1)
+      contact_record(cid)
+    end
+  end
+  release_agent(aid)
+end
+
 -- The agent's call is fully over: apply a pending logout or pause, else
 -- the agent is available again.
-local function release_agent(aid)
+release_agent = function(aid)
   local ak = akey(aid)
   redis.call('HSET', ak, 'call_id', '', 'queue', '', 'wrap_until', '')
   redis.call('DEL', P .. 'resv:' .. aid)
@@ -245,13 +291,18 @@ sync_available(id)
 return 1
 """
 
-# ARGV[5..]: agent id, action (login|logout|pause|unpause), reason
+# ARGV[5..]: agent id, action (login|logout|pause|unpause), reason, by (who
+# asked, when not the agent: a supervisor's id, recorded in the stream)
 AGENT_COMMAND = PRELUDE + r"""
 local id = ARGV[5]
 local action = ARGV[6]
 local reason = ARGV[7]
+local by = ARGV[8] or ''
 local k = akey(id)
 if redis.call('SISMEMBER', P .. 'agents', id) == 0 then return {'unknown_agent', ''} end
+if by ~= '' then
+  event('agent_command', 'agent', id, 'action', action, 'reason', reason, 'by', by)
+end
 local st = hget(k, 'state') or 'logged_out'
 if action == 'login' then
   if st ~= 'logged_out' then return {'invalid_transition', st} end
@@ -503,23 +554,131 @@ if hget(ak, 'state') ~= 'wrap_up' then
   return 0
 end
 if num(hget(ak, 'wrap_until'), 0) > NOW then return 0 end
-redis.call('ZREM', P .. 'wrapups', aid)
-local cid = hget(ak, 'call_id') or ''
-if cid ~= '' then
-  local ck = ckey(cid)
-  local queue = hget(ck, 'queue')
-  if queue then
-    local talk = num(hget(ck, 'talk'), 0)
-    local wrap = num(hget(ck, 'wrap'), 0)
-    local qa = num(hget(ck, 'queue_arrival'), NOW)
-    count(queue, qa, 'handle_seconds', talk + wrap)
-    count(queue, qa, 'wrap_seconds', wrap)
-    count(queue, qa, 'handled', 1)
-    contact_record(cid)
-  end
-end
-release_agent(aid)
+end_wrap_up(aid)
 return 1
+"""
+
+# ARGV[5..]: call id, agent id, code, note, resolved ('1'|'0'), end wrap-up ('1'|'0').
+# The agent who handled the call records its outcome; the resolution counters
+# move with a changed mind; the wrap-up may end now.
+SET_DISPOSITION = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local ck = ckey(cid)
+local st = hget(ck, 'state')
+if st == nil then return {'no_call', ''} end
+if hget(ck, 'agent') ~= aid or (st ~= 'on_call' and st ~= 'done')
+   or hget(ck, 'answered') == nil then
+  return {'not_yours', st}
+end
+local queue = hget(ck, 'queue')
+local qa = num(hget(ck, 'queue_arrival'), NOW)
+local before = hget(ck, 'resolved')
+if before == nil then count(queue, qa, 'dispositioned', 1) end
+if ARGV[9] == '1' and before ~= '1' then count(queue, qa, 'resolved', 1) end
+if ARGV[9] ~= '1' and before == '1' then count(queue, qa, 'resolved', -1) end
+redis.call('HSET', ck, 'disposition', ARGV[7], 'note', ARGV[8], 'resolved', ARGV[9])
+local ctk = P .. 'contact:' .. cid
+if redis.call('EXISTS', ctk) == 1 then
+  redis.call('HSET', ctk, 'disposition', ARGV[7], 'note', ARGV[8])
+end
+event('disposition', 'call', cid, 'agent', aid, 'code', ARGV[7], 'queue', queue)
+changed('agent', queue, aid)
+local ak = akey(aid)
+if ARGV[10] == '1' and hget(ak, 'state') == 'wrap_up' and hget(ak, 'call_id') == cid then
+  -- the wrap-up took as long as it really took
+  local ended = num(hget(ck, 'ended'), NOW)
+  redis.call('HSET', ck, 'wrap', tostring(math.max(0, NOW - ended)))
+  end_wrap_up(aid)
+  return {'ok', 'wrap_up_ended'}
+end
+return {'ok', hget(ak, 'state') or ''}
+"""
+
+# ARGV[5..]: call id, score 1-5. The caller's post-call survey answer.
+SURVEY = PRELUDE + r"""
+local cid = ARGV[5]
+local score = tonumber(ARGV[6])
+local ck = ckey(cid)
+if hget(ck, 'answered') == nil or hget(ck, 'csat') ~= nil then return 0 end
+local queue = hget(ck, 'queue')
+local qa = num(hget(ck, 'queue_arrival'), NOW)
+redis.call('HSET', ck, 'csat', ARGV[6])
+local ctk = P .. 'contact:' .. cid
+if redis.call('EXISTS', ctk) == 1 then redis.call('HSET', ctk, 'csat', ARGV[6]) end
+count(queue, qa, 'csat_answers', 1)
+if score >= 4 then count(queue, qa, 'csat_good', 1) end
+event('survey', 'call', cid, 'queue', queue, 'score', ARGV[6])
+changed('call', queue, '')
+return 1
+"""
+
+# ARGV[5..]: call id, owner, number. A caller on hold asks to be called back:
+# the call keeps its place (same score) but no socket holds it any more.
+CALLBACK_REQUESTED = PRELUDE + r"""
+local cid = ARGV[5]
+local ck = ckey(cid)
+if hget(ck, 'state') ~= 'waiting' or hget(ck, 'owner') ~= ARGV[6] then return 0 end
+local queue = hget(ck, 'queue')
+redis.call('HSET', ck, 'kind', 'callback', 'callback_number', ARGV[7], 'owner', '',
+           'attempts', '0', 'not_before', '0')
+redis.call('SREM', P .. 'owner:' .. ARGV[6], cid)
+count(queue, num(hget(ck, 'queue_arrival'), NOW), 'callback_requested', 1)
+event('callback_requested', 'call', cid, 'queue', queue, 'number', ARGV[7])
+changed('call', queue, '')
+return 1
+"""
+
+# ARGV[5..]: call id, agent id, instance, lease (ms). A reserved callback is
+# being run: its reservation lease covers ringing the agent and the caller.
+CALLBACK_RUNNING = PRELUDE + r"""
+local ck = ckey(ARGV[5])
+if hget(ck, 'state') ~= 'ringing' or hget(ck, 'agent') ~= ARGV[6] then return 0 end
+redis.call('HSET', ck, 'runner', ARGV[7])
+redis.call('SET', P .. 'resv:' .. ARGV[6], ARGV[5], 'PX', ARGV[8])
+return 1
+"""
+
+# ARGV[5..]: call id, agent id, who ('agent'|'caller'), retry seconds, attempts
+# allowed, auto-pause limit. A callback attempt did not reach the caller: the
+# agent is freed (the agent's miss only when the agent did not answer), the
+# callback waits again in its place, or gives up after the last attempt.
+CALLBACK_FAILED = PRELUDE + r"""
+local cid = ARGV[5]
+local aid = ARGV[6]
+local who = ARGV[7]
+local ck = ckey(cid)
+local ak = akey(aid)
+if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+  if who == 'agent' then
+    redis.call('HINCRBY', ak, 'missed', 1)
+    event('agent_missed', 'agent', aid, 'call', cid, 'status', 'CALLBACK_NOANSWER')
+  end
+  free_reserved(aid)
+end
+if hget(ck, 'state') ~= 'ringing' and hget(ck, 'state') ~= 'on_call' then return 'none' end
+local queue = hget(ck, 'queue')
+local attempts = num(hget(ck, 'attempts'), 0)
+if who == 'caller' then attempts = attempts + 1 end
+redis.call('HSET', ck, 'attempts', tostring(attempts))
+if attempts >= tonumber(ARGV[9]) then
+  local qa = num(hget(ck, 'queue_arrival'), NOW)
+  count(queue, qa, 'callback_failed', 1)
+  redis.call('HSET', ck, 'wait', tostring(math.max(0, NOW - num(hget(ck, 'arrival'), NOW))))
+  finish_call(cid, 'callback_failed')
+  contact_record(cid)
+  changed('call', queue, aid)
+  return 'failed'
+end
+local arrival = num(hget(ck, 'arrival'), NOW)
+local score = arrival - num(hget(ck, 'priority'), 0) * 1000000
+local not_before = NOW
+if who == 'caller' then not_before = NOW + tonumber(ARGV[8]) end
+redis.call('HSET', ck, 'state', 'waiting', 'agent', '', 'not_before', tostring(not_before))
+redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', score, cid)
+redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, cid)
+changed('call', queue, aid)
+return 'retry'
 """
 
 # ARGV[5..]: call id, outcome (abandoned|timed_out|overflowed|lost), short threshold
@@ -589,7 +748,8 @@ for _, aid in ipairs(redis.call('SMEMBERS', P .. 'ringing')) do
       local ck = ckey(cid)
       if cid ~= '' and hget(ck, 'state') == 'ringing' and hget(ck, 'agent') == aid then
         local owner = hget(ck, 'owner') or ''
-        if redis.call('EXISTS', P .. 'instance:' .. owner) == 1 then
+        if hget(ck, 'kind') == 'callback' or
+           redis.call('EXISTS', P .. 'instance:' .. owner) == 1 then
           local queue = hget(ck, 'queue')
           local arrival = num(hget(ck, 'arrival'), NOW)
           local score = arrival - num(hget(ck, 'priority'), 0) * 1000000

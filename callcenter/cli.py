@@ -43,6 +43,11 @@ def _build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check a live Asterisk over AMI (one shot)")
     doctor.add_argument("--config", required=True, help="configuration file (TOML)")
 
+    passwd = sub.add_parser(
+        "passwd", help="print a password hash for [[agents]] / [[supervisors]] password_hash"
+    )
+    passwd.add_argument("--stdin", action="store_true",
+                        help="read the password from standard input instead of prompting")
     export = sub.add_parser("export", help="export statistics")
     export_sub = export.add_subparsers(dest="export_what", required=True, metavar="WHAT")
     intervals = export_sub.add_parser("intervals", help="interval CSV (DESIGN.md columns)")
@@ -95,6 +100,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from acd.doctor import run_doctor
 
         return run_doctor(args.config)
+    if args.command == "passwd":
+        return _passwd(args.stdin)
     if args.command == "export":
         from acd.export import run_export_intervals
 
@@ -110,6 +117,25 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_forecast(args)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _passwd(from_stdin: bool) -> int:
+    import getpass
+
+    from acd.credentials import hash_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("acd passwd: the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 8:
+        print("acd passwd: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
 
 
 if __name__ == "__main__":
