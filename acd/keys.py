@@ -38,6 +38,8 @@ Redis Cluster and cluster-mode managed Redis):
                              process holds
 - ``offers:{instance}``      pub/sub channel: call ids reserved for an agent,
                              for the process that owns the call
+- ``session:{id}``           hash: one agent-desk sign-in (wallboard), with a TTL
+- ``signin:{user}:{ip}``     failed sign-ins of one user from one address (TTL)
 """
 
 from __future__ import annotations
@@ -209,6 +211,12 @@ class Keys:
 
     def offers(self, instance_id: str) -> str:
         return f"{self.prefix}offers:{instance_id}"
+
+    def session(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}"
+
+    def signin_failures(self, user: str, address: str) -> str:
+        return f"{self.prefix}signin:{user}:{address}"
 
 
 def interval_start(epoch: float, interval: int = INTERVAL_SECONDS) -> int:
