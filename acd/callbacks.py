@@ -90,7 +90,7 @@ class Callbacks:
         cb = queue.callback
         result = await self.store.callback_failed(
             call_id, agent_id, who, retry_seconds=cb.retry_seconds, attempts=cb.attempts,
-            now=self.clock(),
+            auto_pause_after=queue.auto_pause_after_misses, now=self.clock(),
         )
         log.info("callback %s (agent %s, %s did not answer): %s", call_id, agent_id, who, result)
         self.flow._on_agent_free(agent_id)

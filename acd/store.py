@@ -395,10 +395,10 @@ class Store:
 
     async def callback_failed(
         self, call_id: str, agent_id: str, who: str, *, retry_seconds: int, attempts: int,
-        now: float,
+        auto_pause_after: int = 0, now: float,
     ) -> str:
         return str(await self._run("CALLBACK_FAILED", now, call_id, agent_id, who,
-                                   retry_seconds, attempts))
+                                   retry_seconds, attempts, auto_pause_after))
 
     async def orphan_ended(self, call_id: str, agent_id: str, now: float) -> bool:
         return bool(await self._run("ORPHAN_ENDED", now, call_id, agent_id))

@@ -651,10 +651,25 @@ local ck = ckey(cid)
 local ak = akey(aid)
 if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
   if who == 'agent' then
-    redis.call('HINCRBY', ak, 'missed', 1)
+    -- the agent's missed ring: counted, the next attempt prefers a colleague
+    local missed = redis.call('HINCRBY', ak, 'missed', 1)
     event('agent_missed', 'agent', aid, 'call', cid, 'status', 'CALLBACK_NOANSWER')
+    local tried = hget(ck, 'tried') or ''
+    if tried ~= '' then tried = tried .. ',' end
+    redis.call('HSET', ck, 'tried', tried .. aid)
+    local limit = tonumber(ARGV[10]) or 0
+    if limit > 0 and missed >= limit and hget(ak, 'pending') ~= 'logout' then
+      redis.call('HSET', ak, 'call_id', '', 'queue', '', 'pending', '',
+                 'pause_reason', 'auto-paused: ' .. missed .. ' missed calls')
+      redis.call('DEL', P .. 'resv:' .. aid)
+      redis.call('SREM', P .. 'ringing', aid)
+      set_agent_state(aid, 'paused')
+    else
+      free_reserved(aid)
+    end
+  else
+    free_reserved(aid)
   end
-  free_reserved(aid)
 end
 if hget(ck, 'state') ~= 'ringing' and hget(ck, 'state') ~= 'on_call' then return 'none' end
 local queue = hget(ck, 'queue')

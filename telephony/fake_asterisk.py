@@ -221,6 +221,13 @@ class FakeAsterisk:
         self.hang_on_dial: set[str] = set()
         #: Raw replies forced for AGI verbs (e.g. ``{"SET MUSIC": b"510 ...\n"}``).
         self.broken_commands: dict[str, bytes] = {}
+        #: Numbers outside (a trunk): how each answers ("answer" or "no_answer").
+        self.external: dict[str, str] = {}
+        self.external_talk_seconds = 0.3
+        #: ``(number, DIALSTATUS, monotonic time)`` of every call to the outside.
+        self.external_calls: list[tuple[str, str, float]] = []
+        #: ``(agent, answered, monotonic time)`` of every Originate to an agent.
+        self.originates: list[tuple[str, bool, float]] = []
         self._agents_changed = asyncio.Event()
         self.ami = FakeAmiServer(
             host=ami_host,
@@ -406,8 +413,28 @@ class FakeAsterisk:
         """The agent hangs up the call they are on now."""
         self.agents[endpoint].hangup_now.set()
 
+    async def _dial_outside(
+        self, call: FakeCall, number: str, ring_timeout: float
+    ) -> tuple[str, int]:
+        """``Dial(PJSIP/<number>@trunk)``: a party outside, per :attr:`external`."""
+        behaviour = self.external.get(number, "answer")
+        if behaviour != "answer":
+            hung_up = await call._sleep_or_hangup(ring_timeout)
+            status = "CANCEL" if hung_up else "NOANSWER"
+            self.external_calls.append((number, status, time.monotonic()))
+            return status, -1 if hung_up else 0
+        if await call._sleep_or_hangup(0.05):
+            self.external_calls.append((number, "CANCEL", time.monotonic()))
+            return "CANCEL", -1
+        call._on_bridged(number)
+        self.external_calls.append((number, "ANSWER", time.monotonic()))
+        await call._sleep_or_hangup(self.external_talk_seconds)
+        return "ANSWER", -1
+
     async def dial(self, call: FakeCall, endpoint: str, ring_timeout: float) -> tuple[str, int]:
         """Simulate ``Dial(PJSIP/<endpoint>,<timeout>)``; returns (DIALSTATUS, AGI result)."""
+        if "@" in endpoint:
+            return await self._dial_outside(call, endpoint.split("@", 1)[0], ring_timeout)
         agent = self.agents.get(endpoint)
         if agent is None or not agent.registered or agent.behaviour == AgentBehaviour.UNREACHABLE:
             return "CHANUNAVAIL", 0
@@ -920,6 +947,9 @@ class FakeAsterisk:
     def _originate(self, request: AmiMessage) -> list[AmiMessage]:
         if not request.get("Channel"):
             return [ami_response(request, "Error", "Channel not specified")]
+        if request.get("Context") and not request.get("Application"):
+            self._spawn(self._originate_to_context(request), "fake-originate-context")
+            return [ami_response(request, message="Originate successfully queued")]
         match = _CALLERID.fullmatch(request.get("CallerID") or "")
         name, number = (match.group(1), match.group(2)) if match else ("", "5551234")
         data = request.get("Data") or ""
@@ -934,6 +964,61 @@ class FakeAsterisk:
 
     async def _originated_call(self, script: str, number: str, name: str) -> None:
         await self.place_call(script, caller_id=number, caller_name=name)
+
+    async def _originate_to_context(self, request: AmiMessage) -> None:
+        """``Originate`` (Async) of an agent's phone into a dialplan context:
+        the phone rings; answered, the context runs (``acd-callback``:
+        ``AGI(.../callback?call=${ACD_CALLBACK})`` on the agent's channel);
+        ``OriginateResponse`` says which."""
+        channel = request.get("Channel") or ""
+        endpoint = channel.split("/", 1)[1] if "/" in channel else channel
+        variables = dict(
+            item.split("=", 1) for item in (request.get("Variable") or "").split(",") if "=" in item
+        )
+        try:
+            timeout = int(request.get("Timeout") or "30000") / 1000
+        except ValueError:
+            timeout = 30.0
+
+        def respond(success: bool, reason: str) -> None:
+            self.emit("OriginateResponse", [
+                ("ActionID", request.action_id or ""),
+                ("Response", "Success" if success else "Failure"),
+                ("Channel", channel), ("Context", request.get("Context") or ""),
+                ("Exten", request.get("Exten") or ""), ("Reason", reason),
+                ("Uniqueid", "<null>"), ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ])
+
+        agent = self.agents.get(endpoint)
+        if agent is None or not agent.registered or agent.behaviour == AgentBehaviour.UNREACHABLE:
+            self.originates.append((endpoint, False, time.monotonic()))
+            respond(False, "0")
+            return
+        if agent.call is not None or agent.private_call or agent.behaviour == AgentBehaviour.BUSY:
+            self.originates.append((endpoint, False, time.monotonic()))
+            respond(False, "5")
+            return
+        agent.private_call = True
+        self._device_state(agent)
+        try:
+            answers = agent.behaviour == AgentBehaviour.ANSWER and agent.ring_delay < timeout
+            await asyncio.sleep(agent.ring_delay if answers else timeout)
+            self.originates.append((endpoint, answers, time.monotonic()))
+            if not answers:
+                respond(False, "3")
+                return
+            respond(True, "4")
+            if request.get("Context") == "acd-callback":
+                call = await self.place_call(
+                    f"callback?call={variables.get('ACD_CALLBACK', '')}", caller_id=endpoint,
+                    caller_name=f"Agent {endpoint}",
+                )
+                await call._done.wait()
+        finally:
+            agent.private_call = False
+            self._device_state(agent)
+            self._agents_changed.set()
 
 
 #: Actions of modules that a booting Asterisk has not loaded yet.
