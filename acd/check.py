@@ -224,6 +224,16 @@ def configured_prompts(config: Config) -> list[tuple[str, str]]:
         hours = queue.business_hours
         if hours.closed_message and (hours.weekly or hours.holidays):
             prompts.append((f"{key}.closed_message", hours.closed_message))
+        cb = queue.callback
+        if cb.enabled:
+            for name in ("offer_prompt", "number_prompt", "confirm_prompt", "agent_prompt"):
+                sound = getattr(cb, name)
+                if sound:
+                    prompts.append((f"{key}.callback.{name}", sound))
+        if queue.survey:
+            prompts.append((f"{key}.survey_prompt", queue.survey_prompt))
+            if queue.survey_thanks:
+                prompts.append((f"{key}.survey_thanks", queue.survey_thanks))
     return prompts
 
 
@@ -476,9 +486,34 @@ def _where(call_context: str, step: Priority) -> str:
     return f"line {step.line}: {call_context},{step.exten},{step.number}"
 
 
+def _check_callback_contexts(
+    config: Config, file: str, dialplan: Dialplan, calls: list[_AgiCall], report: CheckReport
+) -> None:
+    """Every queue with callbacks needs its Originate context, handing the
+    agent's channel to the ACD's ``callback`` script."""
+    for queue in config.queues:
+        cb = queue.callback
+        if not cb.enabled:
+            continue
+        where = f"queues[{queue.name}].callback.context"
+        if cb.context not in dialplan.contexts:
+            report.problem(
+                config.source, where,
+                f"context {cb.context!r} does not exist in {file}",
+                f"[{cb.context}] with exten => _X.,1,AGI(agi://.../callback?call=${{ACD_CALLBACK}})",
+            )
+        elif not any(c.script == "callback" and c.context.name == cb.context for c in calls):
+            report.problem(
+                file, f"[{cb.context}]",
+                "does not hand the agent's channel to the ACD",
+                "AGI(agi://HOST:PORT/callback?call=${ACD_CALLBACK})",
+            )
+
+
 def _check_dialplan(config: Config, file: str, dialplan: Dialplan, report: CheckReport) -> None:
     src, agi = config.source, config.agi
     calls = _agi_calls(dialplan)
+    _check_callback_contexts(config, file, dialplan, calls, report)
     if not calls:
         report.problem(
             file,

@@ -63,3 +63,28 @@ finish acd-support-menu "$work/menu-en.wav" "$work/menu-fr.wav"
 # acd-closed: closed_message of every queue outside its opening hours.
 speak en-gb "Thank you for calling. We are closed at the moment. Please call again during our opening hours." "$work/closed.wav"
 finish acd-closed "$work/closed.wav"
+
+# acd-callback-offer: at a position announcement, when the queue offers
+# callbacks ([queues.callback]); the key is the callback's "key" (default 1).
+speak en-gb "To be called back instead of waiting, keeping your place in the queue, press 1." "$work/cb-offer.wav"
+finish acd-callback-offer "$work/cb-offer.wav"
+
+# acd-callback-number: which number to call.
+speak en-gb "To be called back on the number you are calling from, press 1. Or enter the number to call, followed by the hash key." "$work/cb-number.wav"
+finish acd-callback-number "$work/cb-number.wav"
+
+# acd-callback-confirm: before the caller hangs up.
+speak en-gb "Thank you. We will call you back when it is your turn. You can hang up now." "$work/cb-confirm.wav"
+finish acd-callback-confirm "$work/cb-confirm.wav"
+
+# acd-callback-agent: played to the agent before the caller is dialled.
+speak en-gb "Callback. Connecting you to a caller who asked to be called back." "$work/cb-agent.wav"
+finish acd-callback-agent "$work/cb-agent.wav"
+
+# acd-survey: the post-call survey ([[queues]] survey = true).
+speak en-gb "Before you go: how satisfied were you with this call? Press 1 for not at all, up to 5 for very satisfied." "$work/survey.wav"
+finish acd-survey "$work/survey.wav"
+
+# acd-survey-thanks: after the caller's score.
+speak en-gb "Thank you for your answer. Goodbye." "$work/survey-thanks.wav"
+finish acd-survey-thanks "$work/survey-thanks.wav"

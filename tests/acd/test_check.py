@@ -382,3 +382,33 @@ def test_dialplan_playing_a_sound_nothing_has_is_a_warning(asterisk_dir: Path) -
         "agents,acd-unavailable,2: plays 'cannot-complete-temp-error', which is neither a core "
         "sound the ACD knows of nor a file in"
     ) in result.stderr
+
+
+def _with_callbacks_and_survey(tmp_path: Path) -> Path:
+    config = tmp_path / "acd.toml"
+    text = (ROOT / "config" / "acd.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        'name = "sales"\nservice_level_seconds',
+        'name = "sales"\nsurvey = true\ncallback = { enabled = true }\nservice_level_seconds',
+    )
+    assert "survey = true" in text
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_callbacks_and_survey_need_their_context_and_prompts(
+    asterisk_dir: Path, tmp_path: Path
+) -> None:
+    with_data_dir(asterisk_dir, tmp_path / "data", installed=False)
+    config = _with_callbacks_and_survey(tmp_path)
+    # the shipped files have the callback context and every prompt
+    assert acd("check", "--config", str(config), "--asterisk", str(asterisk_dir)).returncode == 0
+    edit(asterisk_dir / "extensions.conf", "[acd-callback]", "[acd-callbacks-old]")
+    (asterisk_dir / "sounds" / "en" / "acd-survey.wav").unlink()
+    result = acd("check", "--config", str(config), "--asterisk", str(asterisk_dir))
+    assert result.returncode == 2
+    assert (f"{config}: queues[sales].callback.context: context 'acd-callback' does not "
+            "exist in") in result.stderr
+    assert f"{config}: queues[sales].survey_prompt: prompt 'acd-survey' not found" in (
+        result.stderr
+    )
