@@ -6,6 +6,12 @@ short ones included), answered_within_target, target_seconds, handle_seconds
 (wrap-up included), wait_seconds (sum over answered). Every interval of the
 requested days is written, quiet ones as zeros, so the forecaster sees nights
 and weekends as they were.
+
+After those, for the contact-center's own reports (the forecaster ignores
+them): handled, lost (to the dialplan's fallback queue), dispositioned,
+resolved (resolution rate = resolved / handled), csat_answers, csat_good
+(CSAT = csat_good / csat_answers), callback_requested, callback_answered,
+callback_failed.
 """
 
 from __future__ import annotations
@@ -38,6 +44,17 @@ COLUMNS = (
     "target_seconds",
     "handle_seconds",
     "wait_seconds",
+)
+EXTRA_COLUMNS = (
+    "handled",
+    "lost",
+    "dispositioned",
+    "resolved",
+    "csat_answers",
+    "csat_good",
+    "callback_requested",
+    "callback_answered",
+    "callback_failed",
 )
 
 
@@ -106,19 +123,19 @@ async def export_rows(
     starts = list(intervals(request))
     rows: list[list[str]] = []
     fields = ("offered", "answered", "abandoned", "answered_within_target",
-              "handle_seconds", "wait_seconds")
+              "handle_seconds", "wait_seconds", *EXTRA_COLUMNS)
     for queue in request.queues:
         async with redis.pipeline(transaction=False) as pipe:
             for start in starts:
                 pipe.hmget(keys.stats(queue, int(start.timestamp())), *fields)
             results = await pipe.execute()
         for start, values in zip(starts, results, strict=True):
-            offered, answered, abandoned, within, handle, wait = (
+            offered, answered, abandoned, within, handle, wait, *extra = (
                 _number(v.decode() if isinstance(v, bytes) else v) for v in values
             )
             rows.append([
                 start.isoformat(), str(INTERVAL_SECONDS), queue, offered, answered, abandoned,
-                within, str(targets[queue]), handle, wait,
+                within, str(targets[queue]), handle, wait, *extra,
             ])
         print(f"  {queue}: {len(starts)} intervals", file=sys.stderr, flush=True)
     return rows
@@ -132,7 +149,7 @@ def write_csv(path: str, rows: Sequence[Sequence[str]]) -> None:
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
+            writer.writerow((*COLUMNS, *EXTRA_COLUMNS))
             writer.writerows(rows)
         os.replace(tmp, target)
     except BaseException:

@@ -10,7 +10,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd.config import Config, QueueConfig, WallboardConfig
-from acd.export import COLUMNS, export_rows, intervals, parse_request, write_csv
+from acd.export import (
+    COLUMNS,
+    EXTRA_COLUMNS,
+    export_rows,
+    intervals,
+    parse_request,
+    write_csv,
+)
 from acd.keys import Keys
 from callcenter.cli import main
 
@@ -57,21 +64,24 @@ async def test_rows_carry_counters_and_zeros(
     start = dt.datetime(2026, 11, 23, 9, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     await redis_client.hset(keys.stats("support", int(start.timestamp())), mapping={
         "offered": 10, "answered": 8, "abandoned": 2, "answered_within_target": 7,
-        "handle_seconds": 1440.5, "wait_seconds": 160,
+        "handle_seconds": 1440.5, "wait_seconds": 160, "handled": 8, "resolved": 6,
+        "dispositioned": 7, "csat_answers": 4, "csat_good": 3, "callback_requested": 1,
+        "callback_answered": 1,
     })
     request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
     assert request is not None
     rows = await export_rows(redis_client, keys, cfg, request)
     assert len(rows) == 96
     busy = [r for r in rows if r[0] == "2026-11-23T09:15:00+01:00"]
+    # the DESIGN.md columns, then handled, lost, dispositioned, resolved, CSAT, callbacks
     assert busy == [["2026-11-23T09:15:00+01:00", "900", "support", "10", "8", "2", "7", "120",
-                     "1440.500", "160"]]
+                     "1440.500", "160", "8", "0", "7", "6", "4", "3", "1", "1", "0"]]
     assert rows[0][3:6] == ["0", "0", "0"]
     out = tmp_path / "sub" / "intervals.csv"
     write_csv(str(out), rows)
     with out.open(newline="") as fh:
         parsed = list(csv.reader(fh))
-    assert tuple(parsed[0]) == COLUMNS
+    assert tuple(parsed[0]) == (*COLUMNS, *EXTRA_COLUMNS)
     assert len(parsed) == 97
 
 
