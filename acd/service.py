@@ -50,6 +50,7 @@ Handler = Callable[[AgiSession], Awaitable[None]]
 
 PRESENCE_RESYNC_SECONDS = 60.0
 AGENT_SCAN_SECONDS = 2.0  # how often every agent's state is checked against timers
+PRUNE_SECONDS = 10.0  # how often waiting sets are checked against their calls
 
 
 class AcdService:
@@ -109,6 +110,8 @@ class AcdService:
         self._redis_ok_since: float | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_wanted = asyncio.Event()
+        self._next_prune = 0.0
+        self.prune_interval = PRUNE_SECONDS
         self.resyncs = 0  # presence resyncs completed
         self.reaped: list[str] = []  # instances this process reaped (for operators/tests)
 
@@ -318,6 +321,13 @@ class AcdService:
         await self._reap_dead_instances(now)
         if full:
             await self._scan_agents(now)
+            if self._monotonic() >= self._next_prune:
+                self._next_prune = self._monotonic() + self.prune_interval
+                for queue in self.config.queues:
+                    pruned = await self.store.prune_waiting(queue.name, now)
+                    if pruned:
+                        log.warning("queue %s: %d waiting entries without a waiting call "
+                                    "removed", queue.name, pruned)
         if recovered:
             log.info("Redis reachable again: re-reading presence and device states")
             self.request_resync()

@@ -88,6 +88,7 @@ class Store:
                 "CALLBACK_REQUESTED",
                 "CALLBACK_RUNNING",
                 "CALLBACK_FAILED",
+                "PRUNE_WAITING",
             )
         }
         # Every script declares this key; all the others share its hash tag.
@@ -344,6 +345,10 @@ class Store:
     ) -> LeaveResult:
         result, wait = await self._run("LEAVE", now, call_id, outcome, short_abandon_seconds)
         return LeaveResult(str(result), float(wait))
+
+    async def prune_waiting(self, queue: str, now: float) -> int:
+        """Drop waiting entries of calls that are not waiting; returns how many."""
+        return int(await self._run("PRUNE_WAITING", now, queue))
 
     # ---- outcomes: dispositions, surveys, history ----------------------------
 

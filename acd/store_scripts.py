@@ -808,3 +808,19 @@ redis.call('SREM', P .. 'instances', inst)
 event('instance_reaped', 'instance', inst)
 return out
 """
+
+# ARGV[5..]: queue. Waiting entries whose call is gone or no longer waiting
+# (a Redis that lost part of its data, a hand edit): removed, so nobody is
+# counted as waiting who is not. Returns how many.
+PRUNE_WAITING = PRELUDE + r"""
+local queue = ARGV[5]
+local removed = 0
+for _, cid in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue .. ':waiting', 0, -1)) do
+  if hget(ckey(cid), 'state') ~= 'waiting' then
+    unqueue(cid, queue)
+    removed = removed + 1
+  end
+end
+if removed > 0 then changed('call', queue, '') end
+return removed
+"""

@@ -385,3 +385,20 @@ async def _expired(c: Center, agent_id: str, call_id: str) -> bool:
     events = await c.store.redis.xrange(c.store.keys.events)
     return any(f.get("type") == "reservation_expired" and f.get("agent") == agent_id
                and f.get("call") == call_id for _, f in events)
+
+
+async def test_waiting_entries_without_a_waiting_call_are_pruned(
+    redis_server: EmbeddedRedis, key_prefix: str, centers: list[Center]
+) -> None:
+    c = await build_center(redis_server.url, key_prefix, [queue()], [agent("1001")])
+    centers.append(c)
+    acd = await c.start_acd()
+    acd.service.prune_interval = 0.2
+    keys = acd.service.store.keys
+    # what a Redis that lost the call hashes but kept the sorted set looks like
+    await acd.redis.zadd(keys.waiting("support"), {"ghost-1": 1.0, "ghost-2": 2.0})
+    await acd.redis.zadd(keys.arrivals("support"), {"ghost-1": 1.0, "ghost-2": 2.0})
+    assert await c.store.waiting_count("support") == 2
+    await eventually(lambda: _waiting_is(c, 0), 15, "phantom waiting callers removed")
+    await c.login("1001")
+    assert await c.agent_state("1001") is AgentState.AVAILABLE  # nobody to reserve it for
