@@ -1,9 +1,12 @@
 """The wallboard web application (aiohttp).
 
 Routes: ``GET /`` (TV page), ``GET /api/snapshot``, ``GET /ws``, ``GET /healthz``,
-``POST /api/agents/{id}/login|logout|pause|unpause`` and ``/static/...``.
+``POST /api/agents/{id}/login|logout|pause|unpause|disposition``, the agent
+desk's pages (:mod:`wallboard.desk`) and ``/static/...``.
 It reads Redis; agent state changes go through :class:`AgentCommands`, which
-the ACD provides. Domain error codes map to HTTP statuses only here.
+the ACD provides. The agent API takes the Bearer API token (machine clients)
+or a desk session with its CSRF token (an agent for themself, a supervisor
+for anyone). Domain error codes map to HTTP statuses only here.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ import json
 import logging
 import time
 import unicodedata
-import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import jinja2
 import redis.asyncio as aioredis
@@ -28,7 +30,8 @@ from acd.config import Config
 from acd.errors import AcdError
 from acd.keys import Keys
 from acd.metrics import ServiceLevelVariant
-from wallboard import i18n
+from wallboard import desk, i18n
+from wallboard.auth import DeskSettings
 from wallboard.live import LiveHub
 from wallboard.snapshot import Board, SnapshotBuilder, dumps
 
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
 MAX_PAUSE_REASON = 100
+MAX_DISPOSITION_CODE = 64
+MAX_NOTE = 1000
 MAX_COMMAND_BODY = 4096
 HUB_STOP_SECONDS = 3.0
 
@@ -52,12 +57,18 @@ class AgentCommands(Protocol):
 
     async def unpause(self, agent_id: str, by: str = "") -> object: ...
 
+    async def disposition(
+        self, agent_id: str, call_id: str, code: str, note: str = ""
+    ) -> str: ...
+
 
 # The one table from domain error codes to HTTP statuses.
 STATUS_BY_CODE: Mapping[str, int] = {
     "unknown_agent": 404,
     "unknown_queue": 404,
+    "unknown_call": 404,
     "invalid_transition": 409,
+    "invalid_disposition": 422,
     "config_error": 500,
     "store_error": 503,
 }
@@ -95,9 +106,10 @@ def create_app(
     agent_commands: AgentCommands | None = None,
     health: Callable[[], Mapping[str, str]] | None = None,
     clock: Callable[[], float] = time.time,
+    desk_settings: DeskSettings | None = None,
 ) -> web.Application:
     """The wallboard application. ``redis`` stays owned by the caller; the app
-    owns its subscription task (started and stopped with the app)."""
+    owns its subscription tasks (started and stopped with the app)."""
     variant = ServiceLevelVariant(
         config.wallboard.service_level_variant
     )
@@ -122,6 +134,7 @@ def create_app(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    desk.setup(app, config, redis, builder, app[JINJA_KEY], clock, desk_settings or DeskSettings())
     app.cleanup_ctx.append(_live_updates)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_add_security_headers)
@@ -135,19 +148,23 @@ def create_app(
 
 
 async def _live_updates(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[HUB_KEY].run(), name="wallboard-hub")
+    hubs = {"wallboard-hub": app[HUB_KEY], "desk-hub": app[desk.DESK_HUB_KEY]}
+    tasks = {name: asyncio.create_task(hub.run(), name=name) for name, hub in hubs.items()}
     yield
-    await app[HUB_KEY].close()  # also when shutdown signals did not run
-    # The hub stops on its flag within a poll (0.25 s); cancel only as a
+    for hub in hubs.values():
+        await hub.close()  # also when shutdown signals did not run
+    # A hub stops on its flag within a poll (0.25 s); cancel only as a
     # fallback, and never wait without a bound.
-    done, _ = await asyncio.wait([task], timeout=HUB_STOP_SECONDS)
-    if not done:
+    _, pending = await asyncio.wait(tasks.values(), timeout=HUB_STOP_SECONDS)
+    for task in pending:
         task.cancel()
-        await asyncio.wait([task], timeout=HUB_STOP_SECONDS)
-    if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("wallboard: live updates failed: %r", exc)
-    elif not task.done():
-        log.error("wallboard: live updates did not stop within %.0f s", 2 * HUB_STOP_SECONDS)
+    if pending:
+        await asyncio.wait(pending, timeout=HUB_STOP_SECONDS)
+    for name, task in tasks.items():
+        if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("wallboard: live updates (%s) failed: %r", name, exc)
+        elif not task.done():
+            log.error("wallboard: %s did not stop within %.0f s", name, 2 * HUB_STOP_SECONDS)
 
 
 @web.middleware
@@ -181,6 +198,7 @@ def _printable(text: str) -> str:
 
 async def _close_sockets(app: web.Application) -> None:
     await app[HUB_KEY].close()
+    await app[desk.DESK_HUB_KEY].close()
 
 
 async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -296,16 +314,7 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
 def _origin_allowed(request: web.Request) -> bool:
     """Same origin (the Origin's host:port is the Host the browser asked), or
     configured; no Origin (a terminal client) is allowed."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    if origin.rstrip("/") in request.app[CONFIG_KEY].wallboard.allowed_origins:
-        return True
-    try:
-        netloc = urllib.parse.urlsplit(origin).netloc
-    except ValueError:
-        return False
-    return bool(netloc) and netloc.lower() == request.host.lower()
+    return desk.same_origin(request, request.app[CONFIG_KEY].wallboard.allowed_origins)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -340,57 +349,118 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     )
 
 
-_ACTIONS = frozenset({"login", "logout", "pause", "unpause"})
+_ACTIONS = frozenset({"login", "logout", "pause", "unpause", "disposition"})
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
-async def agent_action(request: web.Request) -> web.StreamResponse:
-    """``POST /api/agents/{id}/{action}``: authenticated agent state change."""
-    action = request.match_info["action"]
-    agent_id = request.match_info["agent_id"]
-    if action not in _ACTIONS:
-        return _json_error(404, "unknown_action", f"no action {action!r}")
+def _has_controls(text: str, allow_newlines: bool = False) -> bool:
+    return any(
+        unicodedata.category(ch) in _CONTROL_CATEGORIES and not (allow_newlines and ch == "\n")
+        for ch in text
+    )
+
+
+def _short_text(value: object, limit: int) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= limit and not _has_controls(value)
+
+
+async def _authorize_action(
+    request: web.Request, agent_id: str, action: str
+) -> tuple[str, web.Response | None]:
+    """(``by``, None) when the caller may do this, else ("", the refusal).
+
+    A Bearer token (machine clients) is checked first; without one, a desk
+    session cookie with its CSRF token (:func:`wallboard.desk.authorize_change`)."""
+    presented = _presented_token(request, allow_query=False)
+    if presented is None and desk.has_session_cookie(request):
+        return await desk.authorize_change(request, agent_id, action)
     token = request.app[CONFIG_KEY].wallboard.api_token
     if not token:
-        return _json_error(
+        return "", _json_error(
             403, "api_disabled", "the agent API is disabled: set wallboard.api_token to enable it"
         )
-    if not _token_matches(_presented_token(request, allow_query=False), token):
-        return _json_error(
+    if not _token_matches(presented, token):
+        return "", _json_error(
             401,
             "unauthorized",
             "missing or wrong bearer token",
             **{"WWW-Authenticate": 'Bearer realm="acd"'},
         )
+    return "", None
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        raw = await request.content.read(MAX_COMMAND_BODY + 1) if request.can_read_body else b""
+        if len(raw) > MAX_COMMAND_BODY:
+            return _json_error(413, "too_large", f"body over {MAX_COMMAND_BODY} bytes")
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeError, RecursionError):
+        return _json_error(400, "bad_request", "body must be a JSON object")
+    if not isinstance(body, dict):
+        return _json_error(400, "bad_request", "body must be a JSON object")
+    return body
+
+
+async def agent_action(request: web.Request) -> web.StreamResponse:
+    """``POST /api/agents/{id}/{action}``: authenticated agent state change, or
+    the disposition of a call (``{"call_id", "code", "note"}``)."""
+    action = request.match_info["action"]
+    agent_id = request.match_info["agent_id"]
+    if action not in _ACTIONS:
+        return _json_error(404, "unknown_action", f"no action {action!r}")
+    by, refusal = await _authorize_action(request, agent_id, action)
+    if refusal is not None:
+        return refusal
     commands = request.app[COMMANDS_KEY]
     if commands is None:
         return _json_error(503, "api_unavailable", "no ACD attached to this wallboard")
-    reason = ""
+    reason = call_id = code = note = ""
+    body: dict[str, Any] = {}
+    if action in ("pause", "disposition"):
+        parsed = await _json_body(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        body = parsed
     if action == "pause":
-        try:
-            raw = await request.content.read(MAX_COMMAND_BODY + 1) if request.can_read_body else b""
-            if len(raw) > MAX_COMMAND_BODY:
-                return _json_error(413, "too_large", f"body over {MAX_COMMAND_BODY} bytes")
-            body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeError, RecursionError):
-            return _json_error(400, "bad_request", 'body must be JSON: {"reason": "..."}')
-        raw_reason = body.get("reason", "") if isinstance(body, dict) else None
+        raw_reason = body.get("reason", "")
         if not isinstance(raw_reason, str) or len(raw_reason) > MAX_PAUSE_REASON:
             return _json_error(
                 400, "bad_request", f"reason must be a string of at most {MAX_PAUSE_REASON} chars"
             )
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") for ch in raw_reason):
+        if _has_controls(raw_reason):
             # A newline would forge a log line; bidi controls would garble the board.
             return _json_error(400, "bad_request", "reason must not contain control characters")
         reason = raw_reason.strip()
+    if action == "disposition":
+        raw_call, raw_code, raw_note = body.get("call_id"), body.get("code"), body.get("note", "")
+        if not _short_text(raw_call, 200):
+            return _json_error(400, "bad_request", "call_id must be the call's id")
+        if not _short_text(raw_code, MAX_DISPOSITION_CODE):
+            return _json_error(400, "bad_request", "code must be one of the queue's dispositions")
+        if not isinstance(raw_note, str) or len(raw_note) > MAX_NOTE or (
+            _has_controls(raw_note, allow_newlines=True)
+        ):
+            return _json_error(
+                400, "bad_request", f"note must be text of at most {MAX_NOTE} characters"
+            )
+        call_id, code, note = raw_call, raw_code, raw_note
+    extra = {"by": by} if by else {}
     try:
         if action == "login":
-            await commands.login(agent_id)
+            await commands.login(agent_id, **extra)
         elif action == "logout":
-            await commands.logout(agent_id)
+            await commands.logout(agent_id, **extra)
         elif action == "pause":
-            await commands.pause(agent_id, reason)
+            await commands.pause(agent_id, reason, **extra)
+        elif action == "unpause":
+            await commands.unpause(agent_id, **extra)
         else:
-            await commands.unpause(agent_id)
+            state = await commands.disposition(agent_id, call_id, code, note.strip())
+            return web.json_response(
+                {"ok": True, "agent": agent_id, "action": action, "call_id": call_id,
+                 "code": code, "state": state}
+            )
     except AcdError as exc:
         return _json_error(status_for(exc), exc.code, exc.message)
     except (RedisError, OSError, TimeoutError):

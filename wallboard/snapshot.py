@@ -41,8 +41,19 @@ _DEFAULT_AHT = 180.0  # the ACD's assumption before any call was handled
 _VIP_SCORE_OFFSET = 5e5
 # Interval counters the ACD may write that acd.metrics does not parse (yet):
 # "lost" (callers the fallback queue took when an ACD process died) and
-# "idle_seconds" (available time, for occupancy). Absent = 0.
-_EXTRA_COUNTERS = ("lost", "idle_seconds")
+# "idle_seconds" (available time, for occupancy), and the outcome counters of
+# dispositions, surveys and callbacks. Absent = 0.
+_OUTCOME_COUNTERS = (
+    "dispositioned", "resolved", "csat_answers", "csat_good",
+    "callback_requested", "callback_answered", "callback_failed",
+)
+_EXTRA_COUNTERS = ("lost", "idle_seconds", *_OUTCOME_COUNTERS)
+# Waiting calls whose kind is read per queue to count waiting callbacks (a
+# longer queue is counted on its first this-many callers).
+MAX_KIND_READS = 1000
+# The ACD's own calls make the phone busy too: "on another call" is only
+# news while the agent is not ringing or talking on an ACD call.
+_OWN_CALL_STATES = frozenset({"ringing", "on_call"})
 # An interval with fewer calls than this is a gap in the trend line, not a
 # 0 % or 100 % spike.
 MIN_TREND_CALLS = 3
@@ -99,7 +110,9 @@ def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Thres
 
 
 # Snapshot fields shown as whole percent (the rest: seconds or counts, shown whole).
-SHARE_FIELDS = frozenset({"service_level", "service_level_hour", "abandon_rate", "occupancy"})
+SHARE_FIELDS = frozenset(
+    {"service_level", "service_level_hour", "abandon_rate", "occupancy", "resolution_rate", "csat"}
+)
 # Live figures: the only ones that may flash red or sound. Today's cumulative
 # figures only change colour (they would otherwise flash all day).
 LIVE_FIELDS = frozenset({"waiting", "longest_wait_seconds", "expected_wait_seconds"})
@@ -264,6 +277,7 @@ class SnapshotBuilder:
             pipe.zcard(keys.waiting(q))
             pipe.zrange(keys.arrivals(q), 0, 0, withscores=True)
             pipe.zcount(keys.waiting(q), "-inf", now - _VIP_SCORE_OFFSET)
+            pipe.zrange(keys.waiting(q), 0, MAX_KIND_READS - 1)
         for agent_id in agent_ids:
             pipe.hgetall(keys.agent(agent_id))
         for q, s in to_read:
@@ -274,12 +288,14 @@ class SnapshotBuilder:
         waiting: dict[str, int] = {}
         vip: dict[str, int] = {}
         oldest: dict[str, tuple[str, float] | None] = {}
+        waiting_ids: dict[str, list[str]] = {}
         for q in queue_names:
             waiting[q] = int(replies[pos])
             head = replies[pos + 1]
             oldest[q] = (_text(head[0][0]), float(head[0][1])) if head else None
             vip[q] = int(replies[pos + 2])
-            pos += 3
+            waiting_ids[q] = [_text(c) for c in replies[pos + 3]]
+            pos += 4
         agent_rows: dict[str, dict[str, str]] = {}
         for agent_id in agent_ids:
             agent_rows[agent_id] = {_text(k): _text(v) for k, v in replies[pos].items()}
@@ -300,12 +316,19 @@ class SnapshotBuilder:
         call_ids = [o[0] for o in oldest.values() if o is not None]
         call_ids += [row["call_id"] for row in agent_rows.values() if row.get("call_id")]
         callers: dict[str, str] = {}
-        if call_ids:
+        callbacks = dict.fromkeys(queue_names, 0)
+        kind_reads = [(q, c) for q in queue_names for c in waiting_ids[q]]
+        if call_ids or kind_reads:
             pipe = self._redis.pipeline(transaction=False)
             for call_id in call_ids:
                 pipe.hmget(keys.call(call_id), ["caller_name", "caller_id"])
-            for call_id, (name, number) in zip(call_ids, await pipe.execute(), strict=True):
+            for _, call_id in kind_reads:
+                pipe.hget(keys.call(call_id), "kind")
+            replies = await pipe.execute()
+            for call_id, (name, number) in zip(call_ids, replies, strict=False):
                 callers[call_id] = _text(name) or _text(number)
+            for (q, _), kind in zip(kind_reads, replies[len(call_ids):], strict=True):
+                callbacks[q] += _text(kind) == "callback"
 
         agents = [
             self._agent_json(agent_id, agent_rows[agent_id], callers) for agent_id in agent_ids
@@ -314,11 +337,11 @@ class SnapshotBuilder:
         queues = [
             self._queue_json(
                 q, now, today, window, counters, extras, waiting[q], oldest[q], vip[q],
-                callers, agents, day_totals[q],
+                callers, agents, day_totals[q], callbacks[q],
             )
             for q in queue_names
         ]
-        totals = self._totals_json(day_totals, queues, agents)
+        totals = self._totals_json(day_totals, queues, agents, extras, today)
         return {
             # generated_at and last_change_at first: cheap to find for latency probes.
             "generated_at": now,
@@ -385,7 +408,7 @@ class SnapshotBuilder:
             "caller": callers.get(call_id, "") if call_id else "",
             "reachable": row.get("reachable", "1") != "0",
             # In use on a call the ACD did not make (device state INUSE/BUSY/...).
-            "phone_busy": row.get("phone_busy", "") == "1",
+            "phone_busy": row.get("phone_busy", "") == "1" and state not in _OWN_CALL_STATES,
             "pending": pending,
             "pending_reason": row.get("pending_reason", "") if pending == "pause" else "",
             "calls": int(_float(row.get("calls")) or 0),
@@ -405,12 +428,14 @@ class SnapshotBuilder:
         callers: Mapping[str, str],
         agents: Sequence[JsonObject],
         day_total: metrics.IntervalCounters,
+        callbacks_waiting: int = 0,
     ) -> JsonObject:
         qc = self._config.queue(name) or QueueConfig(name=name)
         settings = self._config.wallboard.queue_display.get(name)
         thresholds = self.queue_thresholds(name)
         lost = sum(extras.get((name, s), {}).get("lost", 0.0) for s in today)
         idle = sum(extras.get((name, s), {}).get("idle_seconds", 0.0) for s in today)
+        outcomes = _outcome_totals(extras, [name], today)
         per_interval = {s: counters.get((name, s), metrics.EMPTY) for s in today}
         day = metrics.figures(day_total, self._variant)
         hour_counters = metrics.window_total(
@@ -479,6 +504,8 @@ class SnapshotBuilder:
             "asa_seconds": _round(day.asa_seconds, 1),
             "aht_seconds": _round(day.aht_seconds, 1),
             "median_wait_seconds": _round(day.median_wait_seconds, 1),
+            **_outcome_json(outcomes, day_total.handled),
+            "callbacks_waiting": callbacks_waiting,
             "agents": counts,
             "levels": levels,
             "thresholds": _thresholds_json(thresholds),
@@ -497,9 +524,13 @@ class SnapshotBuilder:
         day_totals: Mapping[str, metrics.IntervalCounters],
         queues: Sequence[JsonObject],
         agents: Sequence[JsonObject],
+        extras: Mapping[tuple[str, int], Mapping[str, float]],
+        today: Sequence[int],
     ) -> JsonObject:
         """The whole board: counters summed over its queues, agents counted once."""
-        day = metrics.figures(metrics.total(day_totals.values()), self._variant)
+        summed = metrics.total(day_totals.values())
+        day = metrics.figures(summed, self._variant)
+        outcomes = _outcome_totals(extras, list(day_totals), today)
         longest = [q["longest_wait_seconds"] for q in queues if q["longest_wait_seconds"]]
         arrivals = [q["oldest_arrival"] for q in queues if q["oldest_arrival"] is not None]
         values: dict[str, float | None] = {
@@ -522,9 +553,39 @@ class SnapshotBuilder:
             "abandon_rate": _round(day.abandon_rate, 4),
             "asa_seconds": _round(day.asa_seconds, 1),
             "aht_seconds": _round(day.aht_seconds, 1),
+            **_outcome_json(outcomes, summed.handled),
+            "callbacks_waiting": sum(q["callbacks_waiting"] for q in queues),
             "agents": _agent_counts(agents),
             "levels": _levels(values, self._thresholds),
         }
+
+
+def _outcome_totals(
+    extras: Mapping[tuple[str, int], Mapping[str, float]],
+    queues: Sequence[str],
+    today: Sequence[int],
+) -> dict[str, float]:
+    return {
+        name: sum(extras.get((q, s), {}).get(name, 0.0) for q in queues for s in today)
+        for name in _OUTCOME_COUNTERS
+    }
+
+
+def _outcome_json(outcomes: Mapping[str, float], handled: float) -> JsonObject:
+    """Resolution rate (resolved / handled), CSAT (4-5 scores / answers) and
+    the callback and disposition counts behind them, today."""
+    answers = outcomes["csat_answers"]
+    return {
+        "resolution_rate": _round(outcomes["resolved"] / handled, 4) if handled else None,
+        "resolved": round(outcomes["resolved"]),
+        "dispositioned": round(outcomes["dispositioned"]),
+        "handled": round(handled),
+        "csat": _round(outcomes["csat_good"] / answers, 4) if answers else None,
+        "csat_answers": round(answers),
+        "callbacks_requested": round(outcomes["callback_requested"]),
+        "callbacks_answered": round(outcomes["callback_answered"]),
+        "callbacks_failed": round(outcomes["callback_failed"]),
+    }
 
 
 def _agent_counts(agents: Iterable[JsonObject]) -> dict[str, int]:

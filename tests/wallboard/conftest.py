@@ -90,7 +90,7 @@ class RedisAgentCommands:
         state = await self._writer.redis.hget(self._writer.keys.agent(agent_id), "state")
         return str(state or "logged_out")
 
-    async def login(self, agent_id: str) -> None:
+    async def login(self, agent_id: str, by: str = "") -> None:
         if await self._state(agent_id) != "logged_out":
             raise InvalidTransition("already logged in", agent=agent_id)
         await self._writer.set_agent(agent_id, "available", at=self._clock())
@@ -105,18 +105,21 @@ class RedisAgentCommands:
         )
         return True
 
-    async def logout(self, agent_id: str) -> None:
+    async def logout(self, agent_id: str, by: str = "") -> None:
         await self._state(agent_id)
         if not await self._defer(agent_id, "logout"):
             await self._writer.set_agent(agent_id, "logged_out", at=self._clock())
 
-    async def pause(self, agent_id: str, reason: str) -> None:
+    async def pause(self, agent_id: str, reason: str, by: str = "") -> None:
         if await self._state(agent_id) == "logged_out":
             raise InvalidTransition("not logged in", agent=agent_id)
         if not await self._defer(agent_id, "pause", reason):
             await self._writer.set_agent(agent_id, "paused", at=self._clock(), pause_reason=reason)
 
-    async def unpause(self, agent_id: str) -> None:
+    async def unpause(self, agent_id: str, by: str = "") -> None:
         if await self._state(agent_id) != "paused":
             raise InvalidTransition("not paused", agent=agent_id)
         await self._writer.set_agent(agent_id, "available", at=self._clock())
+
+    async def disposition(self, agent_id: str, call_id: str, code: str, note: str = "") -> str:
+        raise InvalidTransition("no calls in this stand-in", agent=agent_id)

@@ -1,0 +1,397 @@
+"""The agent desk over real HTTP: sign-in, sessions, CSRF, rate limit, roles,
+and dispositions, driving the real ACD service over a real Redis and the
+fake Asterisk (real AMI and FastAGI sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.wallboard.conftest import RedisServer
+from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
+from wallboard.app import create_app
+from wallboard.auth import COOKIE_NAME, CSRF_HEADER, DeskSettings
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[], Awaitable[Client]]
+SETTINGS = DeskSettings(idle_seconds=600, max_seconds=3600, max_failures=5,
+                        failure_window_seconds=300)
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture
+async def bed(redis_server: RedisServer) -> AsyncIterator[DeskBed]:
+    async with desk_bed(redis_server.url) as bed:
+        yield bed
+
+
+@pytest.fixture
+async def make_client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], bed: DeskBed
+) -> AsyncIterator[MakeClient]:
+    """A browser of its own (cookie jar) on the one app."""
+    app = create_app(bed.rt.config, bed.rt.redis, agent_commands=bed.rt.service.commands,
+                     clock=bed.clock, desk_settings=SETTINGS)
+    clients: list[Client] = []
+
+    async def make() -> Client:
+        if not clients:
+            clients.append(await aiohttp_client(app))
+            return clients[0]
+        other: Client = TestClient(clients[0].server)  # same server, own cookie jar
+        await other.start_server()
+        clients.append(other)
+        return other
+
+    yield make
+    for other in clients[1:]:
+        await other.session.close()  # not other.close(): that stops the shared server
+
+
+async def sign_in(client: Client, user: str, password: str | None = None) -> str:
+    """Sign in with the form; returns the session's CSRF token."""
+    resp = await client.post("/signin", data={"user": user, "password": password or
+                                              PASSWORDS[user]}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    desk = await (await client.get("/api/desk")).json()
+    assert desk["type"] in ("desk", "supervisor")
+    page = await (await client.get(resp.headers["Location"])).text()
+    marker = '<script id="desk-config" type="application/json">'
+    config = page.split(marker)[1].split("</script>")[0]
+    return str(json.loads(config)["csrf"])
+
+
+async def act(client: Client, agent: str, action: str, csrf: str | None,
+              body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {CSRF_HEADER: csrf} if csrf is not None else {}
+    resp = await client.post(f"/api/agents/{agent}/{action}", json=body or {}, headers=headers)
+    return resp.status, await resp.json()
+
+
+async def test_sign_in_gives_a_strict_http_only_session_and_sign_out_ends_it(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    resp = await client.get("/agent", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/signin"
+    page = await (await client.get("/signin")).text()
+    assert 'name="password"' in page and 'type="password"' in page
+
+    resp = await client.post("/signin", data={"user": "1001", "password": PASSWORDS["1001"]},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/agent"
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; Secure when the request is HTTPS
+    session_id = resp.cookies[COOKIE_NAME].value
+    assert len(session_id) >= 40
+    keys = bed.store.keys
+    assert await bed.rt.redis.exists(keys.session(session_id)) == 1
+    assert 0 < await bed.rt.redis.ttl(keys.session(session_id)) <= SETTINGS.idle_seconds + 60
+
+    page = await (await client.get("/agent")).text()
+    assert "Ann &lt;b&gt;Lee&lt;/b&gt;" in page and "<b>Lee</b>" not in page
+    csrf = page.split('"csrf": "')[1].split('"')[0]
+    desk = await (await client.get("/api/desk")).json()
+    assert desk["agent"]["id"] == "1001" and desk["agent"]["state"] == "logged_out"
+    assert "Lunch" in desk["pause_reasons"]  # the ACD's pause codes
+
+    # Sign-out needs the CSRF token too.
+    resp = await client.post("/signout", data={"csrf": "wrong"}, allow_redirects=False)
+    assert resp.status == 403
+    resp = await client.post("/signout", data={"csrf": csrf}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/signin"
+    assert await bed.rt.redis.exists(keys.session(session_id)) == 0
+    assert (await client.get("/api/desk")).status == 401
+
+
+async def test_wrong_password_and_unknown_user_are_refused_alike(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    resp = await client.post("/signin", data={"user": "1001", "password": "nope"},
+                             allow_redirects=False)
+    assert resp.status == 401
+    page = await resp.text()
+    assert "wrong id or password" in page and COOKIE_NAME not in resp.headers.get("Set-Cookie", "")
+    resp = await client.post("/signin", json={"user": "nobody", "password": "x"})
+    assert resp.status == 401 and (await resp.json())["error"] == "wrong_credentials"
+    # A hostile user id is shown back as text, never markup.
+    resp = await client.post("/signin", data={"user": HOSTILE, "password": "x"})
+    assert resp.status == 401 and HOSTILE not in await resp.text()
+    # Bad input: a 4xx JSON error, never a 500.
+    for body in ([], {"user": 5, "password": "x"}, {"user": "a\nb", "password": "x"},
+                 {"user": "1001", "password": "x" * 300}):
+        resp = await client.post("/signin", json=body)
+        assert resp.status == 400, body
+        assert (await resp.json())["error"] == "bad_request"
+    resp = await client.post("/signin", data=b"user=" + b"a" * 5000,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 413
+    resp = await client.post("/signin", json={"user": "1001", "password": PASSWORDS["1001"]},
+                             headers={"Origin": "http://evil.example"})
+    assert resp.status == 403
+
+
+async def test_sign_in_is_rate_limited_per_user_and_address(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    for _ in range(SETTINGS.max_failures):
+        resp = await client.post("/signin", json={"user": "1001", "password": "guess"})
+        assert resp.status == 401
+    # Now even the right password waits for the window to pass.
+    resp = await client.post("/signin", json={"user": "1001", "password": PASSWORDS["1001"]})
+    assert resp.status == 429
+    assert 0 < int(resp.headers["Retry-After"]) <= SETTINGS.failure_window_seconds
+    assert (await resp.json())["error"] == "too_many_attempts"
+    resp = await client.post("/signin", data={"user": "1001", "password": PASSWORDS["1001"]})
+    assert resp.status == 429 and "Retry-After" in resp.headers
+    # Another user from the same address is not locked out.
+    other = await make_client()
+    await sign_in(other, "1002")
+    # The window ends (Redis TTL): sign-in works again and resets the count.
+    await bed.rt.redis.delete(bed.store.keys.signin_failures("1001", "127.0.0.1"))
+    await sign_in(client, "1001")
+
+
+async def test_an_expired_session_is_refused_and_use_slides_the_expiry(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    csrf = await sign_in(client, "1001")
+    bed.skew[0] += SETTINGS.idle_seconds - 60
+    assert (await client.get("/api/desk")).status == 200  # used: the expiry slides
+    bed.skew[0] += SETTINGS.idle_seconds - 60
+    assert (await client.get("/api/desk")).status == 200
+    bed.skew[0] += SETTINGS.idle_seconds + 1  # idle too long
+    resp = await client.get("/api/desk")
+    assert resp.status == 401 and (await resp.json())["error"] == "session_expired"
+    status, _ = await act(client, "1001", "login", csrf)
+    assert status == 401 and await bed.agent_state("1001") == "logged_out"
+    resp = await client.get("/agent", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/signin"
+    # However busy, a session ends after max_seconds.
+    await sign_in(client, "1001")
+    for _ in range(int(SETTINGS.max_seconds // (SETTINGS.idle_seconds / 2)) + 1):
+        bed.skew[0] += SETTINGS.idle_seconds / 2
+        last = (await client.get("/api/desk")).status
+    assert last == 401
+
+
+async def test_csrf_token_is_required_for_every_state_change(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    csrf = await sign_in(client, "1001")
+    for token in (None, "", "forged-token"):
+        status, body = await act(client, "1001", "login", token)
+        assert status == 403 and body["error"] == "csrf_failed", token
+    assert await bed.agent_state("1001") == "logged_out"
+    status, body = await act(client, "1001", "login", csrf)
+    assert status == 200 and await bed.agent_state("1001") == "available"
+    status, body = await act(client, "1001", "pause", csrf, {"reason": "Lunch"})
+    assert status == 200 and await bed.agent_state("1001") == "paused"
+    status, body = await act(client, "1001", "pause", csrf, {"reason": "x\u202ey"})
+    assert status == 400
+    status, body = await act(client, "1001", "unpause", csrf)
+    assert status == 200 and await bed.agent_state("1001") == "available"
+    status, body = await act(client, "1001", "unpause", csrf)
+    assert status == 200
+    status, body = await act(client, "1001", "logout", csrf)
+    assert status == 200 and await bed.agent_state("1001") == "logged_out"
+    status, body = await act(client, "1001", "pause", csrf, {"reason": "Lunch"})
+    assert status == 409 and body["error"] == "invalid_transition"
+    # The machine clients' Bearer token still works, without a session.
+    machine = await make_client()
+    resp = await machine.post("/api/agents/1001/login",
+                              headers={"Authorization": "Bearer machine-token"})
+    assert resp.status == 200 and await bed.agent_state("1001") == "available"
+
+
+async def test_an_agent_cannot_change_a_colleague(make_client: MakeClient, bed: DeskBed) -> None:
+    client = await make_client()
+    csrf = await sign_in(client, "1001")
+    for action in ("login", "logout", "pause", "unpause", "disposition"):
+        status, body = await act(client, "1002", action, csrf,
+                                 {"reason": "x", "call_id": "c", "code": "resolved"})
+        assert status == 403 and body["error"] == "forbidden", action
+    assert await bed.agent_state("1002") == "logged_out"
+    resp = await client.get("/supervisor")
+    assert resp.status == 403
+
+
+async def test_a_supervisor_forces_a_logout_and_the_stream_records_who(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    agent = await make_client()
+    agent_csrf = await sign_in(agent, "1001")
+    assert (await act(agent, "1001", "login", agent_csrf))[0] == 200
+
+    boss = await make_client()
+    resp = await boss.post("/signin", data={"user": "sup", "password": PASSWORDS["sup"]},
+                           allow_redirects=False)
+    assert resp.headers["Location"] == "/supervisor"
+    page = await (await boss.get("/supervisor")).text()
+    assert "Sue Visor" in page
+    csrf = page.split('"csrf": "')[1].split('"')[0]
+    view = await (await boss.get("/api/desk")).json()
+    assert view["type"] == "supervisor"
+    assert {a["id"]: a["state"] for a in view["agents"]} == {"1001": "available",
+                                                             "1002": "logged_out"}
+    status, _ = await act(boss, "1001", "pause", csrf, {"reason": "Coaching"})
+    assert status == 200 and await bed.agent_state("1001") == "paused"
+    status, _ = await act(boss, "1001", "logout", csrf)
+    assert status == 200 and await bed.agent_state("1001") == "logged_out"
+    # Supervisors do not record dispositions for agents.
+    status, _ = await act(boss, "1001", "disposition", csrf,
+                             {"call_id": "c1", "code": "resolved"})
+    assert status == 403
+
+    events = await bed.rt.redis.xrange(bed.store.keys.events)
+    commands = [
+        {_s(k): _s(v) for k, v in fields.items()}
+        for _, fields in events
+        if fields.get(b"type", fields.get("type")) in (b"agent_command", "agent_command")
+    ]
+    assert [(c["action"], c["agent"], c["by"]) for c in commands] == [
+        ("pause", "1001", "sup"), ("logout", "1001", "sup")
+    ]
+    # The agent's own login was not recorded as a supervisor's.
+    assert all(c["by"] == "sup" for c in commands)
+    # The agent's panel shows it live.
+    desk = await (await agent.get("/api/desk")).json()
+    assert desk["agent"]["state"] == "logged_out"
+
+
+async def test_offer_call_disposition_and_the_next_contacts_history(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    csrf = await sign_in(client, "1001")
+    assert (await act(client, "1001", "login", csrf))[0] == 200
+    fake, store = bed.fake, bed.store
+
+    async def desk() -> dict[str, Any]:
+        return dict(await (await client.get("/api/desk")).json())
+
+    async def reachable() -> bool:
+        view = await store.agent("1001")
+        return view is not None and view.reachable
+
+    await eventually(bed, reachable)
+    gate = fake.hold_ring("1001")
+    ws = await client.ws_connect("/desk/ws")
+    first = json.loads((await ws.receive()).data)
+    assert first["type"] == "desk" and first["agent"]["state"] == "available"
+
+    call = await fake.place_call(caller_id="+48500100200", caller_name=HOSTILE)
+    await fake.ringing["1001"].wait()
+    # The offer arrives on the socket: the caller's number and name, the queue.
+    while True:
+        msg = json.loads((await ws.receive()).data)
+        if msg.get("type") == "desk" and msg["agent"]["state"] == "ringing":
+            break
+    offer = msg["call"]
+    assert offer["caller_id"] == "+48500100200" and offer["caller_name"] == HOSTILE
+    assert offer["queue"] == "support" and offer["queue_name"] == "Support"
+    assert offer["answered"] is None and offer["wait_seconds"] >= 0
+    assert offer["callback"] is False and msg["history"] == []
+    gate.set()
+
+    async def state_is(wanted: str) -> bool:
+        return await bed.agent_state("1001") == wanted
+
+    await eventually(bed, lambda: state_is("on_call"))
+    # A pause asked for during the call is pending, then applies after it.
+    status, body = await act(client, "1001", "pause", csrf, {"reason": "Lunch"})
+    assert status == 202 and body["pending"] == "pause"
+    status, body = await act(client, "1001", "unpause", csrf)  # changed my mind
+    assert status == 200
+    assert (await desk())["agent"]["pending"] == ""
+    await fake.agent_hangup("1001")
+    await eventually(bed, lambda: state_is("wrap_up"))
+    view = await desk()
+    current = view["call"]
+    assert current["can_disposition"] and current["dispositions"] == [
+        "resolved", "follow_up", "escalated"]
+    call_id = current["id"]
+    # Bad input: 4xx JSON, and nothing recorded.
+    for body, want in (
+        ({"call_id": call_id, "code": "bogus"}, 422),
+        ({"call_id": call_id, "code": "resolved", "note": "x" * 1001}, 400),
+        ({"call_id": call_id}, 400),
+        ({"call_id": "no-such-call", "code": "resolved"}, 404),
+        ({"call_id": call_id, "code": "resolved", "note": 7}, 400),
+    ):
+        status, reply = await act(client, "1001", "disposition", csrf, body)
+        assert status == want, (body, reply)
+        assert "error" in reply
+    note = "Refund sent.\nCall back if it has not arrived by Friday <script>"
+    status, reply = await act(client, "1001", "disposition", csrf,
+                              {"call_id": call_id, "code": "resolved", "note": note})
+    assert status == 200 and reply["state"] == "wrap_up_ended"
+    assert await bed.agent_state("1001") == "available"  # the wrap-up ended on save
+    await call.wait_done(10)
+
+    view = await desk()
+    assert view["call"] is None and view["last_call"] is None  # nothing left to do
+    today = view["today"]
+    assert today["calls"] == 1 and today["handled"] == 1 and today["aht_seconds"] is not None
+    assert set(today["seconds"]) == {"available", "ringing", "on_call", "wrap_up", "paused"}
+
+    # The same caller again: the panel shows the first contact with its outcome.
+    gate = fake.hold_ring("1001")
+    second = await fake.place_call(caller_id="+48500100200", caller_name="Again")
+    await fake.ringing["1001"].wait()
+    await eventually(bed, lambda: state_is("ringing"))
+    view = await desk()
+    assert view["call"]["caller_name"] == "Again"
+    [earlier] = view["history"]
+    assert earlier["id"] == call_id and earlier["disposition"] == "resolved"
+    assert earlier["note"] == note and earlier["agent"] == "1001"
+    assert earlier["outcome"] == "answered" and earlier["agent_name"] == "Ann <b>Lee</b>"
+
+    # The snapshot counts it: resolved / handled.
+    snap = await (await client.get("/api/snapshot")).json()
+    support = next(q for q in snap["queues"] if q["name"] == "support")
+    assert support["handled"] == 1 and support["resolved"] == 1
+    assert support["resolution_rate"] == 1.0
+    gate.set()
+    await second.hangup()
+    await ws.close()
+
+
+async def test_snapshot_has_csat_and_waiting_callbacks(make_client: MakeClient,
+                                                       bed: DeskBed) -> None:
+    client = await make_client()
+    store, now = bed.store, bed.clock()
+    # Nobody logged in: these wait. One is a callback keeping its place.
+    for i, kind in enumerate(("", "callback", "callback", "")):
+        fields = {"caller_id": f"+4850000000{i}", "caller_name": f"Caller {i}"}
+        if kind:
+            fields["kind"] = kind
+        await store.enqueue(f"w{i}", "support", arrival=now - 10 * i, priority=0, max_length=0,
+                            now=now, fields=fields)
+    # Surveys on answered calls (the real Lua): 5, 4 and 2 -> 2 of 3 good.
+    for i, score in enumerate((5, 4, 2)):
+        await bed.rt.redis.hset(store.keys.call(f"s{i}"), mapping={
+            "queue": "support", "answered": repr(now), "queue_arrival": repr(now)})
+        assert await store.survey(f"s{i}", score, now)
+    snap = await (await client.get("/api/snapshot")).json()
+    support = next(q for q in snap["queues"] if q["name"] == "support")
+    assert support["waiting"] == 4 and support["callbacks_waiting"] == 2
+    assert support["csat"] == pytest.approx(2 / 3, abs=1e-4) and support["csat_answers"] == 3
+    assert support["resolution_rate"] is None  # nothing handled yet: unknown, not 0 %
+    assert snap["totals"]["callbacks_waiting"] == 2
+    assert snap["totals"]["csat"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def _s(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,208 @@
+// The agent panel: my state and its buttons, the offer or call with the
+// caller's earlier contacts, the disposition in wrap-up, and my day.
+(function () {
+  "use strict";
+
+  const D = window.Desk;
+  const me = D.cfg.user;
+  let view = null;
+  let shownCall = "";  // call id the disposition form was built for
+  let picked = "";
+
+  const $ = function (id) { return document.getElementById(id); };
+
+  function showError(id, message) {
+    const node = $(id);
+    node.textContent = message || "";
+    node.hidden = !message;
+  }
+
+  async function act(action, body) {
+    showError("action-error", "");
+    try {
+      const data = await D.agentAction(me, action, body);
+      if (data.pending) showError("action-error", "");
+    } catch (e) {
+      showError("action-error", e.message);
+    }
+  }
+
+  $("btn-login").addEventListener("click", function () { act("login"); });
+  $("btn-logout").addEventListener("click", function () { act("logout"); });
+  $("btn-unpause").addEventListener("click", function () { act("unpause"); });
+  $("btn-pause").addEventListener("click", function () {
+    act("pause", { reason: $("pause-reason").value });
+  });
+
+  $("dispo").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    const call = currentDispoCall();
+    if (!call || !picked) { showError("dispo-error", "Pick a disposition first."); return; }
+    showError("dispo-error", "");
+    $("dispo-save").disabled = true;
+    try {
+      await D.agentAction(me, "disposition", { call_id: call.id, code: picked, note: $("dispo-note").value });
+      $("dispo-saved").textContent = "✓ Saved: " + picked;
+      $("dispo-saved").hidden = false;
+    } catch (e) {
+      showError("dispo-error", e.message);
+    } finally {
+      $("dispo-save").disabled = false;
+    }
+  });
+
+  function currentDispoCall() {
+    if (!view) return null;
+    const call = view.call;
+    if (call && call.can_disposition && view.agent.state === "wrap_up") return call;
+    if (view.last_call && view.last_call.can_disposition) return view.last_call;
+    return null;
+  }
+
+  function renderState(a) {
+    document.body.dataset.state = a.state;
+    $("state").textContent = D.STATE_LABEL[a.state] || a.state;
+    $("state-glyph").textContent = D.GLYPH[a.state] || "";
+    $("state-detail").textContent = a.state === "paused" && a.pause_reason ? a.pause_reason : "";
+    const pending = $("pending");
+    if (a.pending === "pause") pending.textContent = "⏳ Pause pending" + (a.pending_reason ? " (" + a.pending_reason + ")" : "") + ": after this call";
+    else if (a.pending === "logout") pending.textContent = "⏳ Log-out pending: after this call";
+    pending.hidden = !a.pending;
+    $("phone-busy").hidden = !a.phone_busy;
+    $("unreachable").hidden = a.reachable || a.state === "logged_out";
+    const out = a.state === "logged_out";
+    $("btn-login").hidden = !out;
+    $("btn-logout").hidden = out || a.pending === "logout";
+    $("btn-unpause").hidden = !(a.state === "paused" || a.pending === "pause");
+    $("btn-unpause").textContent = a.state === "paused" ? "Unpause" : "Cancel pause";
+    $("btn-pause").parentElement.hidden = out || (a.state === "paused");
+    const select = $("pause-reason");
+    if (select.options.length !== view.pause_reasons.length) {
+      select.replaceChildren();
+      view.pause_reasons.forEach(function (r) { select.appendChild(D.el("option", r)); });
+    }
+  }
+
+  function renderCall(v) {
+    const call = v.call || null;
+    const ringing = v.agent.state === "ringing" && call;
+    $("ring").hidden = !ringing;
+    document.body.classList.toggle("ringing", !!ringing);
+    if (ringing) {
+      $("ring-caller").textContent = [call.caller_name, call.caller_id].filter(Boolean).join(" · ") + (call.queue_name ? " — " + call.queue_name : "");
+    }
+    const shown = call || v.last_call;
+    $("no-call").hidden = !!shown;
+    $("call").hidden = !shown;
+    $("call-title").textContent = call ? (ringing ? "Offer" : "Current call") : shown ? "Last call: needs a disposition" : "Current call";
+    if (shown) {
+      $("caller-name").textContent = shown.caller_name || "Unknown caller";
+      $("caller-number").textContent = shown.caller_id || "";
+      $("callback").hidden = !shown.callback;
+      $("callback-number").hidden = !(shown.callback && shown.callback_number);
+      $("callback-number").textContent = shown.callback_number ? "↺ Callback to " + shown.callback_number : "";
+      $("call-queue").textContent = shown.queue_name || shown.queue;
+      $("wait-label").textContent = shown.answered ? "Waited" : "Waiting";
+      const wait = shown.answered ? shown.wait_seconds : (shown.arrival ? D.now() - shown.arrival : null);
+      $("call-wait").textContent = D.duration(wait);
+      $("call-state").textContent = ringing ? "ringing" : v.agent.state === "on_call" ? "talking" : v.agent.state === "wrap_up" ? "wrap-up" : "ended";
+    }
+    renderDispo(v);
+  }
+
+  function renderDispo(v) {
+    const call = currentDispoCall();
+    const form = $("dispo");
+    form.hidden = !call;
+    if (!call) { shownCall = ""; return; }
+    if (shownCall !== call.id) {
+      shownCall = call.id;
+      picked = call.disposition || "";
+      $("dispo-note").value = call.note || "";
+      $("dispo-saved").hidden = !call.disposition;
+      $("dispo-saved").textContent = call.disposition ? "✓ Saved: " + call.disposition : "";
+      showError("dispo-error", "");
+      const codes = $("dispo-codes");
+      codes.replaceChildren();
+      call.dispositions.forEach(function (code) {
+        const b = D.el("button", code.replace(/[_-]/g, " "), "code");
+        b.type = "button";
+        b.dataset.code = code;
+        b.setAttribute("role", "radio");
+        b.addEventListener("click", function () { picked = code; markPicked(); });
+        codes.appendChild(b);
+      });
+    }
+    markPicked();
+  }
+
+  function markPicked() {
+    document.querySelectorAll("#dispo-codes .code").forEach(function (b) {
+      const on = b.dataset.code === picked;
+      b.classList.toggle("picked", on);
+      b.setAttribute("aria-checked", on ? "true" : "false");
+    });
+  }
+
+  function renderHistory(rows) {
+    const table = $("history");
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    rows.forEach(function (c) {
+      const tr = document.createElement("tr");
+      [D.when(c.arrival), c.queue_name || c.queue, c.agent_name || c.agent,
+       (c.callback ? "↺ " : "") + (c.outcome || "").replace(/_/g, " "),
+       c.disposition, c.note, D.duration(c.wait_seconds),
+       c.talk_seconds === null ? "–" : D.duration(c.talk_seconds), c.csat || "–"]
+        .forEach(function (text, i) {
+          const td = D.el("td", text);
+          if (i === 5) { td.className = "note-cell"; td.dir = "auto"; }
+          tr.appendChild(td);
+        });
+      body.appendChild(tr);
+    });
+    table.hidden = rows.length === 0;
+    $("no-history").hidden = rows.length !== 0;
+    $("no-history").textContent = (view.call || view.last_call) ? "No earlier contacts from this caller." : "No call: the caller's earlier contacts appear here.";
+  }
+
+  function renderToday(t) {
+    $("today-calls").textContent = String(t.calls);
+    $("today-aht").textContent = D.duration(t.aht_seconds);
+    const body = $("today-states").querySelector("tbody");
+    body.replaceChildren();
+    const total = Object.values(t.seconds).reduce(function (a, b) { return a + b; }, 0) || 1;
+    Object.keys(t.seconds).forEach(function (state) {
+      const tr = document.createElement("tr");
+      tr.className = "st-" + state;
+      tr.appendChild(D.el("th", (D.GLYPH[state] || "") + " " + (D.STATE_LABEL[state] || state)));
+      tr.appendChild(D.el("td", D.duration(t.seconds[state]), "num"));
+      const bar = D.el("td", null, "bar");
+      const fill = D.el("span", null, "fill");
+      fill.style.width = Math.round(100 * t.seconds[state] / total) + "%";
+      bar.appendChild(fill);
+      tr.appendChild(bar);
+      body.appendChild(tr);
+    });
+  }
+
+  function render(v) {
+    view = v;
+    renderState(v.agent);
+    renderCall(v);
+    renderHistory(v.history);
+    renderToday(v.today);
+    tick();
+  }
+
+  function tick() {
+    if (!view) return;
+    const a = view.agent;
+    $("state-for").textContent = a.state_since ? "for " + D.duration(D.now() - a.state_since) : "";
+    const c = view.call;
+    if (c && !c.answered && c.arrival) $("call-wait").textContent = D.duration(D.now() - c.arrival);
+  }
+  setInterval(tick, 1000);
+
+  D.connect(render);
+})();
