@@ -110,7 +110,7 @@ class AcdService:
         self._redis_ok_since: float | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_wanted = asyncio.Event()
-        self._next_prune = 0.0
+        self._last_prune = -float("inf")
         self.prune_interval = PRUNE_SECONDS
         self.resyncs = 0  # presence resyncs completed
         self.reaped: list[str] = []  # instances this process reaped (for operators/tests)
@@ -321,8 +321,8 @@ class AcdService:
         await self._reap_dead_instances(now)
         if full:
             await self._scan_agents(now)
-            if self._monotonic() >= self._next_prune:
-                self._next_prune = self._monotonic() + self.prune_interval
+            if self._monotonic() - self._last_prune >= self.prune_interval:
+                self._last_prune = self._monotonic()
                 for queue in self.config.queues:
                     pruned = await self.store.prune_waiting(queue.name, now)
                     if pruned:
