@@ -774,6 +774,14 @@ async def run_scenario(sc: Scenario, p: Params) -> Result:
             res.stuck_examples = [f"{a}: {why}" for a, why in stuck[:5]]
         res.stuck_peak = monitor.peak_after(fault.end)
         res.usable_after = monitor.usable_after(fault.end)
+        late = [x for x in monitor.samples if x.at >= fault.end and x.stuck]
+        if late:
+            def show(x: Sample) -> str:
+                who = ", ".join(f"{a}: {w}" for a, w in x.stuck[:4])
+                return f"t={x.at - t0_mono:.1f} s ({who})"
+
+            res.notes.append(f"stuck after the fault: {len(late)} samples, first at "
+                             f"{show(late[0])}, last at {show(late[-1])}")
         res.counted_answered = counts.get("answered", 0)
         res.counted_handled = counts.get("handled", 0)
         res.counted_offered = counts.get("offered", 0)
