@@ -594,7 +594,9 @@ async def redis_kill_aof_loss(rig: Rig, fault: Fault) -> None:
     await asyncio.to_thread(rig.primary.start)
     fault.end = time.monotonic()
     log = (rig.primary.data_dir / "redis.log").read_text(errors="replace")
-    repaired = "aof-load-truncated" in log or "truncated" in log.lower()
+    # Redis 6.2 logs "short read" / "aof-load-truncated" for a cut inside a command
+    # and "Revert incomplete MULTI/EXEC" for a cut inside a transaction.
+    repaired = any(m in log for m in ("short read", "aof-load-truncated", "Revert incomplete"))
     fault.note = (f"AOF cut from {at_kill.st_size:,} to {before.st_size:,} bytes "
                   f"({at_kill.st_size - before.st_size:,} bytes, the last 1 s of writes)"
                   + ("" if same_file else "; WARNING: the AOF was rewritten meanwhile")
