@@ -22,11 +22,13 @@ import sys
 import tempfile
 import time
 import zoneinfo
+from dataclasses import dataclass
 from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from acd.config import AgentConfig, BoardConfig, Config, QueueConfig
+from acd.config import AgentConfig, BoardConfig, Config, QueueConfig, SupervisorConfig
+from acd.credentials import hash_password
 from acd.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, run_async, wait_for_stop_signal
@@ -100,6 +102,42 @@ def with_demo_token(config: Config) -> tuple[Config, bool]:
     return dataclasses.replace(
         config, wallboard=dataclasses.replace(config.wallboard, api_token=token)
     ), True
+
+
+DEMO_SUPERVISOR = "super"
+# Quicker scrypt for throwaway demo passwords (the stored hash names its cost).
+_DEMO_HASH_N = 2**12
+
+
+@dataclass(frozen=True, slots=True)
+class DeskLogins:
+    """The passwords generated for one demo run's agent desk."""
+
+    agent_password: str
+    supervisor_id: str
+    supervisor_password: str
+    human_agent: str  # left to the person trying the demo
+
+
+def with_demo_desk(config: Config) -> tuple[Config, DeskLogins]:
+    """Every agent and a supervisor get a password generated for this run
+    (agents that already have a hash keep it)."""
+    agent_password = secrets.token_urlsafe(9)
+    supervisor_password = secrets.token_urlsafe(9)
+    hashed = hash_password(agent_password, n=_DEMO_HASH_N)
+    agents = tuple(
+        a if a.password_hash else dataclasses.replace(a, password_hash=hashed)
+        for a in config.agents
+    )
+    supervisors = config.supervisors
+    if not any(s.id == DEMO_SUPERVISOR for s in supervisors):
+        supervisors = (*supervisors, SupervisorConfig(
+            id=DEMO_SUPERVISOR, name="Sam Supervisor",
+            password_hash=hash_password(supervisor_password, n=_DEMO_HASH_N),
+        ))
+    human = config.agents[0].id if config.agents else ""
+    logins = DeskLogins(agent_password, DEMO_SUPERVISOR, supervisor_password, human)
+    return dataclasses.replace(config, agents=agents, supervisors=supervisors), logins
 
 
 def _bare(endpoint: str) -> str:
@@ -197,6 +235,14 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
                         counts["answered_within_target"] = (
                             counts.get("answered_within_target", 0) + 1
                         )
+                    if queue.dispositions:
+                        resolved = rng.random() < 0.88
+                        for field, value in (("dispositioned", 1), ("resolved", resolved)):
+                            counts[field] = counts.get(field, 0) + value
+                    if rng.random() < 0.3:  # a third of callers answer the survey
+                        good = rng.random() < 0.86
+                        for field, value in (("csat_answers", 1), ("csat_good", good)):
+                            counts[field] = counts.get(field, 0) + value
                 key = keys.stats(queue.name, epoch)
                 for field, value in counts.items():
                     pipe.hincrbyfloat(key, field, value)
@@ -208,13 +254,15 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
 
 
 async def agents_life(
-    rt: Runtime, rng: random.Random, stopping: asyncio.Event | None = None
+    rt: Runtime, rng: random.Random, stopping: asyncio.Event | None = None,
+    leave_alone: frozenset[str] = frozenset(),
 ) -> None:
     """Agents log in one by one, then now and then take a break, until
     ``stopping`` is set (a flag as well as cancellation: a cancel that lands
-    inside a store call can be swallowed there, and the loop must end anyway)."""
+    inside a store call can be swallowed there, and the loop must end anyway).
+    Agents in ``leave_alone`` are left to a person at the agent desk."""
     stopping = stopping or asyncio.Event()
-    ids = [a.id for a in rt.config.agents]
+    ids = [a.id for a in rt.config.agents if a.id not in leave_alone]
     step = min(0.15, 6.0 / max(1, len(ids)))  # a big floor is in within about 6 s
     for agent_id in ids:
         if stopping.is_set():
@@ -238,9 +286,41 @@ async def agents_life(
                 await rt.service.commands.pause(agent_id, rng.choice(PAUSE_REASONS))
 
 
+DISPOSITION_WEIGHTS = {"resolved": 0.85, "follow_up": 0.08, "escalated": 0.05}
+
+
+async def dispositions_life(
+    rt: Runtime, rng: random.Random, stopping: asyncio.Event,
+    leave_alone: frozenset[str] = frozenset(),
+) -> None:
+    """The simulated agents record a disposition during each wrap-up (so the
+    board's resolution rate moves); a person's agent is left alone."""
+    ids = [a.id for a in rt.config.agents if a.id not in leave_alone]
+    done: set[str] = set()
+    while not stopping.is_set():
+        await asyncio.sleep(1.0)
+        views = await rt.service.store.agents(ids)
+        for view in views:
+            if view.state.value != "wrap_up" or not view.call_id or view.call_id in done:
+                continue
+            done.add(view.call_id)
+            queue = rt.config.queue(view.queue)
+            if queue is None or not queue.dispositions or rng.random() < 0.3:
+                continue  # some wrap-ups end with no disposition, as on a real floor
+            codes = list(queue.dispositions)
+            weights = [DISPOSITION_WEIGHTS.get(c, 0.02) for c in codes]
+            with contextlib.suppress(Exception):
+                await rt.service.commands.disposition(
+                    view.id, view.call_id, rng.choices(codes, weights)[0])
+        if len(done) > 10_000:
+            done.clear()
+
+
 async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
     rng = random.Random(seed)
     config, generated = with_demo_token(config)
+    config, logins = with_demo_desk(config)
+    human = frozenset({logins.human_agent} - {""})
     workdir = Path(tempfile.mkdtemp(prefix="acd-demo-"))
     fake = FakeAsterisk(
         agi_port=0, ami_username=config.ami.username, ami_secret=config.ami.secret, seed=seed
@@ -272,7 +352,10 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
         for agent in config.agents:
             await fake.register(_bare(agent.endpoint))
         traffic = DemoTraffic(fake, config, rng, base_rate=0.45, period=240.0)
-        tasks.append(asyncio.create_task(agents_life(rt, rng, stopping), name="demo-agents"))
+        tasks.append(asyncio.create_task(agents_life(rt, rng, stopping, human),
+                                         name="demo-agents"))
+        tasks.append(asyncio.create_task(dispositions_life(rt, rng, stopping, human),
+                                         name="demo-dispositions"))
         tasks.append(asyncio.create_task(traffic.run(), name="demo-traffic"))
         # Listen for Ctrl-C/SIGTERM before telling anyone the URL: a stop asked
         # for right after the URL appeared was otherwise lost (the demo ran on).
@@ -290,6 +373,15 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
                   "'Authorization: Bearer <wallboard.api_token from the config>'", flush=True)
         print("  terminal view: acd wallboard tail --url " + rt.wallboard_url.rstrip("/"),
               flush=True)
+        print(f"Agent desk: {rt.wallboard_url}signin  (passwords generated for this demo run)",
+              flush=True)
+        if logins.human_agent:
+            print(f"  agent {logins.human_agent} is yours (the simulated floor leaves it alone):"
+                  f" sign in as {logins.human_agent}, password {logins.agent_password},"
+                  f" then Log in; panel {rt.wallboard_url}agent", flush=True)
+            print("  other agents: the same password (the simulation drives them too)", flush=True)
+        print(f"  supervisor: sign in as {logins.supervisor_id}, password "
+              f"{logins.supervisor_password}; view {rt.wallboard_url}supervisor", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop
         print("stopping the demo...", flush=True)

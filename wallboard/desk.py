@@ -319,7 +319,11 @@ def _redirect(location: str) -> web.Response:
 def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     html = request.app[DESK_JINJA_KEY].get_template(template).render(**context)
     return web.Response(
-        text=html, status=status, content_type="text/html", headers={"Cache-Control": "no-store"}
+        text=html, status=status, content_type="text/html",
+        # "same-origin", not the board's "no-referrer": with no-referrer the
+        # browser sends "Origin: null" on the sign-in form's POST, and the
+        # sign-in checks the Origin (no sign-in forced from another site).
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -182,3 +183,64 @@ def test_demo_prints_a_token_that_works(tmp_path: Path) -> None:
         assert status in (200, 202, 409)  # accepted, pending, or not logged in yet: not 401/403
     finally:
         assert _stop_demo(proc) == 0
+
+
+def test_demo_prints_desk_passwords_that_sign_in(tmp_path: Path) -> None:
+    """A user trying the demo signs in as the agent left to them and as the
+    supervisor, with the passwords printed at start."""
+    import http.cookiejar
+
+    env = dict(os.environ, ACD_DATA_DIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callcenter.cli", "demo", "--port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        text = "".join(seen)
+        agent = re.search(r"sign in as (\w+), password (\S+), then Log in; panel (\S+)", text)
+        boss = re.search(r"supervisor: sign in as (\w+), password (\S+);", text)
+        assert agent and boss, text
+        base = agent.group(3).rsplit("/", 1)[0] + "/"
+        assert "Agent desk: " + base + "signin" in text
+
+        def signed_in(user: str, password: str) -> tuple[urllib.request.OpenerDirector, str]:
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            form = urllib.parse.urlencode({"user": user, "password": password}).encode()
+            with opener.open(base + "signin", data=form, timeout=10) as resp:
+                return opener, resp.geturl()
+
+        opener, landed = signed_in(agent.group(1), agent.group(2))
+        assert landed == base + "agent"
+        with opener.open(base + "api/desk", timeout=10) as resp:
+            desk = json.loads(resp.read())
+        # The simulated floor leaves this agent to the person.
+        assert desk["agent"]["id"] == agent.group(1) and desk["agent"]["state"] == "logged_out"
+        opener, landed = signed_in(boss.group(1), boss.group(2))
+        assert landed == base + "supervisor"
+        with opener.open(base + "api/desk", timeout=10) as resp:
+            view = json.loads(resp.read())
+        assert view["type"] == "supervisor" and len(view["agents"]) == 20
+        try:
+            signed_in(agent.group(1), "not-the-password")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        else:
+            raise AssertionError("a wrong password signed in")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

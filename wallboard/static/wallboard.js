@@ -42,10 +42,14 @@
     ["occupancy", "occupancy", "pct", null],
     ["calls_per_agent", "calls_per_agent", "num", null],
     ["vip_waiting", "vip", "count", null],
+    ["callbacks_waiting", "callbacks_waiting", "count", null],
+    ["resolution_rate", "resolution_rate", "pct", null],
+    ["csat", "csat", "pct", null],
   ];
   const ROW = [
     ["waiting", "waiting", "count", "waiting"],
     ["vip_waiting", "vip", "count", null],
+    ["callbacks_waiting", "callbacks_waiting", "count", null],
     ["longest_wait_seconds", "longest_wait", "dur", "longest_wait_seconds"],
     ["expected_wait_seconds", "expected_wait", "dur", "expected_wait_seconds"],
     ["service_level", "sl_today", "pct", "service_level"],
@@ -57,6 +61,8 @@
     ["lost", "lost", "count", null],
     ["asa_seconds", "asa", "dur", "asa_seconds"],
     ["aht_seconds", "aht", "dur", "aht_seconds"],
+    ["resolution_rate", "resolution_rate", "pct", null],
+    ["csat", "csat", "pct", null],
   ];
   const TOTALS = [
     ["waiting", "waiting", "count", "waiting"],

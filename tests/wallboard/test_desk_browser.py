@@ -1,0 +1,295 @@
+"""The agent panel and the supervisor view in headless Chromium (Debian's
+package, driven by Playwright), against the real ACD service, a real Redis
+and the fake Asterisk: sign in, an offer arrives, the call is answered and
+hung up, a disposition is picked in wrap-up, the same caller calls again and
+the panel shows the first contact; state buttons; a supervisor logs an agent
+out. Screenshots go to ``$DESK_SCREENSHOTS`` (the docs use docs/img) or the
+test's temporary directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+from acd.embedded_redis import free_port
+from tests.wallboard.conftest import RedisServer
+from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
+from tests.wallboard.test_browser import chromium  # noqa: F401  (fixture)
+from wallboard.app import create_app
+
+pytestmark = pytest.mark.browser
+
+T = TypeVar("T")
+HOSTILE = '<img src=x onerror="window.__pwned=1">Ann<script>window.__pwned=2</script>'
+NUMBER = "+48600700800"
+
+
+class BedThread:
+    """The ACD, the fake Asterisk and the wallboard on their own event loop
+    (Playwright's sync API owns the test's thread)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.bed: DeskBed | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as exc:
+            self._failure.append(exc)
+            self._ready.set()
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with desk_bed(self.redis_url) as bed:
+            self.bed = bed
+            app = create_app(bed.rt.config, bed.rt.redis, agent_commands=bed.rt.service.commands)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await runner.cleanup()
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self._ready.wait(30), "the desk did not start"
+        if self._failure:
+            raise self._failure[0]
+
+    def call(self, make: Callable[[DeskBed], Coroutine[Any, Any, T]]) -> T:
+        assert self.bed is not None
+        return asyncio.run_coroutine_threadsafe(make(self.bed), self.loop).result(60)
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(40)
+
+
+@pytest.fixture
+def desk(clean_redis: RedisServer) -> Iterator[BedThread]:
+    server = BedThread(clean_redis.url)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def shots(tmp_path: Path) -> Path:
+    directory = Path(os.environ.get("DESK_SCREENSHOTS", tmp_path))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def state_is(agent_id: str, wanted: str) -> Callable[[DeskBed], Coroutine[Any, Any, None]]:
+    async def wait(bed: DeskBed) -> None:
+        async def check() -> bool:
+            return await bed.agent_state(agent_id) == wanted
+
+        await eventually(bed, check)
+
+    return wait
+
+
+def sign_in(page: Any, base: str, user: str, password: str) -> None:
+    page.goto(base + "agent")
+    page.wait_for_url("**/signin")
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def shown_state(page: Any, label: str) -> None:
+    page.wait_for_function(
+        "(label) => document.getElementById('state').textContent === label", arg=label
+    )
+
+
+def test_agent_panel_offer_history_disposition_and_state_buttons(
+    chromium: Any, desk: BedThread, tmp_path: Path  # noqa: F811
+) -> None:
+    out = shots(tmp_path)
+    base = desk.url
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # A wrong password: refused, with a message; then the right one.
+    sign_in(page, base, "1001", "wrong")
+    assert "wrong id or password" in page.inner_text("#signin-error")
+    page.screenshot(path=str(out / "agent-desk-signin.png"))
+    page.fill("#password", PASSWORDS["1001"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/agent")
+    page.wait_for_selector('body[data-connected="yes"]')
+    assert page.inner_text("#me") == "Ann <b>Lee</b>"  # escaped, shown as text
+    shown_state(page, "Logged out")
+
+    page.click("#btn-login")
+    shown_state(page, "Available")
+
+    async def reachable(bed: DeskBed) -> None:
+        async def check() -> bool:
+            view = await bed.store.agent("1001")
+            return view is not None and view.reachable
+
+        await eventually(bed, check)
+
+    desk.call(reachable)
+
+    # An offer: the ring notice, the caller (hostile name stays text), the queue.
+    async def ring(bed: DeskBed, name: str = HOSTILE) -> asyncio.Event:
+        gate = bed.fake.hold_ring("1001")
+        await bed.fake.place_call(caller_id=NUMBER, caller_name=name)
+        await bed.fake.ringing["1001"].wait()
+        return gate
+
+    gate = desk.call(ring)
+    page.wait_for_selector("#ring", state="visible")
+    shown_state(page, "Ringing")
+    assert page.inner_text("#caller-name") == HOSTILE
+    assert page.inner_text("#caller-number") == NUMBER
+    assert page.inner_text("#call-queue") == "Support"
+    assert "Incoming call" in page.inner_text("#ring")
+    page.screenshot(path=str(out / "agent-desk-offer.png"))
+
+    async def answer(bed: DeskBed, gate: asyncio.Event = gate) -> None:
+        gate.set()
+        await state_is("1001", "on_call")(bed)
+
+    desk.call(answer)
+    shown_state(page, "On call")
+    assert page.locator("#ring").is_hidden()
+
+    async def hang_up(bed: DeskBed) -> None:
+        await bed.fake.agent_hangup("1001")
+        await state_is("1001", "wrap_up")(bed)
+
+    desk.call(hang_up)
+    shown_state(page, "Wrap-up")
+    page.wait_for_selector("#dispo", state="visible")
+    codes = page.locator("#dispo-codes .code")
+    assert [c.get_attribute("data-code") for c in codes.all()] == [
+        "resolved", "follow_up", "escalated"]
+    page.click('#dispo-codes .code[data-code="follow_up"]')
+    page.fill("#dispo-note", "Parcel lost <b>twice</b>; promised a call back Friday")
+    page.screenshot(path=str(out / "agent-desk-wrap-up.png"))
+    page.click("#dispo-save")
+    # The queue ends wrap-up on save: available again, the form gone.
+    shown_state(page, "Available")
+    page.wait_for_selector("#dispo", state="hidden")
+    page.wait_for_function("() => document.getElementById('today-calls').textContent === '1'")
+
+    # The same caller again: the first contact, with its disposition and note.
+    gate = desk.call(lambda bed: ring(bed, "Ann Again"))
+    page.wait_for_selector("#ring", state="visible")
+    page.wait_for_selector("#history tbody tr")
+    row = page.locator("#history tbody tr").first.inner_text()
+    assert "follow_up" in row and "Parcel lost <b>twice</b>" in row and "Ann <b>Lee</b>" in row
+    page.screenshot(path=str(out / "agent-desk-history.png"))
+    laptop = chromium.new_page(viewport={"width": 1366, "height": 768})
+    laptop.context.add_cookies(page.context.cookies())
+    laptop.goto(base + "agent")
+    laptop.wait_for_selector("#history tbody tr")
+    laptop.wait_for_selector("#ring", state="visible")
+    laptop.screenshot(path=str(out / "agent-desk-laptop.png"), full_page=True)
+    laptop.close()
+
+    # A pause asked for while the phone rings is pending until the call is over.
+    page.select_option("#pause-reason", "Lunch")
+    page.click("#btn-pause")
+    page.wait_for_selector("#pending", state="visible")
+    assert "Pause pending (Lunch)" in page.inner_text("#pending")
+
+    async def finish(bed: DeskBed, gate: asyncio.Event = gate) -> None:
+        gate.set()
+        await state_is("1001", "on_call")(bed)
+        await bed.fake.agent_hangup("1001")
+        await state_is("1001", "wrap_up")(bed)
+
+    desk.call(finish)
+    page.wait_for_selector("#dispo", state="visible")
+    page.click('#dispo-codes .code[data-code="resolved"]')
+    page.click("#dispo-save")
+    shown_state(page, "Paused")  # the pending pause applied when the wrap-up ended
+    assert page.inner_text("#state-detail") == "Lunch"
+    page.click("#btn-unpause")
+    shown_state(page, "Available")
+    page.click("#btn-logout")
+    shown_state(page, "Logged out")
+    assert page.evaluate("() => window.__pwned") is None
+    assert errors == []
+
+    # Signing out ends the session: the panel sends you to sign in.
+    page.click(".signout button")
+    page.wait_for_url("**/signin")
+    page.goto(base + "agent")
+    page.wait_for_url("**/signin")
+    page.close()
+
+
+def test_supervisor_view_logs_an_agent_out(
+    chromium: Any, desk: BedThread, tmp_path: Path  # noqa: F811
+) -> None:
+    out = shots(tmp_path)
+    base = desk.url
+
+    async def floor(bed: DeskBed) -> None:
+        commands = bed.rt.service.commands
+        await commands.login("1001")
+        await commands.login("1002")
+        await commands.pause("1002", "Coaching")
+
+    desk.call(floor)
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    sign_in(page, base, "sup", PASSWORDS["sup"])
+    page.wait_for_url("**/supervisor")
+    page.wait_for_selector('#agents tr[data-agent="1002"][data-state="paused"]')
+    assert "Coaching" in page.inner_text('#agents tr[data-agent="1002"]')
+    assert page.locator("#queues tbody tr").count() == 1
+    page.screenshot(path=str(out / "agent-desk-supervisor.png"))
+    page.click('#agents tr[data-agent="1001"] button[data-action="logout"]')
+    page.wait_for_selector('#agents tr[data-agent="1001"][data-state="logged_out"]')
+    page.click('#agents tr[data-agent="1002"] button[data-action="unpause"]')
+    page.wait_for_selector('#agents tr[data-agent="1002"][data-state="available"]')
+
+    async def recorded(bed: DeskBed) -> list[tuple[str, str, str]]:
+        rows: Any = await bed.rt.redis.xrange(bed.store.keys.events)
+        out = []
+        for _, fields in rows:
+            f = {_s(k): _s(v) for k, v in fields.items()}
+            if f["type"] == "agent_command":
+                out.append((f["agent"], f["action"], f["by"]))
+        return out
+
+    assert desk.call(recorded) == [("1001", "logout", "sup"), ("1002", "unpause", "sup")]
+    page.close()
+
+
+def _s(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
