@@ -97,6 +97,8 @@ class LiveCall:
     queue: QueueConfig
     dialing: str = ""  # agent being dialled (or talking) now
     waiting: bool = False  # enqueued in Redis and on hold
+    #: what Redis must know of the call while it is dialled (see reassert)
+    state: _Waiting | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +287,11 @@ class CallFlow:
             state = _Waiting(call_id, queue, arrival, priority, queue_arrival=now,
                              fields=fields)
             live.waiting = True
+            live.state = state
             return await self._wait(session, live, state, offer, now)
         finally:
             live.waiting = False
+            live.state = None
             self.dispatcher.drop_offer(live.call_id)
 
     async def _enqueue(
@@ -660,6 +664,28 @@ class CallFlow:
             log.info("call %s %s after %.1f s", call.id, left.outcome, left.wait)
         if call.state is CallState.RINGING and call.agent:
             self._on_agent_free(call.agent)
+
+    async def reassert(self) -> int:
+        """Make Redis agree with the Dials this process has in flight (a write
+        lost with Redis's last second, a reservation taken back while the
+        phone still rang) and renew their reservation leases; returns how
+        many calls needed a repair."""
+        repaired = 0
+        for live in list(self.live.values()):
+            w = live.state
+            if not live.dialing or w is None:
+                continue
+            if await self.store.reassert_ring(
+                live.call_id, live.dialing, lease=self.dispatcher.lease_for(w.queue),
+                queue=w.queue.name, arrival=w.arrival, queue_arrival=w.queue_arrival,
+                priority=w.priority, owner=self.dispatcher.instance_id,
+                fields={**w.fields, "target": str(w.queue.service_level_seconds)},
+                now=self.clock(),
+            ):
+                repaired += 1
+                log.warning("call %s: Redis had lost its ring to agent %s; repaired",
+                            live.call_id, live.dialing)
+        return repaired
 
     async def settle(
         self, call_id: str, queue: QueueConfig, caller_hung_up: bool, at: float

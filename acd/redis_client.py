@@ -16,6 +16,7 @@ within about ``socket_timeout`` instead of freezing a call session.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,6 +31,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from acd.config import RedisConfig
 
 MAX_CONNECTIONS = 64
+
+# The sentinel connections behind a Sentinel-managed client, closed with it.
+_SENTINELS: weakref.WeakKeyDictionary[aioredis.Redis, Sentinel] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ def connect(config: RedisConfig, url: str | None = None) -> aioredis.Redis:
         client: aioredis.Redis = sentinel.master_for(
             spec.master, redis_class=aioredis.Redis, max_connections=MAX_CONNECTIONS
         )
+        _SENTINELS[client] = sentinel
         return client
     pool = aioredis.BlockingConnectionPool.from_url(
         target,
@@ -121,3 +126,12 @@ def connect(config: RedisConfig, url: str | None = None) -> aioredis.Redis:
         **limits,
     )
     return aioredis.Redis(connection_pool=pool)
+
+
+async def close(client: aioredis.Redis) -> None:
+    """Close a client from :func:`connect`: its pool, and its sentinels' connections."""
+    await client.aclose(close_connection_pool=True)
+    sentinel = _SENTINELS.pop(client, None)
+    if sentinel is not None:
+        for node in sentinel.sentinels:
+            await node.aclose(close_connection_pool=True)

@@ -113,6 +113,7 @@ class AcdService:
         self._last_prune = -float("inf")
         self.prune_interval = PRUNE_SECONDS
         self.resyncs = 0  # presence resyncs completed
+        self._passes = 0
         self.reaped: list[str] = []  # instances this process reaped (for operators/tests)
 
     # ---- wiring ------------------------------------------------------------
@@ -246,10 +247,15 @@ class AcdService:
         """Wrap-up ends, woken by the timer (and checked every sweep interval,
         so wrap-ups started by a process that has since died end too)."""
         pause = self._sweep_interval
+        loop = asyncio.get_running_loop()
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await self._wake.wait()
+            # A timer sets the event: a plain wait, so a cancel is never lost
+            # in a race with a timeout (Python 3.11's asyncio.timeout can).
+            timer = loop.call_later(pause, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
             try:
                 now = self.clock()
@@ -314,6 +320,11 @@ class AcdService:
             log.warning("this ACD instance %s had been reaped as dead (a long pause or a "
                         "partition); its live callers are queued again", self.instance_id)
         await self.flow.settle_pending()
+        self._passes += 1
+        if recovered or self._passes % 3 == 0:
+            # before the reservations below are judged: this process's own
+            # Dials in flight are the truth about them
+            await self.flow.reassert()
         for agent_id in await self.store.expire_reservations(now):
             log.warning("agent %s: reservation lease ran out; freed", agent_id)
             self._agent_free(agent_id)
@@ -384,15 +395,26 @@ class AcdService:
         return call.queue if call is not None else ""
 
     async def _reap_dead_instances(self, now: float) -> None:
-        # Only a process that has itself seen Redis healthy for a whole lease
-        # may judge others: after an outage every peer needs a moment to renew.
-        if self._redis_ok_since is None or \
-                self._monotonic() - self._redis_ok_since < self.lease * 1.5:
+        # Peers are judged only once Redis has been up for 1.5 leases (its own
+        # clock: after a Redis restart every peer needs a moment to renew),
+        # and only by a process that reaches Redis right now.
+        if self._redis_ok_since is None:
             return
         others = [i for i in await self.store.instance_ids() if i != self.instance_id]
-        for instance, alive in (await self.store.alive(others)).items():
-            if alive:
-                continue
+        if not others:
+            return
+        dead = [i for i, alive in (await self.store.alive(others)).items() if not alive]
+        if not dead or await self.store.redis_uptime() < self.lease * 1.5:
+            return
+        bridged = await self._bridged_channels()
+        for instance in dead:
+            # Conversations the dead process connected but never recorded (the
+            # answer came after it died): Asterisk shows the caller bridged.
+            for call_id, state, agent in await self.store.owned_call_states(instance):
+                if state == "ringing" and agent and call_id in bridged:
+                    if await self.store.agent_answered(agent, call_id, now):
+                        log.info("call %s of dead instance %s is bridged to agent %s: "
+                                 "recorded answered", call_id, instance, agent)
             freed = await self.store.reap_instance(instance, now)
             if freed is None:
                 continue
@@ -403,6 +425,18 @@ class AcdService:
             for agent_id in freed:
                 self._agent_free(agent_id)
             self.request_resync()  # device states end its conversations
+
+    async def _bridged_channels(self) -> set[str]:
+        """Uniqueids of the channels Asterisk has in a bridge now (empty when
+        AMI is down: then nothing is claimed answered)."""
+        if self.ami is None or not self.ami.connected:
+            return set()
+        try:
+            _, channels = await self.ami.action_list("CoreShowChannels")
+        except AmiError as exc:
+            log.info("CoreShowChannels failed: %s", exc)
+            return set()
+        return {ch.get("Uniqueid") or "" for ch in channels if ch.get("BridgeId")}
 
     async def _scan_agents(self, now: float) -> None:
         """Every agent against the clocks: wrap-ups whose timer was lost end,

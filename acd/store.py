@@ -89,6 +89,7 @@ class Store:
                 "CALLBACK_RUNNING",
                 "CALLBACK_FAILED",
                 "PRUNE_WAITING",
+                "REASSERT_RING",
             )
         }
         # Every script declares this key; all the others share its hash tag.
@@ -345,6 +346,26 @@ class Store:
     ) -> LeaveResult:
         result, wait = await self._run("LEAVE", now, call_id, outcome, short_abandon_seconds)
         return LeaveResult(str(result), float(wait))
+
+    async def reassert_ring(
+        self, call_id: str, agent_id: str, *, lease: float, queue: str, arrival: float,
+        queue_arrival: float, priority: int, owner: str, fields: Mapping[str, str],
+        now: float,
+    ) -> bool:
+        """This process is dialling ``agent_id`` for ``call_id``: make Redis agree
+        and renew the reservation lease; True when something was repaired."""
+        flat: list[str] = []
+        for k, v in fields.items():
+            flat.extend((k, v))
+        return bool(await self._run(
+            "REASSERT_RING", now, call_id, agent_id, max(1, int(lease * 1000)), queue,
+            repr(float(arrival)), repr(float(queue_arrival)), priority, owner, *flat,
+        ))
+
+    async def redis_uptime(self) -> float:
+        """Seconds the Redis server has been running (its own clock)."""
+        info: Any = await self.redis.info("server")
+        return float(info.get("uptime_in_seconds", 0))
 
     async def prune_waiting(self, queue: str, now: float) -> int:
         """Drop waiting entries of calls that are not waiting; returns how many."""

@@ -824,3 +824,63 @@ end
 if removed > 0 then changed('call', queue, '') end
 return removed
 """
+
+# ARGV[5..]: call id, agent id, lease (ms), queue, arrival, queue arrival,
+# priority, owner, then field/value pairs. This process is dialling (or
+# talking through) agent aid for call cid right now: Redis is made to agree
+# (a lost or rolled-back write, a reservation taken back while the ring went
+# on), and the reservation lease is renewed. Returns 1 when something was repaired.
+REASSERT_RING = PRELUDE + r"""
+local cid, aid, lease, queue = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local ck = ckey(cid)
+local ak = akey(aid)
+local st = hget(ck, 'state')
+local fixed = 0
+if st == nil then
+  local fields = {}
+  for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
+  if #fields > 0 then redis.call('HSET', ck, unpack(fields)) end
+  redis.call('HSET', ck, 'id', cid, 'queue', queue, 'state', 'ringing', 'agent', aid,
+             'arrival', ARGV[9], 'queue_arrival', ARGV[10], 'priority', ARGV[11],
+             'owner', ARGV[12], 'offered_in', queue)
+  count(queue, num(ARGV[10], NOW), 'offered', 1)
+  fixed = 1
+elseif st == 'waiting' then
+  unqueue(cid, hget(ck, 'queue') or queue)
+  redis.call('HSET', ck, 'state', 'ringing', 'agent', aid)
+  fixed = 1
+elseif st == 'done' and hget(ck, 'outcome') == 'lost' then
+  count(hget(ck, 'queue') or queue, num(hget(ck, 'queue_arrival'), NOW), 'lost', -1)
+  redis.call('HSET', ck, 'state', 'ringing', 'agent', aid, 'outcome', '', 'ended', '')
+  redis.call('PERSIST', ck)
+  fixed = 1
+elseif st == 'ringing' and hget(ck, 'agent') ~= aid then
+  local other = hget(ck, 'agent') or ''
+  if other ~= '' and hget(akey(other), 'call_id') == cid and
+     hget(akey(other), 'state') == 'ringing' then
+    free_reserved(other)
+  end
+  redis.call('HSET', ck, 'agent', aid)
+  fixed = 1
+end
+if fixed == 1 then
+  redis.call('SADD', P .. 'calls:active', cid)
+  redis.call('SADD', P .. 'owner:' .. (hget(ck, 'owner') or ''), cid)
+end
+local ast = hget(ak, 'state')
+if ast == 'available' then
+  redis.call('HSET', ak, 'call_id', cid, 'queue', hget(ck, 'queue') or queue)
+  set_agent_state(aid, 'ringing')
+  redis.call('SADD', P .. 'ringing', aid)
+  fixed = 1
+end
+if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
+  redis.call('SET', P .. 'resv:' .. aid, cid, 'PX', lease)
+  redis.call('SADD', P .. 'ringing', aid)
+end
+if fixed == 1 then
+  event('call_reasserted', 'call', cid, 'agent', aid)
+  changed('call', queue, aid)
+end
+return fixed
+"""

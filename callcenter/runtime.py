@@ -21,6 +21,7 @@ from aiohttp import web
 from acd.config import Config
 from acd.embedded_redis import EmbeddedRedis, default_data_dir
 from acd.presence import AMI_EVENT_FILTERS
+from acd.redis_client import close as close_redis
 from acd.redis_client import connect as connect_redis
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
@@ -61,7 +62,7 @@ async def start_runtime(
     try:
         await redis.ping()
     except Exception:
-        await redis.aclose(close_connection_pool=True)
+        await close_redis(redis)
         if embedded is not None:
             embedded.stop()
         raise
@@ -170,7 +171,7 @@ async def stop_runtime(rt: Runtime) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(rt.service.close(), 10)
     with contextlib.suppress(Exception):
-        await rt.redis.aclose(close_connection_pool=True)
+        await close_redis(rt.redis)
     if rt.embedded is not None:
         await asyncio.to_thread(rt.embedded.stop)
 

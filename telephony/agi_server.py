@@ -147,23 +147,21 @@ class AgiSession:
             waiter: asyncio.Future[AgiReply] = self._loop.create_future()
             self._waiters.append(waiter)
             self._transport.write(line)
-            if timeout is None:
-                reply = await waiter
-            else:
+            try:
                 while True:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            reply = await asyncio.shield(waiter)
+                    # asyncio.wait: a timeout leaves the waiter pending (its
+                    # late reply still matches it) and never eats a cancel.
+                    done, _ = await asyncio.wait({waiter}, timeout=timeout)
+                    if done:
+                        reply = waiter.result()
                         break
-                    except TimeoutError:
-                        if keep_waiting is not None and not waiter.done() \
-                                and await keep_waiting():
-                            continue
-                        if waiter.done() and not waiter.cancelled():
-                            reply = waiter.result()
-                            break
-                        waiter.cancel()  # its late reply is matched to it and dropped
-                        raise TimeoutError(f"no reply to {name!r} within {timeout} s") from None
+                    if keep_waiting is not None and await keep_waiting():
+                        continue
+                    raise TimeoutError(f"no reply to {name!r} within {timeout} s")
+            except BaseException:
+                if not waiter.done():
+                    waiter.cancel()  # its late reply is matched to it and dropped
+                raise
         return _check_reply(reply, name)
 
     async def answer(self) -> None:

@@ -343,8 +343,11 @@ class FakeCall:
             return True
         if seconds <= 0:
             return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._hangup_event.wait(), seconds)
+        waiter = asyncio.ensure_future(self._hangup_event.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)  # never eats a cancel
+        finally:
+            waiter.cancel()
         return self._dead
 
     # ---- commands ------------------------------------------------------------------

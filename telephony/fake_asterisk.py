@@ -224,6 +224,8 @@ class FakeAsterisk:
         #: Numbers outside (a trunk): how each answers ("answer" or "no_answer").
         self.external: dict[str, str] = {}
         self.external_talk_seconds = 0.3
+        #: channel name -> bridge id, for channels in a bridge now (CoreShowChannels)
+        self.bridges: dict[str, str] = {}
         #: ``(number, DIALSTATUS, monotonic time)`` of every call to the outside.
         self.external_calls: list[tuple[str, str, float]] = []
         #: ``(agent, answered, monotonic time)`` of every Originate to an agent.
@@ -489,6 +491,8 @@ class FakeAsterisk:
                 self.channel_down(peer, 19)
                 return "NOANSWER", 0
             self.set_channel_state(peer, 6)
+            bridge = f"bridge-{caller.linkedid}"
+            self.bridges[caller.name] = self.bridges[peer.name] = bridge
             call._on_bridged(endpoint)
             caller.application, caller.app_data = "Dial", f"PJSIP/{endpoint}"
             dial_end("ANSWER")
@@ -499,6 +503,8 @@ class FakeAsterisk:
             return "ANSWER", -1
         finally:
             agent.call = None
+            self.bridges.pop(peer.name, None)
+            self.bridges.pop(caller.name, None)
             self.channels.pop(peer.name, None)
             self._device_state(agent)
             self._agents_changed.set()
@@ -917,7 +923,7 @@ class FakeAsterisk:
                     "CoreShowChannel",
                     [
                         *channel.fields(),
-                        ("BridgeId", ""),
+                        ("BridgeId", self.bridges.get(channel.name, "")),
                         ("Application", channel.application),
                         ("ApplicationData", channel.app_data),
                         ("Duration", duration),

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from acd.config import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.models import AgentState
 from acd.presence import AMI_EVENT_FILTERS
-from acd.redis_client import connect
+from acd.redis_client import close, connect
 from acd.service import AcdService
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -58,12 +58,15 @@ class Acd:
         if self.ami is not None:
             await self.ami.close()
         if crash:
+            self.service._closing = True  # its loops stop; nothing is cleaned up
             for task in self.service._tasks:
                 task.cancel()
-            await asyncio.gather(*self.service._tasks, return_exceptions=True)
+            await asyncio.wait_for(
+                asyncio.gather(*self.service._tasks, return_exceptions=True), 10
+            )
         else:
             await self.service.close()
-        await self.redis.aclose(close_connection_pool=True)
+        await close(self.redis)
 
 
 @dataclass

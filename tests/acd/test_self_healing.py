@@ -402,3 +402,38 @@ async def test_waiting_entries_without_a_waiting_call_are_pruned(
     await eventually(lambda: _waiting_is(c, 0), 15, "phantom waiting callers removed")
     await c.login("1001")
     assert await c.agent_state("1001") is AgentState.AVAILABLE  # nobody to reserve it for
+
+
+async def test_a_conversation_lost_with_redis_s_last_second_is_repaired_and_counted(
+    private_redis: EmbeddedRedis, centers: list[Center]
+) -> None:
+    c = await build_center(private_redis.url, _prefix(), [queue()],
+                           [agent("1001"), agent("1002")], talk_seconds=30)
+    c.fake.after_call_linger = 0.1
+    centers.append(c)
+    await c.start_acd()
+    await c.login("1001")
+    aof = private_redis.data_dir / "appendonly.aof"
+    before_the_call = aof.stat().st_size
+    talking = await c.fake.place_call(caller_id="5554444")
+    await eventually(lambda: _all_in(c, (AgentState.ON_CALL,), "1001"), 5, "on call")
+    # An OS crash: everything written since before the call never reached the
+    # disk (enqueue, offer, answer). The conversation goes on regardless.
+    private_redis.kill()
+    with aof.open("r+b") as fh:
+        fh.truncate(before_the_call)
+    await asyncio.to_thread(private_redis.start)
+    # the dialling session is the truth: Redis learns the ring again, and the
+    # agent is not offered to anybody else
+    await eventually(lambda: _all_in(c, (AgentState.RINGING, AgentState.ON_CALL), "1001"),
+                     10, "the ring re-asserted")
+    await c.login("1002")
+    c.fake.agents["1002"].talk_seconds = 0.2
+    other = await c.fake.place_call(caller_id="5555555")
+    await other.wait_done(10)
+    assert other.dial_attempts == [("1002", "ANSWER")]
+    await c.fake.agent_hangup("1001")
+    await talking.wait_done(10)
+    await eventually(lambda: _handled_is(c, 2), 10, "both conversations counted")
+    stats = await c.stats("support")
+    assert stats["offered"] == 2 and stats["answered"] == 2 and stats.get("lost", 0) == 0

@@ -243,3 +243,39 @@ async def _fell_back(call: object) -> bool:
 
 async def _stat_is(store: Store, field: str, n: float) -> bool:
     return (await _stats(store)).get(field, 0) == n
+
+
+async def test_killed_between_dial_and_answer_the_conversation_is_counted_answered(
+    world: dict[str, object],
+) -> None:
+    fake, store = world["fake"], world["store"]
+    assert isinstance(fake, FakeAsterisk) and isinstance(store, Store)
+    fake.agents["1001"].ring_delay = 1.0  # answered after the ACD is gone
+    first = await _start(world, "first")
+    for aid in AGENTS:
+        await eventually(lambda a=aid: _known(store, a), 10, "agents created")  # type: ignore[misc]
+    await store.agent_command("1001", "login", time.time())
+    talking = await fake.place_call(caller_id="late-answer")
+    await eventually(lambda: _rang(fake, "1001"), 10, "the phone ringing")
+    first.kill()
+    await first.stop()
+    await eventually(lambda: _bridged(talking), 10, "answered with no ACD running")
+    await _start(world, "second")
+    # Asterisk shows the caller bridged: the dead process's call is answered, not lost
+    await eventually(lambda: _state_is(store, "1001", AgentState.ON_CALL), 15,
+                     "recorded as a conversation")
+    await fake.agent_hangup("1001")
+    await talking.wait_done(10)
+    assert not talking.fell_back
+    await eventually(lambda: _stat_is(store, "handled", 1), 15, "the conversation counted")
+    stats = await _stats(store)
+    assert stats["answered"] == 1 and stats.get("lost", 0) == 0
+    await eventually(lambda: _state_is(store, "1001", AgentState.AVAILABLE), 15, "agent free")
+
+
+async def _rang(fake: FakeAsterisk, endpoint: str) -> bool:
+    return fake.agents[endpoint].rings >= 1
+
+
+async def _bridged(call: object) -> bool:
+    return bool(getattr(call, "bridged", False))
