@@ -137,6 +137,13 @@ class WallboardConfig:
     header_timeout: float = 10.0
     idle_timeout: float = 30.0
     max_connections: int = 2000
+    # Agent desk sessions: end after this long unused (each request slides
+    # it), and after session_max_hours whatever happens.
+    session_idle_minutes: float = 60.0
+    session_max_hours: float = 12.0
+    # Failed sign-ins allowed per user and address within the window.
+    signin_max_failures: int = 5
+    signin_window_seconds: int = 300
 
 
 @dataclass(frozen=True, slots=True)

@@ -732,6 +732,13 @@ def _wallboard(
         header_timeout=t.number("header_timeout", d.header_timeout, lo=0.5, hi=300),
         idle_timeout=t.number("idle_timeout", d.idle_timeout, lo=0.5, hi=3600),
         max_connections=t.integer("max_connections", d.max_connections, lo=10, hi=1_000_000),
+        session_idle_minutes=t.number("session_idle_minutes", d.session_idle_minutes, lo=1,
+                                      hi=24 * 60),
+        session_max_hours=t.number("session_max_hours", d.session_max_hours, lo=0.1, hi=168),
+        signin_max_failures=t.integer("signin_max_failures", d.signin_max_failures, lo=1,
+                                      hi=1000),
+        signin_window_seconds=t.integer("signin_window_seconds", d.signin_window_seconds,
+                                        lo=10, hi=86400),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Coroutine
@@ -18,6 +19,11 @@ from acd.errors import ConfigError
 from callcenter.runtime import start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)
+
+
+def _redacted(url: str) -> str:
+    """A Redis URL fit for a log: the password replaced by ***."""
+    return re.sub(r"(://[^:@/]*:)[^@/]*@", r"\1***@", url)
 
 
 def load_or_report(path: str) -> Config | None:
@@ -47,7 +53,8 @@ async def _serve(config: Config, serve_wallboard: bool) -> int:
     try:
         rt = await start_runtime(config, serve_wallboard=serve_wallboard)
     except (OSError, RedisError) as exc:
-        where = f" (redis url {config.redis.url})" if isinstance(exc, RedisError) else ""
+        where = (f" (redis url {_redacted(config.redis.url)})"
+                 if isinstance(exc, RedisError) else "")
         print(f"acd: cannot start: {exc}{where}", file=sys.stderr)
         return 1
     try:

@@ -134,7 +134,14 @@ def create_app(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    desk.setup(app, config, redis, builder, app[JINJA_KEY], clock, desk_settings or DeskSettings())
+    wb = config.wallboard
+    settings = desk_settings or DeskSettings(
+        idle_seconds=wb.session_idle_minutes * 60,
+        max_seconds=wb.session_max_hours * 3600,
+        max_failures=wb.signin_max_failures,
+        failure_window_seconds=wb.signin_window_seconds,
+    )
+    desk.setup(app, config, redis, builder, app[JINJA_KEY], clock, settings)
     app.cleanup_ctx.append(_live_updates)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_add_security_headers)

@@ -53,3 +53,12 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([])
     assert exc.value.code == 2
+
+
+def test_a_redis_password_never_reaches_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_with_redis(tmp_path, "redis://acd:hunter2@127.0.0.1:1/0")
+    assert main(["run", "--config", str(path), "--no-wallboard"]) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "redis://acd:***@127.0.0.1:1/0" in err
