@@ -114,6 +114,8 @@ class Unsettled:
     #: the session let go mid-Dial with the caller still up: a conversation
     #: goes on in Asterisk without the ACD and ends from device states
     conversation_goes_on: bool = False
+    #: the call as this session knew it, to tell Redis again if it lost it
+    known: _Waiting | None = None
 
 
 class CallFlow:
@@ -572,16 +574,14 @@ class CallFlow:
                 w.call_id, agent_id, queue.wrap_up_seconds, now
             ):
                 answered_at = await self._answered_at(session, dial_started, now)
-                await self.store.answered(
-                    w.call_id, agent_id, answered_at, queue.service_level_seconds, now
-                )
+                await self._record_answer(w, agent_id, answered_at, now)
                 await self.store.call_finished(w.call_id, agent_id, queue.wrap_up_seconds, now)
         except (RedisError, OSError) as exc:
             # Kept with the real times and written when Redis is back.
             self.degraded.failed("redis", "recording a finished conversation", exc)
             answered_at = await self._answered_at(session, dial_started, now)
             self.unsettled[w.call_id] = Unsettled(
-                w.call_id, queue, True, now, answered=(agent_id, answered_at)
+                w.call_id, queue, True, now, answered=(agent_id, answered_at), known=w
             )
             return
         self._agent_done(queue, agent_id, now)
@@ -602,6 +602,26 @@ class CallFlow:
         if w.queue.survey_thanks:
             with contextlib.suppress(CallerHangup):
                 await session.stream_file(w.queue.survey_thanks)
+
+    async def _record_answer(
+        self, w: _Waiting, agent_id: str, answered_at: float, now: float
+    ) -> None:
+        """Record an answer AMI did not; if Redis lost the ring itself (its
+        last second), tell it again first, so the conversation is counted."""
+        target = w.queue.service_level_seconds
+        if await self.store.answered(w.call_id, agent_id, answered_at, target, now):
+            return
+        if await self._reassert_ring(w, agent_id):
+            await self.store.answered(w.call_id, agent_id, answered_at, target, now)
+
+    async def _reassert_ring(self, w: _Waiting, agent_id: str) -> bool:
+        return await self.store.reassert_ring(
+            w.call_id, agent_id, lease=self.dispatcher.lease_for(w.queue),
+            queue=w.queue.name, arrival=w.arrival, queue_arrival=w.queue_arrival,
+            priority=w.priority, owner=self.dispatcher.instance_id,
+            fields={**w.fields, "target": str(w.queue.service_level_seconds)},
+            now=self.clock(),
+        )
 
     async def _answered_at(self, session: AgiSession, dial_started: float, now: float) -> float:
         """When the agent answered, from Dial's ANSWEREDTIME (talk seconds)."""
@@ -635,6 +655,11 @@ class CallFlow:
 
     async def _settle_now(self, exit_: Unsettled) -> None:
         call = await self.store.call_for_routing(exit_.call_id)
+        if call is None and exit_.answered is not None and exit_.known is not None:
+            # A conversation ended while Redis was down, and Redis came back
+            # without the call (its last second lost): tell it again.
+            await self._reassert_ring(exit_.known, exit_.answered[0])
+            call = await self.store.call_for_routing(exit_.call_id)
         if call is None or call.owner != self.dispatcher.instance_id:
             return
         queue = self.config.queue(call.queue) or exit_.queue
@@ -675,13 +700,7 @@ class CallFlow:
             w = live.state
             if not live.dialing or w is None:
                 continue
-            if await self.store.reassert_ring(
-                live.call_id, live.dialing, lease=self.dispatcher.lease_for(w.queue),
-                queue=w.queue.name, arrival=w.arrival, queue_arrival=w.queue_arrival,
-                priority=w.priority, owner=self.dispatcher.instance_id,
-                fields={**w.fields, "target": str(w.queue.service_level_seconds)},
-                now=self.clock(),
-            ):
+            if await self._reassert_ring(w, live.dialing):
                 repaired += 1
                 log.warning("call %s: Redis had lost its ring to agent %s; repaired",
                             live.call_id, live.dialing)

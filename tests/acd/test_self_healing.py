@@ -437,3 +437,27 @@ async def test_a_conversation_lost_with_redis_s_last_second_is_repaired_and_coun
     await eventually(lambda: _handled_is(c, 2), 10, "both conversations counted")
     stats = await c.stats("support")
     assert stats["offered"] == 2 and stats["answered"] == 2 and stats.get("lost", 0) == 0
+
+
+async def test_a_conversation_that_ended_while_redis_was_down_and_lost_is_counted(
+    private_redis: EmbeddedRedis, centers: list[Center]
+) -> None:
+    c = await build_center(private_redis.url, _prefix(), [queue()], [agent("1001")],
+                           talk_seconds=0.3)
+    c.fake.after_call_linger = 0.1
+    centers.append(c)
+    await c.start_acd()
+    await c.login("1001")
+    aof = private_redis.data_dir / "appendonly.aof"
+    before_the_call = aof.stat().st_size
+    short = await c.fake.place_call(caller_id="5556666")
+    await eventually(lambda: _all_in(c, (AgentState.ON_CALL,), "1001"), 5, "on call")
+    private_redis.kill()
+    with aof.open("r+b") as fh:
+        fh.truncate(before_the_call)  # the call never reached the disk
+    await short.wait_done(10)  # the conversation ends while Redis is down
+    await asyncio.to_thread(private_redis.start)
+    await eventually(lambda: _handled_is(c, 1), 10, "the conversation counted")
+    stats = await c.stats("support")
+    assert stats["offered"] == 1 and stats["answered"] == 1
+    await eventually(lambda: _all_in(c, (AgentState.AVAILABLE,), "1001"), 5, "agent free")
