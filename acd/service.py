@@ -532,9 +532,9 @@ class AcdService:
         """The agent's phone is idle: a conversation Redis still shows, whose
         call no live process handles any more, is over."""
         state, _, call_id = await self.store.agent_routing_state(agent_id)
-        if state != AgentState.ON_CALL or not call_id:
+        if state != AgentState.ON_CALL:
             return
-        call = await self.store.call_for_routing(call_id)
+        call = await self.store.call_for_routing(call_id) if call_id else None
         if call is not None and call.state is CallState.ON_CALL and call.owner:
             if call.owner == self.instance_id:
                 if call_id in self.flow.live or call_id in self.flow.unsettled:

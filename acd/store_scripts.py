@@ -147,11 +147,15 @@ local function record_answer(cid, aid, at_s, target)
   local arrival = num(hget(ck, 'arrival'), at)
   local wait = math.max(0, at - arrival)
   redis.call('HSET', ck, 'state', 'on_call', 'answered', at_s, 'wait', tostring(wait))
-  redis.call('DEL', P .. 'resv:' .. aid)
-  redis.call('SREM', P .. 'ringing', aid)
-  redis.call('HSET', ak, 'missed', '0')
-  redis.call('HINCRBY', ak, 'calls', 1)
-  set_agent_state(aid, 'on_call')
+  -- The agent moves only when Redis still knows it reserved for this call
+  -- (after a reset it may be logged out: the call is counted, the agent left).
+  if hget(ak, 'call_id') == cid then
+    redis.call('DEL', P .. 'resv:' .. aid)
+    redis.call('SREM', P .. 'ringing', aid)
+    redis.call('HSET', ak, 'missed', '0')
+    redis.call('HINCRBY', ak, 'calls', 1)
+    set_agent_state(aid, 'on_call')
+  end
   local qa = num(hget(ck, 'queue_arrival'), arrival)
   count(queue, qa, 'answered', 1)
   if wait <= target then count(queue, qa, 'answered_within_target', 1) end
