@@ -51,6 +51,9 @@ Handler = Callable[[AgiSession], Awaitable[None]]
 PRESENCE_RESYNC_SECONDS = 60.0
 AGENT_SCAN_SECONDS = 2.0  # how often every agent's state is checked against timers
 PRUNE_SECONDS = 10.0  # how often waiting sets are checked against their calls
+# After a Redis restart every peer needs a moment to reconnect and renew its
+# lease; none is judged dead before Redis has been up 2 leases plus this.
+REAP_GRACE_SECONDS = 5.0
 
 
 class AcdService:
@@ -395,16 +398,16 @@ class AcdService:
         return call.queue if call is not None else ""
 
     async def _reap_dead_instances(self, now: float) -> None:
-        # Peers are judged only once Redis has been up for 1.5 leases (its own
-        # clock: after a Redis restart every peer needs a moment to renew),
-        # and only by a process that reaches Redis right now.
+        # Peers are judged only once Redis has been up for two leases and a
+        # grace (its own clock: after a Redis restart every peer needs a moment
+        # to reconnect and renew), and only by a process that reaches Redis now.
         if self._redis_ok_since is None:
             return
         others = [i for i in await self.store.instance_ids() if i != self.instance_id]
         if not others:
             return
         dead = [i for i, alive in (await self.store.alive(others)).items() if not alive]
-        if not dead or await self.store.redis_uptime() < self.lease * 1.5:
+        if not dead or await self.store.redis_uptime() < self.lease * 2 + REAP_GRACE_SECONDS:
             return
         bridged = await self._bridged_channels()
         for instance in dead:

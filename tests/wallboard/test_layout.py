@@ -69,10 +69,13 @@ async def populate(w: AcdWriter, config: Config, now: float) -> None:
     rng = random.Random(11)
     names = [q.name for q in config.queues]
     starts = today_interval_starts(now, config.wallboard.timezone)
+    # 5-digit "today" counts at any hour: shortly after local midnight the day
+    # has only a few intervals, so each carries more.
+    per_interval = max(300, 36_000 // max(1, len(starts)))
     for qi, queue in enumerate(names):
         for start in starts:
             big = qi == 0
-            offered = rng.randint(300, 400) if big else rng.randint(0, 25)
+            offered = per_interval + rng.randint(0, 100) if big else rng.randint(0, 25)
             if offered == 0:
                 continue
             answered = int(offered * rng.uniform(0.7, 0.95))
