@@ -65,6 +65,11 @@ class WaitResult(enum.StrEnum):
     CALLBACK = "CALLBACK"  # the caller left the line to be called back
 
 
+def _distinct_id(call_id: str) -> str:
+    """A call id of its own for a caller whose ``agi_uniqueid`` is already live."""
+    return f"{call_id}-{uuid.uuid4().hex[:6]}"
+
+
 class PeerSilent(AgiError):
     """Asterisk did not answer a FastAGI command in time (partition, hung PBX)."""
 
@@ -162,7 +167,7 @@ class CallFlow:
             return
         call_id = request.uniqueid or uuid.uuid4().hex
         if call_id in self.live:
-            fresh = f"{call_id}-{uuid.uuid4().hex[:6]}"
+            fresh = _distinct_id(call_id)
             log.warning("duplicate agi_uniqueid %s (channel %s): handled as call %s",
                         call_id, request.channel, fresh)
             call_id = fresh
@@ -275,7 +280,7 @@ class CallFlow:
             except CallActive:
                 # Another live call already has this id (a duplicate agi_uniqueid
                 # across processes): this one gets its own.
-                fresh = f"{call_id}-{uuid.uuid4().hex[:6]}"
+                fresh = _distinct_id(call_id)
                 log.warning("call id %s is already live: handled as %s", call_id, fresh)
                 self.dispatcher.drop_offer(call_id)
                 self.live.pop(call_id, None)

@@ -43,7 +43,6 @@ from telephony.errors import AgiError, AmiError, CallerHangup
 
 log = logging.getLogger(__name__)
 
-DIAL_MARGIN = 5.0
 
 
 def _endpoint_of(channel: str) -> str:
@@ -173,7 +172,7 @@ class Callbacks:
             dial_started = self.clock()
             await session.exec(
                 "Dial", cb.dial.format(number=number), str(cb.ring_seconds),
-                timeout=cb.ring_seconds + DIAL_MARGIN,
+                timeout=cb.ring_seconds + self.flow.dial_margin,
                 keep_waiting=lambda: self.flow._dial_still_expected(call_id, agent_id),
             )
             status = (await session.get_variable("DIALSTATUS") or "").upper()
