@@ -13,10 +13,10 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from acd.config import AgentConfig, Config
+from acd.config.model import AgentConfig, Config
+from acd.core.errors import AcdError, InvalidDisposition, UnknownAgent, UnknownCall
 from acd.dispatcher import Dispatcher
-from acd.errors import AcdError, InvalidDisposition, UnknownAgent, UnknownCall
-from acd.store import CommandResult, Store
+from acd.store.store import CommandResult, Store
 from telephony.agi_server import AgiSession
 from telephony.errors import CallerHangup
 

@@ -29,13 +29,13 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from acd.config import Config, QueueConfig
+from acd.config.model import Config, QueueConfig
+from acd.core.errors import CallActive
+from acd.core.models import AgentState, CallState, CallView
+from acd.core.routing import announce_minutes, expected_wait, is_open
 from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
-from acd.errors import CallActive
-from acd.models import AgentState, CallState, CallView
-from acd.routing import announce_minutes, expected_wait, is_open
-from acd.store import Store
+from acd.store.store import Store
 from telephony.agi_server import AgiSession
 from telephony.errors import AgiError, CallerHangup
 

@@ -32,10 +32,10 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from acd.call_flow import CallFlow
-from acd.config import Config, QueueConfig
+from acd.config.model import Config, QueueConfig
+from acd.core.models import CallState
 from acd.degraded import Degraded
-from acd.models import CallState
-from acd.store import Store
+from acd.store.store import Store
 from telephony.agi_server import AgiSession
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import AmiMessage

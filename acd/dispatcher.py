@@ -1,6 +1,6 @@
 """Matching callers with agents.
 
-The dispatcher reads state from the store, asks :mod:`acd.routing` for a
+The dispatcher reads state from the store, asks :mod:`acd.core.routing` for a
 decision, and commits it with the store's atomic claim. A lost race (another
 ACD process took the agent or the call first) just means trying again with
 fresh state. The process that owns the call's FastAGI socket is told about the
@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from acd.config import AgentConfig, Config, QueueConfig, RoutingStrategy
-from acd.models import AgentState, AgentView, CallState, CallView
-from acd.routing import Candidate, agent_qualifies, callback_due, choose_call, rank_agents
-from acd.store import Store
+from acd.config.model import AgentConfig, Config, QueueConfig, RoutingStrategy
+from acd.core.models import AgentState, AgentView, CallState, CallView
+from acd.core.routing import Candidate, agent_qualifies, callback_due, choose_call, rank_agents
+from acd.store.store import Store
 
 log = logging.getLogger(__name__)
 

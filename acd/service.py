@@ -33,12 +33,12 @@ from redis.exceptions import RedisError
 from acd.agents import AgentCommands, AgentFeatureCodes
 from acd.call_flow import REQUEUE, CallFlow
 from acd.callbacks import Callbacks
-from acd.config import Config
+from acd.config.model import Config
+from acd.core.models import AgentState, CallState
 from acd.degraded import Degraded
 from acd.dispatcher import Dispatcher
-from acd.models import AgentState, CallState
 from acd.presence import agents_by_endpoint, parse_answer, parse_presence
-from acd.store import Store
+from acd.store.store import Store
 from telephony.agi_server import AgiSession
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import AmiMessage

@@ -30,8 +30,8 @@ import aiohttp
 import psutil
 import redis.asyncio as aioredis
 
-from acd.embedded_redis import EmbeddedRedis
-from acd.keys import Keys
+from acd.store.embedded import EmbeddedRedis
+from acd.store.keys import Keys
 from telephony.fake_asterisk import FakeAsterisk, FakeCall
 
 ROOT = Path(__file__).resolve().parent.parent

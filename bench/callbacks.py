@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from acd.config import (
+from acd.config.model import (
     AgentConfig,
     AmiConfig,
     CallbackConfig,
@@ -35,10 +35,10 @@ from acd.config import (
     QueueConfig,
     RedisConfig,
 )
-from acd.embedded_redis import EmbeddedRedis
 from acd.presence import AMI_EVENT_FILTERS
-from acd.redis_client import connect
 from acd.service import AcdService
+from acd.store.client import connect
+from acd.store.embedded import EmbeddedRedis
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
 from telephony.fake_asterisk import FakeAsterisk

@@ -41,7 +41,7 @@ import redis.asyncio as aioredis  # noqa: E402
 from redis.asyncio.sentinel import Sentinel  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 
-from acd.embedded_redis import EmbeddedRedis, redis_server_binary  # noqa: E402
+from acd.store.embedded import EmbeddedRedis, redis_server_binary  # noqa: E402
 from bench.acd_harness import (  # noqa: E402
     ACD_BIN,
     AMI_SECRET,

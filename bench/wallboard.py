@@ -39,9 +39,9 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acd.config import AgentConfig, Config, QueueConfig, WallboardConfig
-from acd.embedded_redis import EmbeddedRedis
-from acd.keys import Keys, interval_start, wait_bucket_field
+from acd.config.model import AgentConfig, Config, QueueConfig, WallboardConfig
+from acd.store.embedded import EmbeddedRedis
+from acd.store.keys import Keys, interval_start, wait_bucket_field
 
 ALL_QUEUES = (
     "support", "sales", "billing", "returns", "technical", "claims", "renewals",

@@ -93,17 +93,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_service(args.config, serve_wallboard=not args.no_wallboard)
     if args.command == "check":
-        from acd.check import run_check
+        from acd.config.check import run_check
 
         return run_check(args.config, args.asterisk)
     if args.command == "doctor":
-        from acd.doctor import run_doctor
+        from acd.tools.doctor import run_doctor
 
         return run_doctor(args.config)
     if args.command == "passwd":
         return _passwd(args.stdin)
     if args.command == "export":
-        from acd.export import run_export_intervals
+        from acd.tools.export import run_export_intervals
 
         return run_export_intervals(
             args.config, args.date_from, args.date_to, args.out, args.queue
@@ -122,7 +122,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _passwd(from_stdin: bool) -> int:
     import getpass
 
-    from acd.credentials import hash_password
+    from acd.core.credentials import hash_password
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from acd.config import AgentConfig, BoardConfig, Config, QueueConfig, SupervisorConfig
-from acd.credentials import hash_password
-from acd.keys import INTERVAL_SECONDS, wait_bucket_field
+from acd.config.model import AgentConfig, BoardConfig, Config, QueueConfig, SupervisorConfig
+from acd.core.credentials import hash_password
+from acd.store.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, run_async, wait_for_stop_signal
 from telephony.fake_asterisk import FakeAsterisk

@@ -18,12 +18,12 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from acd.config import Config
-from acd.embedded_redis import EmbeddedRedis, default_data_dir
+from acd.config.model import Config
 from acd.presence import AMI_EVENT_FILTERS
-from acd.redis_client import close as close_redis
-from acd.redis_client import connect as connect_redis
 from acd.service import AcdService
+from acd.store.client import close as close_redis
+from acd.store.client import connect as connect_redis
+from acd.store.embedded import EmbeddedRedis, default_data_dir
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
 from telephony.errors import AmiLoginFailed, AmiNotConnected, AmiTimeout

@@ -13,9 +13,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from acd.config import Config
-from acd.config_loader import load_config
-from acd.errors import ConfigError
+from acd.config.loader import load_config
+from acd.config.model import Config
+from acd.core.errors import ConfigError
 from callcenter.runtime import start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)

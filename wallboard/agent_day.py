@@ -23,8 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from acd import metrics
-from acd.keys import Keys
+from acd.core import metrics
+from acd.store.keys import Keys
 
 PAGE = 5000
 _HANDLING = frozenset({"on_call", "wrap_up"})

@@ -26,10 +26,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from acd.config import Config
-from acd.errors import AcdError
-from acd.keys import Keys
-from acd.metrics import ServiceLevelVariant
+from acd.config.model import Config
+from acd.core.errors import AcdError
+from acd.core.metrics import ServiceLevelVariant
+from acd.store.keys import Keys
 from wallboard import desk, i18n
 from wallboard.auth import DeskSettings
 from wallboard.live import LiveHub
@@ -47,7 +47,7 @@ HUB_STOP_SECONDS = 3.0
 
 class AgentCommands(Protocol):
     """State changes the ACD performs for the HTTP API. Each raises an
-    :class:`acd.errors.AcdError` subclass when it cannot."""
+    :class:`acd.core.errors.AcdError` subclass when it cannot."""
 
     async def login(self, agent_id: str, by: str = "") -> object: ...
 

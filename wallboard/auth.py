@@ -7,7 +7,7 @@ the request came over HTTPS); what it stands for lives in Redis under
 with the session and signing out is one ``DEL``. Each session carries its own
 CSRF token, which every state-changing request must echo (``X-CSRF-Token``
 header or a ``csrf`` form field). Passwords are the scrypt hashes of
-``acd passwd`` (:mod:`acd.credentials`), checked off the event loop.
+``acd passwd`` (:mod:`acd.core.credentials`), checked off the event loop.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from acd.config import Config
-from acd.credentials import hash_password, verify_password
-from acd.keys import Keys
+from acd.config.model import Config
+from acd.core.credentials import hash_password, verify_password
+from acd.store.keys import Keys
 
 COOKIE_NAME = "acd_desk"
 CSRF_HEADER = "X-CSRF-Token"

@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.agents import PAUSE_CODES
-from acd.config import Config
-from acd.keys import Keys
-from acd.store import Store
+from acd.config.model import Config
+from acd.store.keys import Keys
+from acd.store.store import Store
 from wallboard.agent_day import AgentDay
 from wallboard.auth import (
     COOKIE_NAME,

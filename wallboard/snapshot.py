@@ -1,7 +1,7 @@
 """The wallboard snapshot: read the ACD's Redis state, compute, serialise.
 
 One :class:`SnapshotBuilder` per app. It reads everything a board needs in two
-pipelined round trips, computes the figures with :mod:`acd.metrics` and
+pipelined round trips, computes the figures with :mod:`acd.core.metrics` and
 returns the JSON contract of DESIGN.md (plus what the page needs: service
 level over the last 60 minutes, median wait, the per-interval series, the
 variant shown, thresholds and levels).
@@ -19,10 +19,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from acd import metrics
-from acd.config import Config, QueueConfig, Threshold
-from acd.keys import INTERVAL_SECONDS, Keys, interval_start
-from acd.routing import expected_wait
+from acd.config.model import Config, QueueConfig, Threshold
+from acd.core import metrics
+from acd.core.routing import expected_wait
+from acd.store.keys import INTERVAL_SECONDS, Keys, interval_start
 
 AGENT_STATES: tuple[str, ...] = (
     "logged_out",
@@ -39,7 +39,7 @@ _SERVING_STATES = frozenset({"available", "ringing", "on_call", "wrap_up"})
 _DEFAULT_AHT = 180.0  # the ACD's assumption before any call was handled
 # A waiting-set score is arrival - priority * 1e6: below now - 5e5 means priority > 0.
 _VIP_SCORE_OFFSET = 5e5
-# Interval counters the ACD may write that acd.metrics does not parse (yet):
+# Interval counters the ACD may write that acd.core.metrics does not parse (yet):
 # "lost" (callers the fallback queue took when an ACD process died) and
 # "idle_seconds" (available time, for occupancy), and the outcome counters of
 # dispositions, surveys and callbacks. Absent = 0.
@@ -73,7 +73,7 @@ class Level(enum.StrEnum):
     RED = "red"
 
 
-# Configuration names (acd.config_loader.THRESHOLD_METRICS) -> snapshot fields
+# Configuration names (acd.config.loader.THRESHOLD_METRICS) -> snapshot fields
 # they colour. Rates are configured in percent; the snapshot holds shares.
 _FIELDS_BY_CONFIG_NAME: Mapping[str, tuple[str, ...]] = {
     "service_level": ("service_level", "service_level_hour"),

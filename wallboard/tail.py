@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
-from acd.config import Threshold
+from acd.config.model import Threshold
 
 NONE = "—"
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from acd.config import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
-from acd.models import AgentState
+from acd.config.model import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
+from acd.core.models import AgentState
 from acd.presence import AMI_EVENT_FILTERS
-from acd.redis_client import close, connect
 from acd.service import AcdService
+from acd.store.client import close, connect
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
 from telephony.fake_asterisk import FakeAsterisk

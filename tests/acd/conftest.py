@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from acd.embedded_redis import EmbeddedRedis
+from acd.store.embedded import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

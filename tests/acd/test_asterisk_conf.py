@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.asterisk_conf import (
+from acd.config.asterisk import (
     CORE_SOUNDS,
     DEFAULT_DATA_DIR,
     AsteriskConfError,
@@ -21,8 +21,8 @@ from acd.asterisk_conf import (
     parse_dialplan,
     split_app_args,
 )
-from acd.check import ACD_PROMPTS, configured_prompts
-from acd.config_loader import load_config
+from acd.config.check import ACD_PROMPTS, configured_prompts
+from acd.config.loader import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

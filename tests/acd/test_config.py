@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.config import RoutingStrategy, Threshold
-from acd.config_loader import DEFAULT_THRESHOLDS, default_config, load_config
-from acd.errors import ConfigError
+from acd.config.loader import DEFAULT_THRESHOLDS, default_config, load_config
+from acd.config.model import RoutingStrategy, Threshold
+from acd.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from acd.config import CallbackConfig
-from acd.embedded_redis import EmbeddedRedis
-from acd.errors import InvalidDisposition, InvalidTransition
-from acd.models import AgentState
+from acd.config.model import CallbackConfig
+from acd.core.errors import InvalidDisposition, InvalidTransition
+from acd.core.models import AgentState
+from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
 
 CALLBACK = CallbackConfig(enabled=True, offer_after_seconds=0, attempts=2, retry_seconds=1,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from acd.check import ACD_PROMPTS
-from acd.doctor import run_doctor
+from acd.config.check import ACD_PROMPTS
+from acd.tools.doctor import run_doctor
 from telephony.fake_media import FakeMedia
 
 

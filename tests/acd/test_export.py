@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config import Config, QueueConfig, WallboardConfig
-from acd.export import (
+from acd.config.model import Config, QueueConfig, WallboardConfig
+from acd.store.keys import Keys
+from acd.tools.export import (
     COLUMNS,
     EXTRA_COLUMNS,
     export_rows,
@@ -18,7 +19,6 @@ from acd.export import (
     parse_request,
     write_csv,
 )
-from acd.keys import Keys
 from callcenter.cli import main
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd import metrics
-from acd.keys import WAIT_BUCKETS, wait_bucket_field
-from acd.metrics import IntervalCounters, ServiceLevelVariant
+from acd.core import metrics
+from acd.core.metrics import IntervalCounters, ServiceLevelVariant
+from acd.store.keys import WAIT_BUCKETS, wait_bucket_field
 
 
 def counters(**values: float) -> IntervalCounters:

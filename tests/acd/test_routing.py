@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from acd.config import (
+from acd.config.model import (
     AgentConfig,
     BusinessHours,
     QueueConfig,
@@ -13,8 +13,8 @@ from acd.config import (
     SkillRequirement,
     TimeRange,
 )
-from acd.models import AgentState, AgentView, CallState, CallView
-from acd.routing import (
+from acd.core.models import AgentState, AgentView, CallState, CallView
+from acd.core.routing import (
     Candidate,
     announce_minutes,
     choose_agent,

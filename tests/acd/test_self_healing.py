@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from acd.embedded_redis import EmbeddedRedis
-from acd.models import AgentState
+from acd.core.models import AgentState
+from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
 
 STUCK_STATES = (AgentState.RINGING, AgentState.ON_CALL)

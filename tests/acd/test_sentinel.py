@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from acd.embedded_redis import EmbeddedRedis, free_port, redis_server_binary
-from acd.models import AgentState
-from acd.redis_client import parse_sentinel_url
+from acd.core.models import AgentState
+from acd.store.client import parse_sentinel_url
+from acd.store.embedded import EmbeddedRedis, free_port, redis_server_binary
 from tests.acd.center import Center, agent, build_center, eventually, queue
 
 MASTER = "acdmaster"

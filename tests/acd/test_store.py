@@ -8,11 +8,11 @@ import random
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config import AgentConfig, RedisConfig
-from acd.embedded_redis import EmbeddedRedis
-from acd.errors import InvalidTransition, UnknownAgent
-from acd.keys import interval_start
-from acd.store import Store
+from acd.config.model import AgentConfig, RedisConfig
+from acd.core.errors import InvalidTransition, UnknownAgent
+from acd.store.embedded import EmbeddedRedis
+from acd.store.keys import interval_start
+from acd.store.store import Store
 
 NOW = 1_800_000_000.0
 

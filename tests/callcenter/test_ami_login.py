@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from acd.config import AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig, RedisConfig
-from acd.embedded_redis import EmbeddedRedis
+from acd.config.model import AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig, RedisConfig
+from acd.store.embedded import EmbeddedRedis
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
 from telephony.fake_asterisk import FakeAsterisk
 from tests.acd.center import eventually

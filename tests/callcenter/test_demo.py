@@ -74,7 +74,7 @@ def test_demo_runs_a_live_center_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_embedded_redis_dies_with_a_killed_parent(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from acd.embedded_redis import EmbeddedRedis; "
+        "import sys, time; from acd.store.embedded import EmbeddedRedis; "
         f"r = EmbeddedRedis({str(tmp_path)!r}); r.start(); print(r.port, flush=True); "
         "time.sleep(60)"
     )

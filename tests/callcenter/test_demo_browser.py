@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from acd.embedded_redis import free_port
+from acd.store.embedded import free_port
 from tests.wallboard.test_browser import check_numbers_match, chromium  # noqa: F401
 
 pytestmark = pytest.mark.browser

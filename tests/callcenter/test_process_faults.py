@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from acd.config import RedisConfig
-from acd.embedded_redis import EmbeddedRedis, free_port
-from acd.models import AgentState
-from acd.redis_client import connect
-from acd.store import Store
+from acd.config.model import RedisConfig
+from acd.core.models import AgentState
+from acd.store.client import connect
+from acd.store.embedded import EmbeddedRedis, free_port
+from acd.store.store import Store
 from telephony.fake_asterisk import FakeAsterisk
 from tests.acd.center import eventually
 

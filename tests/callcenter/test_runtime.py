@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from acd.config import (
+from acd.config.model import (
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -19,7 +19,7 @@ from acd.config import (
     RedisConfig,
     WallboardConfig,
 )
-from acd.embedded_redis import EmbeddedRedis
+from acd.store.embedded import EmbeddedRedis
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
 from telephony.fake_asterisk import FakeAsterisk
 

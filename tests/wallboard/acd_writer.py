@@ -1,4 +1,4 @@
-"""Writes Redis exactly as the ACD does (acd/keys.py), for wallboard tests and
+"""Writes Redis exactly as the ACD does (acd/store/keys.py), for wallboard tests and
 the benchmark: agent and call hashes, waiting/arrivals zsets, interval counter
 hashes with the wait histogram, and a message on ``changes`` after each change."""
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
-from acd.keys import Keys, interval_start, wait_bucket_field
+from acd.store.keys import Keys, interval_start, wait_bucket_field
 
 
 class AcdWriter:

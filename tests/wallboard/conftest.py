@@ -9,9 +9,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from acd.config import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
-from acd.embedded_redis import EmbeddedRedis
-from acd.errors import InvalidTransition, UnknownAgent
+from acd.config.model import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
+from acd.core.errors import InvalidTransition, UnknownAgent
+from acd.store.embedded import EmbeddedRedis
 from tests.wallboard.acd_writer import AcdWriter
 
 

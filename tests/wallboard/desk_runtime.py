@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.config import (
+from acd.config.model import (
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -22,7 +22,7 @@ from acd.config import (
     SupervisorConfig,
     WallboardConfig,
 )
-from acd.credentials import hash_password
+from acd.core.credentials import hash_password
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
 from telephony.fake_agi import FakeCall
 from telephony.fake_asterisk import FakeAsterisk

@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from acd.config import Config, QueueDisplay, Threshold
-from acd.embedded_redis import free_port
-from acd.errors import AcdError, StoreError
-from acd.keys import Keys
+from acd.config.model import Config, QueueDisplay, Threshold
+from acd.core.errors import AcdError, StoreError
+from acd.store.embedded import free_port
+from acd.store.keys import Keys
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisAgentCommands, make_config
 from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for

@@ -23,10 +23,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from acd.config import AgentConfig, Config, QueueConfig, WallboardConfig
-from acd.embedded_redis import free_port
-from acd.keys import INTERVAL_SECONDS
-from acd.metrics import today_interval_starts
+from acd.config.model import AgentConfig, Config, QueueConfig, WallboardConfig
+from acd.core.metrics import today_interval_starts
+from acd.store.embedded import free_port
+from acd.store.keys import INTERVAL_SECONDS
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer
 from wallboard.app import create_app

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-from acd.embedded_redis import free_port
+from acd.store.embedded import free_port
 from tests.wallboard.conftest import RedisServer
 from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
 from tests.wallboard.test_browser import chromium  # noqa: F401  (fixture)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config import AgentConfig, Config, QueueConfig, QueueDisplay, WallboardConfig
-from acd.embedded_redis import free_port
-from acd.metrics import today_interval_starts
+from acd.config.model import AgentConfig, Config, QueueConfig, QueueDisplay, WallboardConfig
+from acd.core.metrics import today_interval_starts
+from acd.store.embedded import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer
 from tests.wallboard.test_browser import ServerThread, chromium, run_in_thread  # noqa: F401

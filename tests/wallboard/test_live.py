@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from acd.embedded_redis import free_port
+from acd.store.embedded import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer, make_config
 from wallboard.app import create_app

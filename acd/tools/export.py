@@ -30,8 +30,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from acd.config import Config
-from acd.keys import INTERVAL_SECONDS, Keys
+from acd.config.model import Config
+from acd.store.keys import INTERVAL_SECONDS, Keys
 
 COLUMNS = (
     "interval_start",
@@ -158,7 +158,7 @@ def write_csv(path: str, rows: Sequence[Sequence[str]]) -> None:
 
 
 async def _export(config: Config, request: ExportRequest, out: str) -> int:
-    from acd.embedded_redis import EmbeddedRedis, default_data_dir
+    from acd.store.embedded import EmbeddedRedis, default_data_dir
 
     embedded = None
     url = config.redis.url
@@ -181,8 +181,8 @@ async def _export(config: Config, request: ExportRequest, out: str) -> int:
 def run_export_intervals(
     config_path: str, date_from: str, date_to: str, out: str, queues: Sequence[str] | None
 ) -> int:
-    from acd.config_loader import load_config
-    from acd.errors import ConfigError
+    from acd.config.loader import load_config
+    from acd.core.errors import ConfigError
 
     try:
         config = load_config(config_path)

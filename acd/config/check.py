@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from acd.asterisk_conf import (
+from acd.config.asterisk import (
     CORE_SOUNDS,
     AsteriskConfError,
     ConfFile,
@@ -43,9 +43,9 @@ from acd.asterisk_conf import (
     load_conf,
     parse_dialplan,
 )
-from acd.config import Config
-from acd.config_loader import load_config
-from acd.errors import ConfigError
+from acd.config.loader import load_config
+from acd.config.model import Config
+from acd.core.errors import ConfigError
 
 __all__ = [
     "ACD_PROMPTS",

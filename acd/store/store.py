@@ -1,7 +1,7 @@
 """The Redis store: the authority for agents, waiting calls and statistics.
 
 Reads are plain commands; every change runs one Lua script from
-:mod:`acd.store_scripts` so it is atomic across ACD processes.
+:mod:`acd.store.scripts` so it is atomic across ACD processes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from acd import store_scripts as lua
-from acd.config import AgentConfig, RedisConfig
-from acd.errors import CallActive, InvalidTransition, UnknownAgent, UnknownCall
-from acd.keys import Keys
-from acd.models import AgentView, CallView, waiting_score
+from acd.config.model import AgentConfig, RedisConfig
+from acd.core.errors import CallActive, InvalidTransition, UnknownAgent, UnknownCall
+from acd.core.models import AgentView, CallView, waiting_score
+from acd.store import scripts as lua
+from acd.store.keys import Keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ _ROUTING_FIELDS = ("queue", "arrival", "queue_arrival", "priority", "state", "ag
 
 
 class Store:
-    """Typed operations over the Redis layout of :mod:`acd.keys`."""
+    """Typed operations over the Redis layout of :mod:`acd.store.keys`."""
 
     def __init__(self, redis: aioredis.Redis, config: RedisConfig) -> None:
         self.redis = redis

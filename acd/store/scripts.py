@@ -6,7 +6,7 @@ notification move together, so two ACD processes sharing one Redis can never
 hand one agent two calls or one call to two agents.
 
 Calling convention: ``KEYS[1]`` is the installation's ``agents`` key; every
-other key a script touches shares its ``{hash tag}`` (see :mod:`acd.keys`),
+other key a script touches shares its ``{hash tag}`` (see :mod:`acd.store.keys`),
 so the scripts run unchanged on Redis Cluster. ``ARGV[1]`` prefix,
 ``ARGV[2]`` now (epoch seconds), ``ARGV[3]`` retention seconds, ``ARGV[4]``
 stream max length, then the script's own arguments from ``ARGV[5]``.
@@ -18,7 +18,7 @@ never by comparing the clocks of different hosts.
 
 from __future__ import annotations
 
-from acd.keys import WAIT_BUCKETS
+from acd.store.keys import WAIT_BUCKETS
 
 PRELUDE = r"""
 local P = ARGV[1]

@@ -12,8 +12,8 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from acd.config import AgentConfig, BusinessHours, QueueConfig, RoutingStrategy
-from acd.models import AgentView, CallView
+from acd.config.model import AgentConfig, BusinessHours, QueueConfig, RoutingStrategy
+from acd.core.models import AgentView, CallView
 
 
 @dataclass(frozen=True, slots=True)

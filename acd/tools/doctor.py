@@ -37,10 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from acd.check import ACD_PROMPTS, configured_prompts
-from acd.config import Config
-from acd.config_loader import load_config
-from acd.errors import ConfigError
+from acd.config.check import ACD_PROMPTS, configured_prompts
+from acd.config.loader import load_config
+from acd.config.model import Config
+from acd.core.errors import ConfigError
 
 __all__ = ["DIALPLAN_CONTEXTS", "CheckResult", "diagnose", "run_doctor"]
 

@@ -1,6 +1,6 @@
 """Typed, frozen configuration objects for the whole platform.
 
-Loaded once at start from TOML (see ``acd.config_loader``), validated, and then
+Loaded once at start from TOML (see ``acd.config.loader``), validated, and then
 passed down explicitly: there is no module-level settings singleton.
 """
 

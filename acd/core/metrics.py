@@ -1,6 +1,6 @@
 """Contact-center metrics: the one place they are computed.
 
-Pure functions over per-queue interval counters (see :mod:`acd.keys`), with
+Pure functions over per-queue interval counters (see :mod:`acd.store.keys`), with
 the definitions of DESIGN.md. The wallboard, the terminal view and the exports
 all call these, so a number means the same thing everywhere.
 
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo
 
-from acd.keys import INTERVAL_SECONDS, WAIT_BUCKETS, interval_start
+from acd.store.keys import INTERVAL_SECONDS, WAIT_BUCKETS, interval_start
 
 ROLLING_WINDOW_SECONDS = 3600
 
@@ -44,7 +44,7 @@ class IntervalCounters:
     Values are floats because the rolling 60-minute window weights its oldest
     interval by the share of it inside the window; counts read from Redis are
     whole numbers. ``wait_histogram`` has one count per bound of
-    :data:`acd.keys.WAIT_BUCKETS` plus a last count for waits above it.
+    :data:`acd.store.keys.WAIT_BUCKETS` plus a last count for waits above it.
     """
 
     offered: float = 0.0

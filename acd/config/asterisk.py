@@ -18,7 +18,7 @@ and its auth all ``1001``), so a file is an ordered list of sections.
 
 ``parse_dialplan`` turns an ``extensions.conf`` into contexts, extensions and
 priorities (``exten =>`` / ``same =>``, ``n``, labels) for the checks in
-``acd.check``.
+``acd.config.check``.
 
 ``CORE_SOUNDS``, ``data_dir`` and ``find_sound`` say where Asterisk finds a
 prompt: among its core sounds, or as a file under ``<astdatadir>/sounds``.
@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acd.errors import AcdError
+from acd.core.errors import AcdError
 
 __all__ = [
     "CORE_SOUNDS",

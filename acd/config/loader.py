@@ -1,4 +1,4 @@
-"""Load and validate the TOML configuration into the frozen objects of ``acd.config``.
+"""Load and validate the TOML configuration into the frozen objects of ``acd.config.model``.
 
 Every problem in a file is collected, not just the first: a user fixing a file
 should see the whole list at once. Each problem reads
@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
-from acd.config import (
+from acd.config.model import (
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -46,7 +46,7 @@ from acd.config import (
     TimeRange,
     WallboardConfig,
 )
-from acd.errors import ConfigError
+from acd.core.errors import ConfigError
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -410,7 +410,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
     ``env`` (default ``os.environ``) supplies the ``ACD_...`` overrides and the
     variables named by ``secret_env`` / ``api_token_env``. Raises
-    :class:`acd.errors.ConfigError` listing every problem found.
+    :class:`acd.core.errors.ConfigError` listing every problem found.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     source = os.fspath(path)

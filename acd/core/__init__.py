@@ -1,0 +1,1 @@
+"""The domain core: models, routing policy, state rules and metrics. Pure: no Redis, asyncio or HTTP."""

@@ -1,0 +1,1 @@
+"""Operator tools: the live doctor and the interval export."""
