@@ -79,9 +79,10 @@ class AgentCommands:
         return await self._apply(agent_id, "unpause", by=by)
 
     async def disposition(
-        self, agent_id: str, call_id: str, code: str, note: str = ""
+        self, agent_id: str, call_id: str, code: str, note: str = "", by: str = ""
     ) -> str:
-        """The agent's outcome of a call they handled (during or after wrap-up)."""
+        """The outcome of a call the agent handled (during or after wrap-up),
+        recorded by the agent or, with ``by``, by a supervisor."""
         call = await self.store.call(call_id)
         if call is None:
             raise UnknownCall(f"no call {call_id!r}", call=call_id)
@@ -96,7 +97,7 @@ class AgentCommands:
         clean = "".join(ch for ch in note if ch.isprintable() or ch == "\n")[:1000]
         state = await self.store.set_disposition(
             call_id, agent_id, code, clean, resolved=code in queue.resolved_dispositions,
-            end_wrap_up=queue.wrap_up_ends_on_disposition, now=self.clock(),
+            end_wrap_up=queue.wrap_up_ends_on_disposition, now=self.clock(), by=by,
         )
         if state == "wrap_up_ended":
             await self.dispatcher.match_agent(agent_id)

@@ -581,12 +581,18 @@ local before = hget(ck, 'resolved')
 if before == nil then count(queue, qa, 'dispositioned', 1) end
 if ARGV[9] == '1' and before ~= '1' then count(queue, qa, 'resolved', 1) end
 if ARGV[9] ~= '1' and before == '1' then count(queue, qa, 'resolved', -1) end
-redis.call('HSET', ck, 'disposition', ARGV[7], 'note', ARGV[8], 'resolved', ARGV[9])
+local by = ARGV[11] or ''
+redis.call('HSET', ck, 'disposition', ARGV[7], 'note', ARGV[8], 'resolved', ARGV[9],
+           'disposition_by', by)
 local ctk = P .. 'contact:' .. cid
 if redis.call('EXISTS', ctk) == 1 then
-  redis.call('HSET', ctk, 'disposition', ARGV[7], 'note', ARGV[8])
+  redis.call('HSET', ctk, 'disposition', ARGV[7], 'note', ARGV[8], 'disposition_by', by)
 end
-event('disposition', 'call', cid, 'agent', aid, 'code', ARGV[7], 'queue', queue)
+if by ~= '' then
+  event('disposition', 'call', cid, 'agent', aid, 'code', ARGV[7], 'queue', queue, 'by', by)
+else
+  event('disposition', 'call', cid, 'agent', aid, 'code', ARGV[7], 'queue', queue)
+end
 changed('agent', queue, aid)
 local ak = akey(aid)
 if ARGV[10] == '1' and hget(ak, 'state') == 'wrap_up' and hget(ak, 'call_id') == cid then

@@ -375,13 +375,14 @@ class Store:
 
     async def set_disposition(
         self, call_id: str, agent_id: str, code: str, note: str, *, resolved: bool,
-        end_wrap_up: bool, now: float,
+        end_wrap_up: bool, now: float, by: str = "",
     ) -> str:
-        """Record the agent's disposition of a call they handled; returns the
-        agent's state after it (``wrap_up_ended`` when it ended the wrap-up)."""
+        """Record the disposition of a call the agent handled; returns the
+        agent's state after it (``wrap_up_ended`` when it ended the wrap-up).
+        ``by``: the supervisor who recorded it, when not the agent."""
         status, state = await self._run(
             "SET_DISPOSITION", now, call_id, agent_id, code, note,
-            "1" if resolved else "0", "1" if end_wrap_up else "0",
+            "1" if resolved else "0", "1" if end_wrap_up else "0", by,
         )
         if status == "no_call":
             raise UnknownCall(f"no call {call_id!r}", call=call_id)

@@ -161,6 +161,14 @@ async def test_disposition_and_note_end_the_wrap_up_and_join_the_history(
     earlier = [h for h in history if h["id"] == call_id]
     assert [(h["disposition"], h["note"], h["agent"], h["outcome"]) for h in earlier] == [
         ("follow-up", "call back Monday", "1001", "answered")]
+    # a supervisor corrects it: the record says who did
+    await commands.disposition("1001", call_id, "resolved", "checked", by="sup1")
+    history = await acd.service.store.caller_history("5551111")
+    earlier = [h for h in history if h["id"] == call_id]
+    assert [(h["disposition"], h["disposition_by"]) for h in earlier] == [("resolved", "sup1")]
+    store = acd.service.store
+    events = await store.redis.xrange(store.keys.events)
+    assert any(f.get("type") == "disposition" and f.get("by") == "sup1" for _, f in events)
 
 
 async def test_post_call_survey_answered_and_skipped(
