@@ -53,7 +53,7 @@ from bench.acd_harness import (  # noqa: E402
     progress,
     raise_nofile,
 )
-from telephony.fake_asterisk import CallOutcome, FakeCall  # noqa: E402
+from telephony.fake import CallOutcome, FakeCall  # noqa: E402
 
 RATE_TARGET = 200.0
 LATENCY_TARGET_MS = 20.0

@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 
 from acd.store.embedded import EmbeddedRedis
 from acd.store.keys import Keys
-from telephony.fake_asterisk import FakeAsterisk, FakeCall
+from telephony.fake import FakeAsterisk, FakeCall
 
 ROOT = Path(__file__).resolve().parent.parent
 ACD_BIN = ROOT / ".venv" / "bin" / "acd"

@@ -41,7 +41,7 @@ from acd.store.client import connect
 from acd.store.embedded import EmbeddedRedis
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 SECRET = "bench"
 

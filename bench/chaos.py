@@ -53,7 +53,7 @@ from bench.acd_harness import (  # noqa: E402
     raise_nofile,
     render_config,
 )
-from telephony.fake_asterisk import CallOutcome, FakeAsterisk, FakeCall  # noqa: E402
+from telephony.fake import CallOutcome, FakeAsterisk, FakeCall  # noqa: E402
 
 QUEUE = "main"
 MASTER = "mymaster"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from telephony.agi_server import AgiServer, AgiSession  # noqa: E402
 from telephony.ami_codec import AmiParser  # noqa: E402
-from telephony.fake_asterisk import FakeAsterisk  # noqa: E402
+from telephony.fake import FakeAsterisk  # noqa: E402
 
 RECORDING = ROOT / "tests" / "telephony" / "fixtures" / "asterisk-22" / "ami-from-asterisk.bin"
 AMI_TARGET = 100_000

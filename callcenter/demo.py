@@ -32,7 +32,7 @@ from acd.core.credentials import hash_password
 from acd.store.keys import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, run_async, wait_for_stop_signal
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 log = logging.getLogger(__name__)
 

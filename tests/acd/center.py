@@ -22,7 +22,7 @@ from acd.service import AcdService
 from acd.store.client import close, connect
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 SECRET = "test-secret"
 

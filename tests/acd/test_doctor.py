@@ -21,7 +21,7 @@ import pytest
 
 from acd.config.check import ACD_PROMPTS
 from acd.tools.doctor import run_doctor
-from telephony.fake_media import FakeMedia
+from telephony.fake import FakeMedia
 
 
 @dataclass

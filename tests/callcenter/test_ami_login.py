@@ -9,7 +9,7 @@ import uuid
 from acd.config.model import AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.store.embedded import EmbeddedRedis
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 from tests.acd.center import eventually
 
 

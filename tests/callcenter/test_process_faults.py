@@ -21,7 +21,7 @@ from acd.core.models import AgentState
 from acd.store.client import connect
 from acd.store.embedded import EmbeddedRedis, free_port
 from acd.store.store import Store
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 from tests.acd.center import eventually
 
 SECRET = "fault-secret"

@@ -21,7 +21,7 @@ from acd.config.model import (
 )
 from acd.store.embedded import EmbeddedRedis
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 TOKEN = "api-token-for-tests"
 

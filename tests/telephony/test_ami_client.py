@@ -16,7 +16,7 @@ from telephony.errors import (
     AmiNotConnected,
     AmiTimeout,
 )
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 SECRET = "s3cr3t-value"
 

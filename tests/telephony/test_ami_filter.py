@@ -7,7 +7,7 @@ import asyncio
 from acd.presence import AMI_EVENT_FILTERS
 from telephony.ami_client import AmiClient
 from telephony.ami_codec import AmiMessage
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk
 
 
 async def test_filtered_client_gets_only_the_events_it_asked_for() -> None:

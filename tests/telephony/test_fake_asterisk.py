@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from telephony.ami_codec import AmiMessage, AmiParser, encode_action
-from telephony.fake_asterisk import CallOutcome, FakeAsterisk
+from telephony.fake import CallOutcome, FakeAsterisk
 from tests.acd.center import eventually
 
 Script = Callable[["ScriptedAcd"], Awaitable[None]]

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from telephony.ami_codec import AmiMessage, AmiParser, encode_action
-from telephony.fake_asterisk import FakeAsterisk
-from telephony.fake_media import FakeMedia
+from telephony.fake import FakeAsterisk, FakeMedia
 
 
 def test_core_show_sound() -> None:

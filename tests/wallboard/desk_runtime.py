@@ -24,8 +24,7 @@ from acd.config.model import (
 )
 from acd.core.credentials import hash_password
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
-from telephony.fake_agi import FakeCall
-from telephony.fake_asterisk import FakeAsterisk
+from telephony.fake import FakeAsterisk, FakeCall
 
 PASSWORDS = {"1001": "ann-secret-1", "1002": "ben-secret-2", "sup": "boss-secret-3"}
 # Cheap scrypt parameters: the tests check behaviour, not the hash's cost.

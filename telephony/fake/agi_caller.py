@@ -23,15 +23,14 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from telephony.agi_codec import HANGUP_NOTICE, decode_command, encode_header, encode_reply
+from telephony.fake.channel import FakeChannel
+from telephony.fake.media import FakeMedia
 
-if TYPE_CHECKING:
-    from telephony.fake_asterisk import FakeAsterisk, FakeChannel
-
-__all__ = ["CallOutcome", "FakeCall"]
+__all__ = ["CallOutcome", "FakeCall", "Switch"]
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +95,43 @@ class CallOutcome(enum.StrEnum):
     FAILED = "failed"  # could not reach the ACD (the dialplan's AGISTATUS=FAILURE)
 
 
+class Switch(Protocol):
+    """What a call needs from the PBX it runs in (:class:`telephony.fake.pbx.FakePbx`).
+
+    A protocol rather than an import, so the caller module sits below the PBX
+    in the import graph.
+    """
+
+    agi_host: str
+    agi_port: int
+    connect_timeout: float
+    linger_timeout: float
+    prompt_seconds: float
+    after_call_linger: float
+    media: FakeMedia
+
+    @property
+    def broken_commands(self) -> Mapping[str, bytes]: ...
+
+    def channel_up(self, channel: FakeChannel) -> None: ...
+
+    def channel_down(self, channel: FakeChannel, cause: int = 16) -> None: ...
+
+    def set_channel_state(self, channel: FakeChannel, state: int) -> None: ...
+
+    def call_finished(self, call: FakeCall) -> None: ...
+
+    async def after_agi(self, call: FakeCall) -> None: ...
+
+    async def dial(self, call: FakeCall, endpoint: str, ring_timeout: float) -> tuple[str, int]: ...
+
+
 class FakeCall:
-    """One simulated caller; created by :meth:`FakeAsterisk.place_call`."""
+    """One simulated caller; created by :meth:`telephony.fake.pbx.FakePbx.place_call`."""
 
     def __init__(
         self,
-        switch: FakeAsterisk,
+        switch: Switch,
         *,
         script: str,
         channel: FakeChannel,
