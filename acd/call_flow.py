@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from acd.config.model import Config, QueueConfig
 from acd.core.errors import CallActive
 from acd.core.models import AgentState, CallState, CallView
-from acd.core.routing import announce_minutes, expected_wait, is_open
+from acd.core.routing import announce_minutes, expected_wait
 from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
 from acd.store.store import Store
@@ -196,7 +196,7 @@ class CallFlow:
         queue = live.queue
         await session.answer()
         now = self.clock()
-        if not is_open(queue.business_hours, now):
+        if not queue.business_hours.is_open(now):
             await self._closed(session, queue)
             return
         if queue.greeting:

@@ -13,9 +13,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from acd.config.model import AgentConfig, Config, QueueConfig, RoutingStrategy
+from acd.config.model import AgentConfig, Config, QueueConfig
 from acd.core.models import AgentState, AgentView, CallState, CallView
-from acd.core.routing import Candidate, agent_qualifies, callback_due, choose_call, rank_agents
+from acd.core.routing import (
+    Candidate,
+    Reads,
+    agent_qualifies,
+    callback_due,
+    choose_call,
+    rank_agents,
+    strategy_for,
+)
 from acd.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +61,6 @@ class Dispatcher:
         self.queues: dict[str, QueueConfig] = {q.name: q for q in config.queues}
         self.agents: dict[str, AgentConfig] = {a.id: a for a in config.agents}
         self._offers: dict[str, asyncio.Future[str]] = {}
-        self._round_robin: dict[str, str] = {}
         # A reservation's lease outlives the ring by this much, so it only
         # runs out when the process that dials has died or lost track.
         self.reservation_margin = RESERVATION_MARGIN
@@ -116,9 +123,10 @@ class Dispatcher:
             if not callback_due(call, queue, now):
                 return False
             waited = max(0.0, now - call.arrival)
-            # Longest idle: the head of the idle-ordered set nearly always
-            # holds the answer; read the whole set only when it does not.
-            limit = IDLE_WINDOW if queue.strategy is RoutingStrategy.LONGEST_IDLE else 0
+            reads = strategy_for(queue).reads
+            # An idle-ordered strategy finds its answer in the head of the
+            # idle-ordered set nearly always; read the whole set only when not.
+            limit = 0 if Reads.POOL in reads else IDLE_WINDOW
             pool: list[tuple[str, float]] = []
             while True:
                 available = await self.store.available_with_idle(limit)
@@ -133,19 +141,16 @@ class Dispatcher:
             if not pool:
                 return False
             counters: dict[str, tuple[int, float]] = {}
-            if queue.strategy in (RoutingStrategy.FEWEST_CALLS, RoutingStrategy.LEAST_TALK_TIME):
+            if Reads.COUNTERS in reads:
                 counters = await self.store.agent_counters([aid for aid, _ in pool])
+            last = ""
+            if Reads.LAST_ASSIGNED in reads:
+                last = await self.store.last_assigned(queue.name)
             candidates = [
                 Candidate(_available_view(aid, idle, counters.get(aid)), self.agents[aid])
                 for aid, idle in pool
             ]
-            ranked = rank_agents(
-                queue,
-                candidates,
-                call,
-                now,
-                last_round_robin=self._round_robin.get(queue.name, ""),
-            )
+            ranked = rank_agents(queue, candidates, call, now, last_assigned=last)
             if not ranked:
                 return False
             preference = [c.view.id for c in ranked[:CLAIM_FANOUT]]
@@ -153,7 +158,6 @@ class Dispatcher:
                 call.id, preference, now, self.lease_for(queue)
             )
             if agent_id:
-                self._round_robin[queue.name] = agent_id
                 await self._notify(call, agent_id)
                 return True
         return False

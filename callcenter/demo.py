@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from acd.config.model import AgentConfig, BoardConfig, Config, QueueConfig, SupervisorConfig
 from acd.core.credentials import hash_password
-from acd.store.keys import INTERVAL_SECONDS, wait_bucket_field
+from acd.core.intervals import INTERVAL_SECONDS, wait_bucket_field
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
 from callcenter.service import load_or_report, run_async, wait_for_stop_signal
 from telephony.fake import FakeAsterisk

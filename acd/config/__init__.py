@@ -1,1 +1,2 @@
-"""Configuration: the typed model, loading and validation, and the cross-checks with Asterisk's files."""
+"""Configuration: the typed model, loading and validation, and the
+cross-checks with Asterisk's files."""

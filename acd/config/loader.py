@@ -39,7 +39,6 @@ from acd.config.model import (
     QueueDisplay,
     RedisConfig,
     RelaxationStep,
-    RoutingStrategy,
     SkillRequirement,
     SupervisorConfig,
     Threshold,
@@ -47,6 +46,7 @@ from acd.config.model import (
     WallboardConfig,
 )
 from acd.core.errors import ConfigError
+from acd.core.routing import STRATEGIES
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -940,16 +940,12 @@ def _queue(t: _Table, site_timezone: str) -> QueueConfig | None:
         allow_empty=False,
         expected="a queue name of letters, digits, - and _ (at most 64)",
     )
-    strategy_text = t.string(
-        "strategy", d.strategy.value, expected=_one_of([s.value for s in RoutingStrategy])
-    )
-    try:
-        strategy = RoutingStrategy(strategy_text)
-    except ValueError:
+    strategy = t.string("strategy", d.strategy, expected=_one_of(sorted(STRATEGIES)))
+    if strategy not in STRATEGIES:
         t.problems.add(
             t.key_path("strategy"),
-            f"{_show(strategy_text)} is not a strategy",
-            _one_of([s.value for s in RoutingStrategy]),
+            f"{_show(strategy)} is not a strategy",
+            _one_of(sorted(STRATEGIES)),
         )
         strategy = d.strategy
     target_expected = 'a dialplan target "context,exten,priority"'

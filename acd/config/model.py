@@ -7,19 +7,8 @@ passed down explicitly: there is no module-level settings singleton.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import zoneinfo
 from dataclasses import dataclass, field
-
-
-class RoutingStrategy(enum.StrEnum):
-    """How a queue picks among eligible agents."""
-
-    LONGEST_IDLE = "longest_idle"
-    MOST_SKILLED = "most_skilled"
-    ROUND_ROBIN = "round_robin"
-    FEWEST_CALLS = "fewest_calls"
-    LEAST_TALK_TIME = "least_talk_time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,25 +155,34 @@ class BusinessHours:
     # Dialplan target "context,exten,priority" after the message; empty = hang up.
     closed_target: str = ""
 
-    def is_open(self, when: dt.datetime) -> bool:
-        """Whether the queue is open at ``when`` (an aware datetime, any zone).
+    def is_open(self, when: float | dt.datetime) -> bool:
+        """Whether the queue is open at ``when`` (epoch seconds, or an aware
+        datetime in any zone).
 
-        ``when`` is converted to this queue's time zone first, so a holiday or a
-        weekday means the local calendar day. Ranges include their start and
-        exclude their end; an end of 24:00 is stored as ``time.max``.
+        ``when`` is taken in this queue's time zone, so a holiday or a weekday
+        means the local calendar day. Ranges include their start and exclude
+        their end; an end of 24:00 is stored as ``time.max``; a range whose
+        end is before its start spans midnight.
         """
-        if when.tzinfo is None:
-            raise ValueError("is_open needs an aware datetime")
-        local = when.astimezone(zoneinfo.ZoneInfo(self.timezone))
+        tz = zoneinfo.ZoneInfo(self.timezone)
+        if isinstance(when, dt.datetime):
+            if when.tzinfo is None:
+                raise ValueError("is_open needs an aware datetime")
+            local = when.astimezone(tz)
+        else:
+            local = dt.datetime.fromtimestamp(when, tz)
         if local.date() in self.holidays:
             return False
         if not self.weekly:
             return True
         now = local.time().replace(tzinfo=None)
-        return any(
-            r.start <= now and (now < r.end or r.end == dt.time.max)
-            for r in self.weekly.get(local.isoweekday(), ())
-        )
+        for r in self.weekly.get(local.isoweekday(), ()):
+            if r.start <= r.end:
+                if r.start <= now and (now < r.end or r.end == dt.time.max):
+                    return True
+            elif now >= r.start or now < r.end:
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +244,8 @@ class QueueConfig:
     required_skills: tuple[SkillRequirement, ...] = ()
     relaxation: tuple[RelaxationStep, ...] = ()
     priority: int = 0  # weight when one agent serves several queues
-    strategy: RoutingStrategy = RoutingStrategy.LONGEST_IDLE
+    # A name from acd.core.routing.STRATEGIES (checked by the loader).
+    strategy: str = "longest_idle"
     menu_prompt: str = ""
     menu: tuple[MenuOption, ...] = ()
     auto_pause_after_misses: int = 3

@@ -1,1 +1,3 @@
-"""The domain core: models, routing policy, state rules and metrics. Pure: no Redis, asyncio or HTTP."""
+"""The domain core: models, routing policy, state rules and metrics.
+
+Pure: no Redis, asyncio or HTTP (tests/test_layers.py keeps it so)."""

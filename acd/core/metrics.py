@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo
 
-from acd.store.keys import INTERVAL_SECONDS, WAIT_BUCKETS, interval_start
+from acd.core.intervals import INTERVAL_SECONDS, WAIT_BUCKETS, interval_start
 
 ROLLING_WINDOW_SECONDS = 3600
 

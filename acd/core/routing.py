@@ -6,13 +6,12 @@ functions what to do, and commits the decision atomically in Redis.
 
 from __future__ import annotations
 
-import datetime as dt
+import enum
 import math
-import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from acd.config.model import AgentConfig, BusinessHours, QueueConfig, RoutingStrategy
+from acd.config.model import AgentConfig, QueueConfig
 from acd.core.models import AgentView, CallView
 
 
@@ -48,9 +47,88 @@ def agent_qualifies(agent: AgentConfig, queue: QueueConfig, waited: float) -> bo
     return True
 
 
-def _skill_score(agent: AgentConfig, queue: QueueConfig) -> tuple[int, int]:
-    required = sum(agent.skills.get(r.skill, 0) for r in queue.required_skills)
-    return agent.queues.get(queue.name, 0), required
+class Reads(enum.Flag):
+    """What a strategy needs beyond the longest-idle head of the available set."""
+
+    HEAD = 0  # the longest-idle agents are enough
+    POOL = enum.auto()  # every available agent (the order is not idle time)
+    COUNTERS = enum.auto()  # today's calls and talk time per agent
+    LAST_ASSIGNED = enum.auto()  # the agent the queue offered a call to last
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a strategy's ordering may look at besides the candidate."""
+
+    queue: QueueConfig
+    call: CallView
+    now: float
+    last_assigned: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """A routing strategy: a sort key over candidates (smallest first) and
+    what the dispatcher must read for it."""
+
+    name: str
+    order: Callable[[Candidate, Context], tuple[object, ...]]
+    reads: Reads
+    summary: str
+
+
+STRATEGIES: dict[str, Strategy] = {}
+DEFAULT_STRATEGY = "longest_idle"
+
+
+def strategy(
+    name: str, *, reads: Reads = Reads.HEAD, summary: str
+) -> Callable[[Callable[[Candidate, Context], tuple[object, ...]]],
+              Callable[[Candidate, Context], tuple[object, ...]]]:
+    """Register a strategy's ordering under ``name`` (a queue's ``strategy``)."""
+
+    def register(
+        order: Callable[[Candidate, Context], tuple[object, ...]]
+    ) -> Callable[[Candidate, Context], tuple[object, ...]]:
+        STRATEGIES[name] = Strategy(name, order, reads, summary)
+        return order
+
+    return register
+
+
+def strategy_for(queue: QueueConfig) -> Strategy:
+    """The queue's strategy (the loader has checked the name)."""
+    return STRATEGIES.get(queue.strategy) or STRATEGIES[DEFAULT_STRATEGY]
+
+
+@strategy("longest_idle", summary="the agent idle longest")
+def _longest_idle(c: Candidate, _ctx: Context) -> tuple[object, ...]:
+    return (c.view.idle_since, c.view.id)
+
+
+@strategy("most_skilled", reads=Reads.POOL,
+          summary="highest queue proficiency, then required skills, then longest idle")
+def _most_skilled(c: Candidate, ctx: Context) -> tuple[object, ...]:
+    required = sum(c.config.skills.get(r.skill, 0) for r in ctx.queue.required_skills)
+    return (-c.config.queues.get(ctx.queue.name, 0), -required, c.view.idle_since, c.view.id)
+
+
+@strategy("round_robin", reads=Reads.POOL | Reads.LAST_ASSIGNED,
+          summary="the next agent after the last one offered a call, by id, across processes")
+def _round_robin(c: Candidate, ctx: Context) -> tuple[object, ...]:
+    return (c.view.id <= ctx.last_assigned, c.view.id)
+
+
+@strategy("fewest_calls", reads=Reads.POOL | Reads.COUNTERS,
+          summary="fewest calls today, then longest idle")
+def _fewest_calls(c: Candidate, _ctx: Context) -> tuple[object, ...]:
+    return (c.view.calls, c.view.idle_since, c.view.id)
+
+
+@strategy("least_talk_time", reads=Reads.POOL | Reads.COUNTERS,
+          summary="least talk time today, then longest idle")
+def _least_talk_time(c: Candidate, _ctx: Context) -> tuple[object, ...]:
+    return (c.view.talk_seconds, c.view.idle_since, c.view.id)
 
 
 def rank_agents(
@@ -59,7 +137,7 @@ def rank_agents(
     call: CallView,
     now: float,
     *,
-    last_round_robin: str = "",
+    last_assigned: str = "",
 ) -> list[Candidate]:
     """Eligible agents for ``call``, best first, by the queue's strategy.
 
@@ -72,34 +150,12 @@ def rank_agents(
         for c in candidates
         if c.view.reachable and agent_qualifies(c.config, queue, waited)
     ]
-    strategy = queue.strategy
-    if strategy is RoutingStrategy.MOST_SKILLED:
-        eligible.sort(key=lambda c: (*(-x for x in _skill_score(c.config, queue)),
-                                     c.view.idle_since, c.view.id))
-    elif strategy is RoutingStrategy.ROUND_ROBIN:
-        eligible.sort(key=lambda c: (c.view.id <= last_round_robin, c.view.id))
-    elif strategy is RoutingStrategy.FEWEST_CALLS:
-        eligible.sort(key=lambda c: (c.view.calls, c.view.idle_since, c.view.id))
-    elif strategy is RoutingStrategy.LEAST_TALK_TIME:
-        eligible.sort(key=lambda c: (c.view.talk_seconds, c.view.idle_since, c.view.id))
-    else:
-        eligible.sort(key=lambda c: (c.view.idle_since, c.view.id))
+    ctx = Context(queue, call, now, last_assigned)
+    order = strategy_for(queue).order
+    eligible.sort(key=lambda c: order(c, ctx))
     # stable: keeps the strategy's order within each group
     eligible.sort(key=lambda c: c.view.id in call.tried)
     return eligible
-
-
-def choose_agent(
-    queue: QueueConfig,
-    candidates: Iterable[Candidate],
-    call: CallView,
-    now: float,
-    *,
-    last_round_robin: str = "",
-) -> Candidate | None:
-    """The best agent for ``call`` (see :func:`rank_agents`), or None."""
-    ranked = rank_agents(queue, candidates, call, now, last_round_robin=last_round_robin)
-    return ranked[0] if ranked else None
 
 
 def queue_weight(queue: QueueConfig) -> float:
@@ -146,26 +202,7 @@ def callback_due(call: CallView, queue: QueueConfig, now: float) -> bool:
     callback once its retry time has come and the queue is open."""
     if not call.is_callback:
         return True
-    return call.not_before <= now and is_open(queue.business_hours, now)
-
-
-def is_open(hours: BusinessHours, now: float) -> bool:
-    """Is the queue open at epoch ``now`` in the hours' own time zone?"""
-    tz = zoneinfo.ZoneInfo(hours.timezone)
-    local = dt.datetime.fromtimestamp(now, tz)
-    if local.date() in hours.holidays:
-        return False
-    if not hours.weekly:
-        return True
-    ranges = hours.weekly.get(local.isoweekday(), ())
-    t = local.time()
-    for r in ranges:
-        if r.start <= r.end:
-            if r.start <= t < r.end:
-                return True
-        elif t >= r.start or t < r.end:  # spans midnight
-            return True
-    return False
+    return call.not_before <= now and queue.business_hours.is_open(now)
 
 
 def expected_wait(position: int, agents_serving: int, aht_seconds: float) -> float:

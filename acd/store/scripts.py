@@ -18,7 +18,7 @@ never by comparing the clocks of different hosts.
 
 from __future__ import annotations
 
-from acd.store.keys import WAIT_BUCKETS
+from acd.core.intervals import WAIT_BUCKETS
 
 PRELUDE = r"""
 local P = ARGV[1]
@@ -133,6 +133,9 @@ local function offer(cid, aid, lease_ms)
   redis.call('HSET', akey(aid), 'call_id', cid, 'queue', queue)
   redis.call('SET', P .. 'resv:' .. aid, cid, 'PX', lease_ms)
   redis.call('SADD', P .. 'ringing', aid)
+  -- the queue's last offered agent: round robin continues after it, in
+  -- whichever ACD process makes the next offer
+  redis.call('SET', P .. 'last_assigned:' .. queue, aid)
   set_agent_state(aid, 'ringing')
   event('call_offered', 'call', cid, 'queue', queue, 'agent', aid)
   changed('call', queue, aid)

@@ -270,6 +270,11 @@ class Store:
         lease_ms = max(1, int(lease * 1000))
         return _str(await self._run("CLAIM_FIRST", now, call_id, lease_ms, *agent_ids) or "")
 
+    async def last_assigned(self, queue: str) -> str:
+        """The agent this queue offered a call to last, by any ACD process."""
+        value = await self.redis.get(self.keys.last_assigned(queue))
+        return _str(value) if value is not None else ""
+
     async def available_with_idle(self, limit: int = 0) -> list[tuple[str, float]]:
         """Available, reachable agents with their idle-since time, longest idle
         first (the first ``limit`` of them when ``limit`` > 0)."""

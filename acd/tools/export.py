@@ -31,7 +31,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from acd.config.model import Config
-from acd.store.keys import INTERVAL_SECONDS, Keys
+from acd.core.intervals import INTERVAL_SECONDS
+from acd.store.keys import Keys
 
 COLUMNS = (
     "interval_start",

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acd.config.loader import DEFAULT_THRESHOLDS, default_config, load_config
-from acd.config.model import RoutingStrategy, Threshold
+from acd.config.model import Threshold
 from acd.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ def test_good_file_loads_into_typed_objects(tmp_path: Path) -> None:
     support = config.queue("support")
     assert support is not None
     assert support.service_level_seconds == 120  # the documented default
-    assert support.strategy is RoutingStrategy.MOST_SKILLED
+    assert support.strategy == "most_skilled"
     assert support.overflow_queue == "sales"
     hours = support.business_hours
     assert hours.timezone == "Europe/Paris"  # inherited from the wallboard (site) zone

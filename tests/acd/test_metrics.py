@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acd.core import metrics
+from acd.core.intervals import WAIT_BUCKETS, wait_bucket_field
 from acd.core.metrics import IntervalCounters, ServiceLevelVariant
-from acd.store.keys import WAIT_BUCKETS, wait_bucket_field
 
 
 def counters(**values: float) -> IntervalCounters:

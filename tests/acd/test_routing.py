@@ -9,7 +9,6 @@ from acd.config.model import (
     BusinessHours,
     QueueConfig,
     RelaxationStep,
-    RoutingStrategy,
     SkillRequirement,
     TimeRange,
 )
@@ -17,10 +16,9 @@ from acd.core.models import AgentState, AgentView, CallState, CallView
 from acd.core.routing import (
     Candidate,
     announce_minutes,
-    choose_agent,
     choose_call,
     expected_wait,
-    is_open,
+    rank_agents,
 )
 
 NOW = 1_800_000_000.0
@@ -44,6 +42,12 @@ def call(cid: str = "c1", *, queue: str = "q", arrival: float = NOW - 10, priori
     return CallView(id=cid, queue=queue, caller_id="1", caller_name="", arrival=arrival,
                     queue_arrival=arrival, priority=priority, state=CallState.WAITING,
                     agent="", owner="x", tried=tried)
+
+
+def choose_agent(queue: QueueConfig, pool: list[Candidate], c: CallView, now: float,
+                 *, last_assigned: str = "") -> Candidate | None:
+    ranked = rank_agents(queue, pool, c, now, last_assigned=last_assigned)
+    return ranked[0] if ranked else None
 
 
 def test_longest_idle_agent_gets_the_call() -> None:
@@ -96,17 +100,17 @@ def test_other_strategies() -> None:
         agent("c", idle=NOW - 20, calls=4, talk=100, queues={"q": 60}),
     ]
 
-    def pick(strategy: RoutingStrategy, last: str = "") -> str:
+    def pick(strategy: str, last: str = "") -> str:
         chosen = choose_agent(QueueConfig(name="q", strategy=strategy), pool, call(), NOW,
-                              last_round_robin=last)
+                              last_assigned=last)
         assert chosen is not None
         return chosen.view.id
 
-    assert pick(RoutingStrategy.MOST_SKILLED) == "b"
-    assert pick(RoutingStrategy.FEWEST_CALLS) == "b"
-    assert pick(RoutingStrategy.LEAST_TALK_TIME) == "c"
-    assert pick(RoutingStrategy.ROUND_ROBIN, last="a") == "b"
-    assert pick(RoutingStrategy.ROUND_ROBIN, last="c") == "a"
+    assert pick("most_skilled") == "b"
+    assert pick("fewest_calls") == "b"
+    assert pick("least_talk_time") == "c"
+    assert pick("round_robin", last="a") == "b"
+    assert pick("round_robin", last="c") == "a"
 
 
 def test_vip_first_then_longest_weighted_wait_across_queues() -> None:
@@ -145,12 +149,12 @@ def test_business_hours_holidays_and_overnight_ranges() -> None:
         local = dt.datetime(y, m, d, hh, mm, tzinfo=dt.timezone(dt.timedelta(hours=1)))
         return local.timestamp()
 
-    assert is_open(hours, at(2026, 11, 23, 9))  # Monday 09:00 CET
-    assert not is_open(hours, at(2026, 11, 23, 18))  # end is exclusive
-    assert not is_open(hours, at(2026, 11, 24, 9))  # Tuesday: no hours
-    assert is_open(hours, at(2026, 11, 27, 23))  # Friday overnight range
-    assert not is_open(hours, at(2026, 12, 28, 9))  # a Monday holiday
-    assert is_open(BusinessHours(), at(2026, 11, 24, 3))  # no hours = always open
+    assert hours.is_open(at(2026, 11, 23, 9))  # Monday 09:00 CET
+    assert not hours.is_open(at(2026, 11, 23, 18))  # end is exclusive
+    assert not hours.is_open(at(2026, 11, 24, 9))  # Tuesday: no hours
+    assert hours.is_open(at(2026, 11, 27, 23))  # Friday overnight range
+    assert not hours.is_open(at(2026, 12, 28, 9))  # a Monday holiday
+    assert BusinessHours().is_open(at(2026, 11, 24, 3))  # no hours = always open
 
 
 def test_expected_wait_and_minutes() -> None:

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from acd.config.model import AgentConfig, RedisConfig
 from acd.core.errors import InvalidTransition, UnknownAgent
+from acd.core.intervals import interval_start
 from acd.store.embedded import EmbeddedRedis
-from acd.store.keys import interval_start
 from acd.store.store import Store
 
 NOW = 1_800_000_000.0
