@@ -8,9 +8,10 @@ import random
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, RedisConfig
+from acd.config.model import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.intervals import interval_start
+from acd.dispatcher import Dispatcher
 from acd.store.embedded import EmbeddedRedis
 from acd.store.store import Store
 
@@ -151,3 +152,31 @@ async def test_agent_commands_and_errors(redis_client: aioredis.Redis, key_prefi
     assert await store.available_agent_ids() == ["a0"]
     await store.set_reachable("a0", False, NOW + 2)
     assert await store.available_agent_ids() == []
+
+
+async def test_round_robin_continues_across_acd_processes(
+    redis_client: aioredis.Redis, redis_server: EmbeddedRedis, key_prefix: str
+) -> None:
+    """Two ACD processes share one rotation: each offer goes to the agent
+    after the last one offered, whichever process made that offer."""
+    store = await ready_store(redis_client, key_prefix, 3)
+    config = Config(source="<test>", queues=(QueueConfig(name="q", strategy="round_robin"),),
+                    agents=tuple(agents(3)))
+    other = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        store2 = Store(other, RedisConfig(key_prefix=key_prefix))
+        processes = [Dispatcher(s, config, f"acd{i}", lambda: NOW)
+                     for i, s in enumerate((store, store2))]
+        offered: list[str] = []
+        for i in range(6):
+            await store.enqueue(f"c{i}", "q", arrival=NOW + i, priority=0, max_length=0,
+                                now=NOW, fields={"owner": "x"})
+            assert await processes[i % 2].match_call(f"c{i}")
+            call = await store.call(f"c{i}")
+            assert call is not None
+            offered.append(call.agent)
+            # the ring is cancelled (not the agent's miss): everyone is free again
+            await store.ring_missed(call, call.agent, "CANCEL", 0, NOW)
+    finally:
+        await other.aclose()
+    assert offered == ["a0", "a1", "a2", "a0", "a1", "a2"]
