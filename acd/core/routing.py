@@ -131,6 +131,14 @@ def _least_talk_time(c: Candidate, _ctx: Context) -> tuple[object, ...]:
     return (c.view.talk_seconds, c.view.idle_since, c.view.id)
 
 
+@strategy("weighted_idle", reads=Reads.POOL,
+          summary="longest idle, the idle time weighted by the agent's queue proficiency")
+def _weighted_idle(c: Candidate, ctx: Context) -> tuple[object, ...]:
+    # proficiency 100 idle 60 s ranks with proficiency 50 idle 120 s
+    weight = max(1, c.config.queues.get(ctx.queue.name, 0)) / 100
+    return (-(ctx.now - c.view.idle_since) * weight, c.view.id)
+
+
 def rank_agents(
     queue: QueueConfig,
     candidates: Iterable[Candidate],

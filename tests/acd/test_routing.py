@@ -113,6 +113,17 @@ def test_other_strategies() -> None:
     assert pick("round_robin", last="c") == "a"
 
 
+def test_weighted_idle_trades_idle_time_against_proficiency() -> None:
+    q = QueueConfig(name="q", strategy="weighted_idle")
+    expert = agent("expert", idle=NOW - 60, queues={"q": 100})  # weighs 60
+    novice = agent("novice", idle=NOW - 100, queues={"q": 50})  # weighs 50
+    chosen = choose_agent(q, [novice, expert], call(), NOW)
+    assert chosen is not None and chosen.view.id == "expert"
+    novice = agent("novice", idle=NOW - 130, queues={"q": 50})  # weighs 65
+    chosen = choose_agent(q, [novice, expert], call(), NOW)
+    assert chosen is not None and chosen.view.id == "novice"
+
+
 def test_vip_first_then_longest_weighted_wait_across_queues() -> None:
     queues = {"sales": QueueConfig(name="sales"), "vip": QueueConfig(name="vip", priority=10)}
     a = AgentConfig(id="a", name="a", endpoint="PJSIP/a", queues={"sales": 50, "vip": 50})
