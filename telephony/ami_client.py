@@ -119,7 +119,6 @@ class AmiClient:
         self.reconnect_max = reconnect_max
 
         self._conn: _Connection | None = None
-        self._connected = asyncio.Event()
         self._closing = False
         self._started = False
         self._supervisor: asyncio.Task[None] | None = None
@@ -189,13 +188,6 @@ class AmiClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Wait until logged in (e.g. after a reconnect); AmiTimeout after ``timeout`` s."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            raise AmiTimeout(f"AMI not connected after {timeout} s") from None
 
     # ---- subscriptions -----------------------------------------------------------------
 
@@ -344,13 +336,10 @@ class AmiClient:
         self.logins += 1
         if self.ping_interval > 0:
             conn.tasks.append(asyncio.create_task(self._keepalive(conn), name="ami-keepalive"))
-        self._connected.set()
         log.info("AMI logged in to %s:%s as %s", self.host, self.port, self.username)
 
     async def _drop(self, conn: _Connection, exc: BaseException) -> None:
         """Close ``conn`` and fail everything waiting on it."""
-        if self._conn is conn:
-            self._connected.clear()
         conn.fail_all(exc)
         conn.writer.close()
         with contextlib.suppress(Exception):
@@ -419,8 +408,6 @@ class AmiClient:
             log.info("AMI read failed: %s", exc)
         finally:
             conn.fail_all(AmiNotConnected("AMI connection lost"))
-            if self._conn is conn:
-                self._connected.clear()
 
     def _route(self, conn: _Connection, message: AmiMessage) -> None:
         action_id = message.action_id

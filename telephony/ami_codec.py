@@ -40,8 +40,6 @@ MAX_LINE_BYTES = 64 * 1024
 #: Largest message accepted (``Command`` output can be long, but not unbounded).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
-_BANNER_PREFIX = "Asterisk Call Manager"
-
 
 @dataclass(frozen=True, slots=True)
 class AmiMessage:
@@ -369,8 +367,3 @@ class EventListCollector:
             return None
         del self._pending[action_id]
         return EventList(message, tuple(state.events), None)
-
-
-def is_banner(line: str) -> bool:
-    """True for an AMI banner line such as ``Asterisk Call Manager/11.0.0``."""
-    return line.startswith(_BANNER_PREFIX)
