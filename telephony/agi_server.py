@@ -1,11 +1,15 @@
-"""FastAGI server: a thin asyncio adapter around :mod:`telephony.agi_codec`.
+"""FastAGI server: a thin asyncio adapter around :mod:`telephony.agi_protocol`.
 
 Asterisk opens one TCP connection per ``AGI(agi://host:port/script?query)``.
 Each connection is an :class:`asyncio.Protocol` (the event loop hands it bytes
 as they arrive, so the socket is read continuously and a ``HANGUP`` notice is
 seen even while no command is in flight, e.g. while the caller hears hold
-music). Once the header is complete the connection is routed by script path
-to a handler coroutine, which drives the call through :class:`AgiSession`.
+music). The bytes go to an :class:`~telephony.agi_protocol.AgiProtocol`, which
+owns the session rules (header, which reply answers which command, ``HANGUP``
+notices, 511, interim 100, malformed lines); this module turns its events into
+futures, timers and socket closes. Once the header is complete the connection
+is routed by script path to a handler coroutine, which drives the call through
+:class:`AgiSession`.
 
 Rules the server enforces, because Asterisk relies on them:
 
@@ -28,27 +32,23 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self, TypeVar, cast
 
-from telephony.agi_codec import (
-    AgiHeaderParser,
-    AgiReply,
-    AgiReplyParser,
-    AgiRequest,
-    HangupNotice,
-    encode_command,
+from telephony.agi_codec import AgiReply, AgiRequest
+from telephony.agi_protocol import (
+    AgiCommand,
+    AgiProtocol,
+    AgiState,
+    ConnectionClosed,
+    HungUp,
+    ProtocolViolation,
+    ReplyReceived,
+    RequestReceived,
+    check_reply,
 )
-from telephony.errors import (
-    AgiCommandError,
-    AgiDeadChannel,
-    AgiInvalidCommand,
-    AgiProtocolError,
-    AgiUsageError,
-    CallerHangup,
-)
+from telephony.errors import AgiCommandError, CallerHangup
 from telephony.sockets import set_keepalive
 
 __all__ = ["AgiServer", "AgiSession", "Handler"]
@@ -78,19 +78,20 @@ class AgiSession:
         *,
         hangup_grace: float,
         command_timeout: float | None = None,
+        protocol: AgiProtocol,
     ) -> None:
         self.request = request
         self.command_timeout = command_timeout
         self.peer = peer
         self._transport = transport
+        self._protocol = protocol
         self._loop = asyncio.get_running_loop()
         self._lock = asyncio.Lock()
-        # Futures of commands sent and not yet answered, oldest first. A command
-        # whose caller gave up (timeout, cancellation) stays here so its late
-        # reply is matched to it and dropped, keeping replies in step.
-        self._waiters: deque[asyncio.Future[AgiReply]] = deque()
+        # The future of each command the protocol has in flight. One whose caller
+        # gave up (timeout, cancellation) is abandoned in the protocol, which
+        # matches its late reply to it and drops it.
+        self._waiters: dict[AgiCommand, asyncio.Future[AgiReply]] = {}
         self._gone = asyncio.Event()
-        self._hung_up = False
         self._closed = False
         self._hangup_grace = hangup_grace
         self._grace_timer: asyncio.TimerHandle | None = None
@@ -103,7 +104,7 @@ class AgiSession:
     @property
     def hung_up(self) -> bool:
         """True once the caller hung up (or the connection to Asterisk is gone)."""
-        return self._hung_up or self._closed
+        return self._protocol.hung_up or self._closed
 
     @property
     def closed(self) -> bool:
@@ -135,18 +136,17 @@ class AgiSession:
         whether the reply is still expected (e.g. a Dial whose agent answered
         lasts the whole conversation): True waits another ``timeout``.
         """
-        line = encode_command(*words)
-        name = line[:-1].decode()
         if timeout is None:
             timeout = self.command_timeout
         async with self._lock:
-            if self._closed or self._transport.is_closing():
-                raise CallerHangup(f"connection closed before {name!r}")
-            if self._hung_up and not dead_ok:
-                raise CallerHangup(f"caller hung up before {name!r}")
+            if self._transport.is_closing():
+                self._protocol.close()
+            # Raises CallerHangup (closed; hung up unless dead_ok), AgiProtocolError (words).
+            command = self._protocol.send_command(*words, dead_ok=dead_ok)
+            name = command.text
             waiter: asyncio.Future[AgiReply] = self._loop.create_future()
-            self._waiters.append(waiter)
-            self._transport.write(line)
+            self._waiters[command] = waiter
+            self._transport.write(self._protocol.data_to_send())
             try:
                 while True:
                     # asyncio.wait: a timeout leaves the waiter pending (its
@@ -160,9 +160,12 @@ class AgiSession:
                     raise TimeoutError(f"no reply to {name!r} within {timeout} s")
             except BaseException:
                 if not waiter.done():
-                    waiter.cancel()  # its late reply is matched to it and dropped
+                    waiter.cancel()
+                    self._protocol.abandon(command)  # its late reply is matched and dropped
                 raise
-        return _check_reply(reply, name)
+            finally:
+                self._waiters.pop(command, None)
+        return check_reply(reply, name)
 
     async def answer(self) -> None:
         """Answer the channel (``ANSWER``)."""
@@ -302,29 +305,21 @@ class AgiSession:
             raise CallerHangup(f"caller hung up during {what}")
         raise AgiCommandError(reply.status, reply.text, what)
 
-    def _on_message(self, message: AgiReply | HangupNotice) -> str | None:
-        """Route one parsed message; return a reason if the connection must be dropped."""
-        if isinstance(message, HangupNotice):
-            self._mark_hung_up()
-            return None
-        if message.interim:
-            return None
-        if message.status == 511:
-            self._mark_hung_up()
-        if not self._waiters:
-            return f"reply with no command in flight: {message.text[:80]!r}"
-        waiter = self._waiters.popleft()
-        # A done waiter was abandoned (timeout, cancellation): this is its late reply.
-        if not waiter.done():
-            waiter.set_result(message)
-        return None
+    def _on_reply(self, event: ReplyReceived) -> None:
+        waiter = self._waiters.get(event.command)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event.reply)
+
+    def _on_peer_closed(self, event: ConnectionClosed) -> None:
+        why = "mid-reply" if event.truncated else "with a command in flight"
+        for command in event.unanswered:
+            waiter = self._waiters.get(command)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(CallerHangup(f"AGI connection closed {why}"))
 
     def _mark_hung_up(self) -> None:
-        if self._hung_up:
-            return
-        self._hung_up = True
         self._gone.set()
-        if not self._closed:
+        if not self._closed and self._grace_timer is None:
             self._grace_timer = self._loop.call_later(self._hangup_grace, self._grace_expired)
 
     def _grace_expired(self) -> None:
@@ -335,53 +330,41 @@ class AgiSession:
                 self.request.channel,
                 self._hangup_grace,
             )
-            self._transport.close()
+            self._close()
 
     def _on_connection_lost(self) -> None:
+        self._protocol.receive_eof()
+        self._protocol.events_received()  # nothing more is read: the waiters fail below
         self._closed = True
         self._gone.set()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(CallerHangup("AGI connection closed"))
 
     def _close(self) -> None:
+        self._protocol.close()
         if not self._transport.is_closing():
             self._transport.close()
-
-
-def _check_reply(reply: AgiReply, name: str) -> AgiReply:
-    if reply.status == 200:
-        return reply
-    if reply.status == 511:
-        raise AgiDeadChannel(reply.status, reply.text, name)
-    if reply.status == 510:
-        raise AgiInvalidCommand(reply.status, reply.text, name)
-    if reply.status == 520:
-        raise AgiUsageError(reply.status, reply.text, name)
-    raise AgiCommandError(reply.status, reply.text, name)
 
 
 Handler = Callable[[AgiSession], Awaitable[None]]
 
 
 class _AgiConnection(asyncio.Protocol):
-    """One accepted socket: header phase, then replies routed to its session."""
+    """One accepted socket: bytes into its :class:`AgiProtocol`, events to its session."""
 
     def __init__(self, server: AgiServer) -> None:
         self._server = server
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._peer = "?"
-        self._header: AgiHeaderParser | None = AgiHeaderParser()
-        self._replies = AgiReplyParser()
+        self._protocol = AgiProtocol()
         self._session: AgiSession | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last_data = 0.0
-        self._received = 0  # header bytes, for the log line of a peer that gives up
         self._dropped = False
         self.lost: asyncio.Future[None] = self._loop.create_future()
 
@@ -404,37 +387,13 @@ class _AgiConnection(asyncio.Protocol):
         if self._dropped:
             return
         self._last_data = self._loop.time()
-        try:
-            if self._header is not None:
-                self._received += len(data)
-                request = self._header.feed(data)
-                if request is None:
-                    return
-                data = self._header.remaining
-                self._header = None
-                if not self._start_session(request):
-                    return
-            session = self._session
-            assert session is not None
-            for message in self._replies.feed(data):
-                reason = session._on_message(message)
-                if reason is not None:
-                    self.drop(reason)
-                    return
-        except AgiProtocolError as exc:
-            self.drop(str(exc))
+        self._protocol.receive_data(data)
+        self._handle_events()
 
     def eof_received(self) -> bool:
-        if self._session is None and not self._dropped:
-            # A bare connect-and-close is a port probe (monitoring, `acd doctor`);
-            # a half-sent header is worth a warning.
-            level = logging.DEBUG if self._received == 0 else logging.WARNING
-            logger.log(
-                level,
-                "FastAGI peer %s closed after %d bytes, before the end of its header",
-                self._peer,
-                self._received,
-            )
+        if not self._dropped:
+            self._protocol.receive_eof()
+            self._handle_events()
         return False  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -449,11 +408,42 @@ class _AgiConnection(asyncio.Protocol):
 
     # -- helpers --
 
+    def _handle_events(self) -> None:
+        for event in self._protocol.events_received():
+            session = self._session
+            if isinstance(event, RequestReceived):
+                if not self._start_session(event.request):
+                    return
+            elif isinstance(event, ProtocolViolation):
+                self.drop(event.reason)
+                return
+            elif isinstance(event, ConnectionClosed):
+                if session is not None:
+                    session._on_peer_closed(event)
+                elif event.phase is AgiState.HEADER:
+                    # A bare connect-and-close is a port probe (monitoring, `acd doctor`);
+                    # a half-sent header is worth a warning.
+                    received = self._protocol.bytes_received
+                    logger.log(
+                        logging.WARNING if received else logging.DEBUG,
+                        "FastAGI peer %s closed after %d bytes, before the end of its header",
+                        self._peer,
+                        received,
+                    )
+            elif session is None:
+                continue  # the header's session was refused: nothing to route to
+            elif isinstance(event, ReplyReceived):
+                session._on_reply(event)
+            elif isinstance(event, HungUp):
+                session._mark_hung_up()
+            # InterimReply: the command stays in flight; nothing to do.
+
     def drop(self, reason: str) -> None:
         """Log why and close the connection at once."""
         if self._dropped:
             return
         self._dropped = True
+        self._protocol.close()
         session = self._session
         where = f" ({session.request.script!r} {session.request.channel})" if session else ""
         logger.warning("dropping FastAGI connection from %s%s: %s", self._peer, where, reason)
@@ -472,6 +462,7 @@ class _AgiConnection(asyncio.Protocol):
             self._transport,
             hangup_grace=self._server.hangup_grace,
             command_timeout=self._server.command_timeout,
+            protocol=self._protocol,
         )
         if self._timer is not None:
             self._timer.cancel()

@@ -28,6 +28,13 @@ class AgiProtocolError(ProtocolError, AgiError):
     code = "agi_protocol_error"
 
 
+class AgiStateError(AgiError):
+    """A command sent out of turn: before the request header, or while another
+    awaits its reply (a bug in the caller, not the peer)."""
+
+    code = "agi_state_error"
+
+
 class CallerHangup(AgiError):
     """The caller's channel hung up (HANGUP notice, 511, or the socket closed)."""
 
