@@ -19,10 +19,6 @@ class UnknownAgent(AcdError):
     code = "unknown_agent"
 
 
-class UnknownQueue(AcdError):
-    code = "unknown_queue"
-
-
 class InvalidTransition(AcdError):
     """The agent's current state does not allow the requested change."""
 

@@ -23,16 +23,6 @@ class CallState(enum.StrEnum):
     DONE = "done"
 
 
-class CallOutcome(enum.StrEnum):
-    ANSWERED = "answered"
-    ABANDONED = "abandoned"
-    SHORT_ABANDONED = "short_abandoned"
-    TIMED_OUT = "timed_out"  # max wait or full queue, left to a dialplan target
-    OVERFLOWED = "overflowed"  # moved to another queue
-    CLOSED = "closed"  # outside business hours
-    LOST = "lost"  # the ACD process holding the call died
-
-
 def _f(value: str | None, default: float = 0.0) -> float:
     try:
         return float(value) if value not in (None, "") else default

@@ -18,6 +18,7 @@ never by comparing the clocks of different hosts.
 
 from __future__ import annotations
 
+from acd.core import agent_rules
 from acd.core.intervals import WAIT_BUCKETS
 
 PRELUDE = r"""
@@ -34,6 +35,11 @@ local function hget(k, f)
   return v
 end
 local function num(v, d) if v == nil or v == '' then return d end; return tonumber(v) or d end
+-- A refused change: "ACD <code> <json data>", mapped to an AcdError class by
+-- acd.store.store (one table); nothing has been written when a script fails.
+local function fail(code, data)
+  return redis.error_reply('ACD ' .. code .. ' ' .. cjson.encode(data))
+end
 
 local function sync_available(id)
   local k = akey(id)
@@ -300,64 +306,55 @@ return 1
 
 # ARGV[5..]: agent id, action (login|logout|pause|unpause), reason, by (who
 # asked, when not the agent: a supervisor's id, recorded in the stream)
-AGENT_COMMAND = PRELUDE + r"""
+AGENT_COMMAND = PRELUDE + agent_rules.lua_table() + r"""
 local id = ARGV[5]
 local action = ARGV[6]
 local reason = ARGV[7]
 local by = ARGV[8] or ''
 local k = akey(id)
-if redis.call('SISMEMBER', P .. 'agents', id) == 0 then return {'unknown_agent', ''} end
+if redis.call('SISMEMBER', P .. 'agents', id) == 0 then
+  return fail('unknown_agent', {agent = id})
+end
+local st = hget(k, 'state') or 'logged_out'
+local pending = hget(k, 'pending') or ''
+if pending ~= 'pause' and pending ~= 'logout' then pending = '' end
+local rule = RULES[st .. '|' .. action .. '|' .. pending]
+if rule == nil then
+  return fail('invalid_transition', {agent = id, action = action, state = st})
+end
 if by ~= '' then
   event('agent_command', 'agent', id, 'action', action, 'reason', reason, 'by', by)
 end
-local st = hget(k, 'state') or 'logged_out'
-if action == 'login' then
-  if st ~= 'logged_out' then return {'invalid_transition', st} end
-  redis.call('HSET', k, 'missed', '0', 'calls', '0', 'talk_seconds', '0', 'pause_reason', '',
-             'pending', '', 'queue', '', 'call_id', '')
-  set_agent_state(id, 'available')
-  return {'ok', 'available'}
-elseif action == 'logout' then
-  if st == 'logged_out' then return {'ok', st} end
-  if st == 'ringing' or st == 'on_call' or st == 'wrap_up' then
-    redis.call('HSET', k, 'pending', 'logout')
-    event('agent_pending', 'agent', id, 'pending', 'logout')
-    changed('agent', '', id)
-    return {'pending', st}
-  end
-  redis.call('HSET', k, 'pause_reason', '', 'pending', '')
-  set_agent_state(id, 'logged_out')
-  return {'ok', 'logged_out'}
-elseif action == 'pause' then
-  if st == 'logged_out' then return {'invalid_transition', st} end
-  if st == 'ringing' or st == 'on_call' or st == 'wrap_up' then
-    redis.call('HSET', k, 'pending', 'pause', 'pending_reason', reason)
-    event('agent_pending', 'agent', id, 'pending', 'pause', 'reason', reason)
-    changed('agent', '', id)
-    return {'pending', st}
-  end
-  redis.call('HSET', k, 'pause_reason', reason)
-  if st == 'paused' then
-    changed('agent', '', id)
-    return {'ok', st}
-  end
-  set_agent_state(id, 'paused')
-  return {'ok', 'paused'}
-elseif action == 'unpause' then
-  if st == 'paused' then
-    redis.call('HSET', k, 'pause_reason', '', 'missed', '0', 'pending', '')
-    set_agent_state(id, 'available')
-    return {'ok', 'available'}
-  end
-  if hget(k, 'pending') == 'pause' then
+for i = 3, #rule do
+  local effect = rule[i]
+  if effect == 'start_shift' then
+    redis.call('HSET', k, 'missed', '0', 'calls', '0', 'talk_seconds', '0', 'pause_reason', '',
+               'pending', '', 'queue', '', 'call_id', '')
+  elseif effect == 'set_reason' then
+    redis.call('HSET', k, 'pause_reason', reason)
+  elseif effect == 'clear_reason' then
+    redis.call('HSET', k, 'pause_reason', '', 'pending', '')
+  elseif effect == 'clear_missed' then
+    redis.call('HSET', k, 'missed', '0')
+  elseif effect == 'mark_pending' then
+    if action == 'pause' then
+      redis.call('HSET', k, 'pending', 'pause', 'pending_reason', reason)
+      event('agent_pending', 'agent', id, 'pending', 'pause', 'reason', reason)
+    else
+      redis.call('HSET', k, 'pending', action)
+      event('agent_pending', 'agent', id, 'pending', action)
+    end
+  elseif effect == 'clear_pending' then
     redis.call('HSET', k, 'pending', '')
-    changed('agent', '', id)
-    return {'ok', st}
   end
-  if st == 'available' then return {'ok', st} end
-  return {'invalid_transition', st}
 end
-return {'invalid_transition', st}
+local to = rule[2]
+if to ~= '' and to ~= st then
+  set_agent_state(id, to)
+  return {rule[1], to}
+end
+if #rule > 2 then changed('agent', '', id) end
+return {rule[1], st}
 """
 
 # ARGV[5..]: agent id, reachable ('1'|'0')
@@ -388,7 +385,7 @@ local wkey = P .. 'queue:' .. queue .. ':waiting'
 local k = ckey(id)
 local st = hget(k, 'state')
 if st == 'waiting' or st == 'ringing' or st == 'on_call' then
-  return {'active', 0}
+  return fail('call_active', {call = id})
 end
 if max_length > 0 and redis.call('ZCARD', wkey) >= max_length then
   return {'full', 0}
@@ -573,10 +570,10 @@ local cid = ARGV[5]
 local aid = ARGV[6]
 local ck = ckey(cid)
 local st = hget(ck, 'state')
-if st == nil then return {'no_call', ''} end
+if st == nil then return fail('unknown_call', {call = cid}) end
 if hget(ck, 'agent') ~= aid or (st ~= 'on_call' and st ~= 'done')
    or hget(ck, 'answered') == nil then
-  return {'not_yours', st}
+  return fail('not_yours', {call = cid, agent = aid, state = st})
 end
 local queue = hget(ck, 'queue')
 local qa = num(hget(ck, 'queue_arrival'), NOW)

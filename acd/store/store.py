@@ -13,20 +13,53 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from acd.config.model import AgentConfig, RedisConfig
-from acd.core.errors import CallActive, InvalidTransition, UnknownAgent, UnknownCall
-from acd.core.models import AgentView, CallView, waiting_score
+from acd.core.agent_rules import Status
+from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
+from acd.core.models import AgentState, AgentView, CallView, waiting_score
 from acd.store import scripts as lua
 from acd.store.keys import Keys
 
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
-    """Outcome of an agent command: ``ok`` (done now) or ``pending`` (after the call)."""
+    """Outcome of an agent command: done now or pending (after the call), and
+    the agent's state after it."""
 
-    status: str
-    state: str
+    status: Status
+    state: AgentState
+
+
+# Coded script errors ("ACD <code> <json>") -> the domain error and its message.
+SCRIPT_ERRORS: dict[str, tuple[type[AcdError], str]] = {
+    "unknown_agent": (UnknownAgent, "no agent {agent!r}"),
+    "invalid_transition": (InvalidTransition, "agent {agent} cannot {action} while {state}"),
+    "unknown_call": (UnknownCall, "no call {call!r}"),
+    "not_yours": (InvalidTransition, "call {call} was not handled by agent {agent}"),
+    "call_active": (CallActive, "call {call} is already live"),
+}
+
+
+def script_error(exc: ResponseError) -> AcdError | None:
+    """The domain error a script reported, or None for any other Redis error."""
+    text = str(exc)
+    if not text.startswith("ACD "):
+        return None
+    code, _, payload = text[4:].partition(" ")
+    try:
+        data = json.loads(payload) if payload else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    cls, template = SCRIPT_ERRORS.get(code, (AcdError, code))
+    try:
+        message = template.format(**data)
+    except (KeyError, IndexError, ValueError):
+        message = f"{code} {payload}".strip()
+    return cls(message, **{str(k): v for k, v in data.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +131,13 @@ class Store:
     async def _run(self, script: str, now: float, *args: object) -> Any:
         argv = [self.keys.prefix, repr(float(now)), self._retention, self._maxlen]
         argv.extend(str(a) for a in args)
-        return await self._scripts[script](keys=self._anchor, args=argv)
+        try:
+            return await self._scripts[script](keys=self._anchor, args=argv)
+        except ResponseError as exc:
+            error = script_error(exc)
+            if error is None:
+                raise
+            raise error from None
 
     # ---- agents ------------------------------------------------------------
 
@@ -111,13 +150,7 @@ class Store:
         self, agent_id: str, action: str, now: float, reason: str = "", by: str = ""
     ) -> CommandResult:
         status, state = await self._run("AGENT_COMMAND", now, agent_id, action, reason, by)
-        if status == "unknown_agent":
-            raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
-        if status == "invalid_transition":
-            raise InvalidTransition(
-                f"agent {agent_id} cannot {action} while {state}", agent=agent_id, state=state
-            )
-        return CommandResult(str(status), str(state))
+        return CommandResult(Status(_str(status)), AgentState(_str(state)))
 
     async def set_reachable(self, agent_id: str, reachable: bool, now: float) -> bool:
         return bool(await self._run("SET_REACHABLE", now, agent_id, "1" if reachable else "0"))
@@ -192,8 +225,6 @@ class Store:
             repr(float(now if queue_arrival is None else queue_arrival)),
             *flat,
         )
-        if status == "active":
-            raise CallActive(f"call {call_id} is already live", call=call_id)
         return int(position) if status == "ok" else None
 
     async def call(self, call_id: str) -> CallView | None:
@@ -385,18 +416,11 @@ class Store:
         """Record the disposition of a call the agent handled; returns the
         agent's state after it (``wrap_up_ended`` when it ended the wrap-up).
         ``by``: the supervisor who recorded it, when not the agent."""
-        status, state = await self._run(
+        _status, state = await self._run(
             "SET_DISPOSITION", now, call_id, agent_id, code, note,
             "1" if resolved else "0", "1" if end_wrap_up else "0", by,
         )
-        if status == "no_call":
-            raise UnknownCall(f"no call {call_id!r}", call=call_id)
-        if status == "not_yours":
-            raise InvalidTransition(
-                f"call {call_id} was not handled by agent {agent_id}", agent=agent_id,
-                state=str(state),
-            )
-        return str(state)
+        return _str(state)
 
     async def survey(self, call_id: str, score: int, now: float) -> bool:
         return bool(await self._run("SURVEY", now, call_id, int(score)))
