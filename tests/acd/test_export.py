@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import Config, QueueConfig, WallboardConfig
+from acd.config.model import AgentConfig, Config, QueueConfig, RedisConfig, WallboardConfig
 from acd.store.keys import Keys
+from acd.store.store import Store
 from acd.tools.export import (
     COLUMNS,
     EXTRA_COLUMNS,
@@ -20,6 +21,7 @@ from acd.tools.export import (
     write_csv,
 )
 from callcenter.cli import main
+from forecasting.history import CSV_COLUMNS, load_history
 
 
 def config(tz: str = "Europe/Warsaw") -> Config:
@@ -94,3 +96,44 @@ def test_cli_rejects_bad_dates_with_exit_2(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "--from" in err and "Traceback" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+async def test_the_forecaster_reads_back_what_the_acd_counted(
+    redis_client: aioredis.Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    """The interval CSV contract from both sides: calls run through the real
+    store scripts, exported by `acd export`, read by the forecaster."""
+    assert COLUMNS == CSV_COLUMNS  # the forecaster's required columns, in order
+    cfg = config()
+    store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
+    start = dt.datetime(2026, 11, 23, 9, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    t0 = start.timestamp()
+    agent = AgentConfig(id="a1", name="A", endpoint="PJSIP/a1", queues={"support": 50})
+    await store.ensure_agents([agent], t0)
+    await store.set_reachable("a1", True, t0)
+    await store.agent_command("a1", "login", t0)
+    for i, (wait, talk) in enumerate([(30.0, 200.0), (150.0, 100.0)]):
+        arrival = t0 + 10 + i * 400
+        cid = f"c{i}"
+        await store.enqueue(cid, "support", arrival=arrival, priority=0, max_length=0,
+                            now=arrival, fields={"owner": "x"})
+        assert await store.claim(cid, "a1", arrival + wait - 5)
+        await store.answered(cid, "a1", arrival + wait, 120, arrival + wait)
+        await store.call_finished(cid, "a1", 0, arrival + wait + talk)
+        await store.wrap_up_expired("a1", arrival + wait + talk)
+    await store.enqueue("gone", "support", arrival=t0 + 20, priority=0, max_length=0,
+                        now=t0 + 20, fields={"owner": "x"})
+    await store.leave("gone", "abandoned", 5, t0 + 80)
+    request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
+    assert request is not None
+    out = tmp_path / "intervals.csv"
+    write_csv(str(out), await export_rows(redis_client, keys=Keys(key_prefix), config=cfg,
+                                          request=request))
+    loaded = load_history(out)
+    busy = [r for r in loaded.records if r.start == start]
+    assert len(busy) == 1 and loaded.malformed == 0
+    r = busy[0]
+    assert (r.queue, r.offered, r.answered, r.abandoned, r.answered_within_target) == (
+        "support", 3, 2, 1, 1)
+    assert (r.target_seconds, r.interval_seconds) == (120, 900)
+    assert r.handle_seconds == pytest.approx(300.0) and r.wait_seconds == pytest.approx(180.0)
