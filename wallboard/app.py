@@ -107,14 +107,19 @@ def create_app(
     health: Callable[[], Mapping[str, str]] | None = None,
     clock: Callable[[], float] = time.time,
     desk_settings: DeskSettings | None = None,
+    live_deltas: bool = True,
 ) -> web.Application:
     """The wallboard application. ``redis`` stays owned by the caller; the app
-    owns its subscription tasks (started and stopped with the app)."""
+    owns its subscription tasks (started and stopped with the app).
+    ``live_deltas=False`` sends every viewer the full snapshot on every update
+    (the behaviour before deltas; the benchmark measures both)."""
     variant = ServiceLevelVariant(
         config.wallboard.service_level_variant
     )
     builder = SnapshotBuilder(config, redis, clock=clock, variant=variant)
-    hub = LiveHub(redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock)
+    hub = LiveHub(
+        redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock, deltas=live_deltas
+    )
 
     app = web.Application(
         middlewares=[_errors_as_json],

@@ -7,6 +7,13 @@ serialises it once and hands the same bytes to every socket showing that
 board. Each socket has a one-slot mailbox: a client that cannot keep up only
 ever holds the latest payload, and one whose sends stall or whose buffer grows
 is dropped.
+
+With ``deltas=True`` (the TV board) a socket gets the full snapshot once, then
+numbered deltas (:mod:`wallboard.delta`): a one-agent change is a few hundred
+bytes instead of the whole 70 KB board, for every viewer. A socket whose
+mailbox still holds an unsent delta gets the latest full snapshot in its
+place, so a slow viewer never misses a change; a viewer that sees a gap sends
+``{"type": "resync"}`` and gets the full snapshot.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import contextlib
 import json
 import logging
 import math
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +32,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
+from wallboard import delta as deltas_codec
 from wallboard.snapshot import Board, JsonObject, dumps
 
 log = logging.getLogger(__name__)
@@ -31,13 +40,53 @@ log = logging.getLogger(__name__)
 BuildSnapshot = Callable[[Board, "float | None"], Awaitable[JsonObject]]
 
 
+def text_frame(payload: bytes) -> bytes:
+    """``payload`` as one websocket text frame the way a server sends it (RFC
+    6455 5.2: final, unmasked, not compressed). Encoded once per update and
+    written as is to every socket: aiohttp has no call for that."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x81, n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One message as JSON bytes and as the frame that carries it."""
+
+    payload: bytes
+    frame: bytes
+
+    @classmethod
+    def of(cls, payload: bytes) -> _Message:
+        return cls(payload, text_frame(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """One board's latest snapshot: as data (to diff), as bytes, numbered."""
+
+    snapshot: JsonObject
+    full: _Message
+    version: int
+    at: float  # loop time it was built
+    delta: _Message | None = None  # from version - 1 to this one, when one can say it
+
+
 @dataclass(eq=False, slots=True)
 class _Client:
     ws: web.WebSocketResponse
     transport: asyncio.Transport | None
     board: Board
+    key: str  # board.key, computed once
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     pending: bytes | None = None
+    pending_data: bool = False  # pending is a snapshot or delta (not a heartbeat)
+    version: int = -1  # of the last snapshot or delta queued for this socket
     busy_since: float | None = None  # loop time a send started and has not finished
     sender: asyncio.Task[None] | None = None
 
@@ -57,6 +106,7 @@ class LiveHub:
         heartbeat_interval: float = 5.0,
         slow_client_seconds: float = 5.0,
         max_buffer_bytes: int = 1 << 20,
+        deltas: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
@@ -68,18 +118,20 @@ class LiveHub:
         self._heartbeat_interval = heartbeat_interval
         self._slow_client_seconds = slow_client_seconds
         self._max_buffer_bytes = max_buffer_bytes
+        self._deltas = deltas
         self._clock = clock
         self._clients: set[_Client] = set()
         self._dirty = asyncio.Event()
         self._last_change_at: float | None = None
-        self._latest: dict[str, tuple[bytes, float]] = {}
-        self._building: dict[str, asyncio.Future[bytes]] = {}
+        self._latest: dict[str, _Built] = {}
+        self._building: dict[str, asyncio.Future[_Built]] = {}
         self.subscribed = False
         self._stopping = False
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()  # set once the first subscription is made
         self.store_ok = True
         self.dropped_slow_clients = 0
+        self.resyncs = 0  # full snapshots sent because a viewer asked
 
     @property
     def last_change_at(self) -> float | None:
@@ -182,20 +234,18 @@ class LiveHub:
             await self.broadcast()
 
     async def broadcast(self) -> None:
-        """Build each shown board once and queue the bytes for its sockets."""
-        boards = {c.board.key: c.board for c in self._clients}
-        for key, board in boards.items():
+        """Build each shown board once and queue the bytes for its sockets
+        (every build reaches every socket of its board: see :meth:`_payload`)."""
+        boards = {c.key: c.board for c in self._clients}
+        for board in boards.values():
             try:
-                payload = await self._payload(board, max_age=0.0)
+                await self._payload(board, max_age=0.0)
             except (RedisError, OSError) as exc:
                 if self.store_ok:
                     log.warning("wallboard: cannot read Redis (%s)", exc)
                 self.store_ok = False
                 return
             self.store_ok = True
-            for client in list(self._clients):
-                if client.board.key == key:
-                    self._offer(client, payload)
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:
@@ -205,25 +255,28 @@ class LiveHub:
             if self._stopping:
                 return
             ok = self.subscribed and self.store_ok
-            beat = dumps({"type": "heartbeat", "at": self._clock(), "ok": ok})
+            beat = _Message.of(dumps({"type": "heartbeat", "at": self._clock(), "ok": ok}))
             for client in list(self._clients):
                 if client.pending is None:
-                    self._offer(client, beat)
+                    self._queue(client, beat, data=False)
 
     # --- per socket ----------------------------------------------------------
 
-    async def _payload(self, board: Board, max_age: float) -> bytes:
+    async def _payload(self, board: Board, max_age: float) -> _Built:
+        """The board's latest build if younger than ``max_age``, else a new one
+        (one build at a time per board), queued for every socket showing it."""
         loop = asyncio.get_running_loop()
         cached = self._latest.get(board.key)
-        if cached is not None and loop.time() - cached[1] <= max_age:
-            return cached[0]
+        if cached is not None and loop.time() - cached.at <= max_age:
+            return cached
         in_flight = self._building.get(board.key)
         if in_flight is not None:
             return await asyncio.shield(in_flight)
-        future: asyncio.Future[bytes] = loop.create_future()
+        future: asyncio.Future[_Built] = loop.create_future()
         self._building[board.key] = future
         try:
-            payload = dumps(await self._build(board, self._last_change_at))
+            snapshot = await self._build(board, self._last_change_at)
+            built = self._encode(snapshot, self._latest.get(board.key), loop.time())
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -233,11 +286,42 @@ class LiveHub:
             raise
         finally:
             del self._building[board.key]
-        future.set_result(payload)
-        self._latest[board.key] = (payload, loop.time())
-        return payload
+        self._latest[board.key] = built
+        future.set_result(built)
+        key = board.key
+        for client in list(self._clients):
+            if client.key == key:
+                self._offer(client, built)
+        return built
 
-    def _offer(self, client: _Client, payload: bytes) -> None:
+    def _encode(self, snapshot: JsonObject, previous: _Built | None, at: float) -> _Built:
+        if not self._deltas:
+            return _Built(snapshot=snapshot, full=_Message.of(dumps(snapshot)), version=0, at=at)
+        version = previous.version + 1 if previous is not None else 1
+        full = _Message.of(dumps(deltas_codec.full(snapshot, version)))
+        change = deltas_codec.diff(previous.snapshot, snapshot) if previous is not None else None
+        delta = None
+        if change is not None and previous is not None:
+            message = deltas_codec.message(change, snapshot, version, previous.version)
+            delta = _Message.of(dumps(message))
+        return _Built(snapshot=snapshot, full=full, version=version, at=at, delta=delta)
+
+    def _offer(self, client: _Client, built: _Built, *, full: bool = False) -> None:
+        """Queue ``built`` for ``client``: its delta when the socket has every
+        version before it and nothing unsent, else the full snapshot (which
+        replaces whatever was waiting in the mailbox)."""
+        if not self._deltas:
+            self._queue(client, built.full, data=True)
+            return
+        if built.version == client.version and not full:
+            return  # already queued or sent
+        message = built.full
+        if not full and client.version == built.version - 1 and not client.pending_data:
+            message = built.delta or built.full
+        client.version = built.version
+        self._queue(client, message, data=True)
+
+    def _queue(self, client: _Client, message: _Message, *, data: bool) -> None:
         loop = asyncio.get_running_loop()
         stalled = (
             client.busy_since is not None
@@ -248,7 +332,22 @@ class LiveHub:
         if stalled or buffered > self._max_buffer_bytes:
             self._drop(client)
             return
-        client.pending = payload
+        if (
+            transport is not None
+            and buffered == 0
+            and client.pending is None
+            and client.busy_since is None
+            and not client.ws.closed
+            and not transport.is_closing()
+        ):
+            # The socket has nothing in flight: write the ready frame now, the
+            # same bytes object for every viewer, with no task switch. (A
+            # socket that has bytes waiting goes through its send loop, which
+            # waits for the peer to read.)
+            transport.write(message.frame)
+            return
+        client.pending = message.payload
+        client.pending_data = data
         client.wake.set()
 
     def _drop(self, client: _Client) -> None:
@@ -266,6 +365,7 @@ class LiveHub:
             await client.wake.wait()
             client.wake.clear()
             payload, client.pending = client.pending, None
+            client.pending_data = False
             if payload is None:
                 continue
             client.busy_since = loop.time()
@@ -283,23 +383,40 @@ class LiveHub:
             # The viewer went away mid-upgrade: nothing to serve, nothing to log loudly.
             log.debug("wallboard: websocket upgrade aborted (%s)", type(exc).__name__)
             return ws
-        client = _Client(ws=ws, transport=request.transport, board=board)
+        client = _Client(ws=ws, transport=request.transport, board=board, key=board.key)
         try:
-            first = await self._payload(board, max_age=self._min_interval)
+            await self._payload(board, max_age=self._min_interval)
         except (RedisError, OSError):
             await ws.close(code=1011, message=b"store unavailable")
             return ws
         self._clients.add(client)
         client.sender = asyncio.create_task(self._send_loop(client), name="wallboard-send")
-        self._offer(client, first)
+        # The latest build, which may be newer than the one awaited above.
+        self._offer(client, self._latest[board.key], full=True)
         try:
             async for message in ws:
-                # Viewers only listen; anything they send is ignored.
                 if message.type == WSMsgType.ERROR:
                     break
+                # Viewers only listen, except to ask for the full snapshot
+                # after a gap in the deltas; anything else is ignored.
+                if message.type == WSMsgType.TEXT and self._deltas and _is_resync(message.data):
+                    latest = self._latest.get(board.key)
+                    if latest is not None and client in self._clients:
+                        self.resyncs += 1
+                        self._offer(client, latest, full=True)
         finally:
             self._clients.discard(client)
             client.sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
                 await client.sender
         return ws
+
+
+def _is_resync(text: object) -> bool:
+    if not isinstance(text, str) or len(text) > 200:
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "resync"

@@ -1,8 +1,9 @@
 """``acd wallboard tail``: the wallboard's numbers in a terminal.
 
-Connects to ``/ws`` with the ``websockets`` client library, redraws on every
-update and once a second (waits and times in state keep ticking), or prints
-one snapshot with ``--once``. Formats match the TV page (``m:ss``, whole
+Connects to ``/ws`` with the ``websockets`` client library, applies the
+stream's deltas (:mod:`wallboard.delta`), redraws on every update and once a
+second (waits and times in state keep ticking), or prints one snapshot with
+``--once``. Formats match the TV page (``m:ss``, whole
 percent, "—" for no value).
 """
 
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
 from acd.config.model import Threshold
+from wallboard import delta as deltas_codec
 
 NONE = "—"
 
@@ -182,9 +184,19 @@ def run_tail(
                     if message.get("type") == "heartbeat":
                         offset = float(message["at"]) - time.time()
                         continue
-                    if message.get("type") != "snapshot":
+                    if message.get("type") == "delta":
+                        try:
+                            if snapshot is None:
+                                raise deltas_codec.DeltaError("no snapshot yet")
+                            snapshot = deltas_codec.apply(snapshot, message)
+                        except deltas_codec.DeltaError:
+                            # A gap: ask for the whole board again.
+                            ws.send(json.dumps({"type": "resync"}))
+                            continue
+                    elif message.get("type") == "snapshot":
+                        snapshot = message
+                    else:
                         continue
-                    snapshot = message
                     offset = float(message["generated_at"]) - time.time()
                     updates += 1
                 if snapshot is None:

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from acd.store.embedded import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer, make_config
+from wallboard import delta
 from wallboard.app import create_app
 from wallboard.live import LiveHub
 from wallboard.snapshot import Board
@@ -33,14 +34,39 @@ async def client(
     return await aiohttp_client(create_app(make_config(), aredis))
 
 
+class Screen:
+    """What a page holds: the full snapshot, then each delta applied to it
+    (a delta that does not fit raises, failing the test)."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] = {}
+        self.fulls = 0
+        self.deltas = 0
+        self.last: dict[str, Any] = {}  # the last data message as received
+        self.last_raw = ""
+
+    async def next(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+        """The board after the next snapshot or delta (heartbeats skipped)."""
+        while True:
+            message = await ws.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.TEXT, message
+            data: dict[str, Any] = json.loads(message.data)
+            if data["type"] == "snapshot":
+                self.snapshot, self.fulls = data, self.fulls + 1
+            elif data["type"] == "delta":
+                self.snapshot, self.deltas = delta.apply(self.snapshot, data), self.deltas + 1
+            else:
+                continue
+            self.last, self.last_raw = data, str(message.data)
+            return self.snapshot
+
+
+_SCREENS: dict[int, Screen] = {}
+
+
 async def next_snapshot(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    """The next snapshot message (heartbeats skipped)."""
-    while True:
-        message = await ws.receive(timeout=5)
-        assert message.type == aiohttp.WSMsgType.TEXT, message
-        data: dict[str, Any] = json.loads(message.data)
-        if data["type"] == "snapshot":
-            return data
+    """The board after the next update on this socket (deltas applied)."""
+    return await _SCREENS.setdefault(id(ws), Screen()).next(ws)
 
 
 def agent(snapshot: dict[str, Any], agent_id: str) -> dict[str, Any]:
@@ -82,11 +108,92 @@ async def test_every_socket_on_a_board_gets_the_same_bytes(
             while True:
                 message = await ws.receive(timeout=5)
                 data = json.loads(message.data)
-                if data["type"] == "snapshot" and data["last_change_at"] == at:
+                if data["type"] in ("snapshot", "delta") and data["last_change_at"] == at:
                     return str(message.data)
 
         first, second = await asyncio.gather(raw_update(one), raw_update(two))
         assert first == second  # built and serialised once for both
+
+
+async def test_a_change_reaches_the_board_as_a_small_numbered_delta(
+    client: Client, writer: AcdWriter
+) -> None:
+    now = time.time()
+    for agent_id in ("a1", "a2", "a3", "a4"):
+        await writer.set_agent(agent_id, "available", at=now, publish=False)
+    screen = Screen()
+    async with client.ws_connect("/ws") as ws:
+        first = await screen.next(ws)
+        assert first["type"] == "snapshot" and first["version"] >= 1
+        full_size = len(screen.last_raw)
+
+        at = time.time()
+        await writer.set_agent("a3", "paused", at=at, pause_reason="lunch")
+        sent_agents: list[str] = []
+        while True:  # an update already on its way may carry the write
+            board = await screen.next(ws)
+            sent = screen.last
+            assert sent["type"] == "delta" and sent["base"] == sent["version"] - 1
+            assert len(screen.last_raw) < full_size / 2
+            sent_agents += [a["id"] for a in sent["agents"]]
+            if board["last_change_at"] == at:
+                break
+        assert sent_agents == ["a3"]  # only the agent that changed
+        assert agent(board, "a3")["state"] == "paused"
+        assert agent(board, "a3")["pause_reason"] == "lunch"
+        sales = next(q for q in board["queues"] if q["name"] == "sales")
+        assert sales["agents"]["paused"] == 1 and sales["agents"]["available"] == 1  # Bob
+
+        # What the deltas built is what a new viewer is shown in full.
+        fresh = await Screen().next(await client.ws_connect("/ws"))
+        for moving in ("generated_at", "last_change_at", "version"):
+            fresh.pop(moving), board.pop(moving)
+        assert fresh["agents"] == board["agents"]
+        assert [(q["name"], q["waiting"], q["agents"]) for q in fresh["queues"]] == [
+            (q["name"], q["waiting"], q["agents"]) for q in board["queues"]
+        ]
+
+
+async def test_a_viewer_that_asks_gets_the_full_board_again(
+    client: Client, writer: AcdWriter
+) -> None:
+    screen = Screen()
+    async with client.ws_connect("/ws?queues=support") as ws:
+        await screen.next(ws)
+        at = time.time()
+        await writer.set_agent("a1", "wrap_up", at=at, queue="support")
+        board = await screen.next(ws)
+        while board["last_change_at"] != at:
+            board = await screen.next(ws)
+        await ws.send_str(json.dumps({"type": "resync"}))
+        again = await screen.next(ws)
+        assert screen.last["type"] == "snapshot" and screen.fulls == 2
+        assert again["version"] >= board["version"]
+        assert agent(again, "a1")["state"] == "wrap_up"
+        # Anything else a viewer sends is still ignored.
+        await ws.send_str('{"type": "resync", "x": "' + "y" * 500 + '"}')
+        await ws.send_str("resync")
+        await writer.set_agent("a1", "available", at=time.time())
+        await screen.next(ws)
+        assert screen.fulls == 2
+
+
+async def test_without_deltas_every_update_is_the_full_board(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aredis: aioredis.Redis,
+    writer: AcdWriter,
+) -> None:
+    client = await aiohttp_client(create_app(make_config(), aredis, live_deltas=False))
+    async with client.ws_connect("/ws") as ws:
+        first = json.loads((await ws.receive(timeout=5)).data)
+        assert first["type"] == "snapshot" and "version" not in first
+        at = time.time()
+        await writer.set_agent("a1", "on_call", at=at, queue="support")
+        while True:
+            update = json.loads((await ws.receive(timeout=5)).data)
+            if update["type"] == "snapshot" and update["last_change_at"] == at:
+                break
+        assert agent(update, "a1")["state"] == "on_call"
 
 
 async def test_bad_change_messages_still_refresh(client: Client, writer: AcdWriter) -> None:

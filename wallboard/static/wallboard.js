@@ -82,6 +82,7 @@
   let lastMessageLocal = 0;
   let ws = null;
   let freshOnThisSocket = false;
+  let awaitingFull = false; // a gap in the deltas: waiting for the full board
   let storeOk = true;
   let backoff = 500;
   let reconnectTimer = null;
@@ -328,6 +329,21 @@
     }
   }
 
+  // --- live deltas (wallboard/delta.py) ------------------------------------------
+  // A new snapshot object: changed top-level fields replaced, changed queue
+  // fields merged by name, changed agents replaced by id.
+  function applyDelta(base, d) {
+    const next = Object.assign({}, base, d.set || {});
+    next.generated_at = d.generated_at;
+    next.last_change_at = d.last_change_at;
+    next.version = d.version;
+    const queueChanges = new Map((d.queues || []).map((q) => [q.name, q]));
+    next.queues = base.queues.map((q) => (queueChanges.has(q.name) ? Object.assign({}, q, queueChanges.get(q.name)) : q));
+    const agentChanges = new Map((d.agents || []).map((a) => [a.id, a]));
+    next.agents = base.agents.map((a) => agentChanges.get(a.id) || a);
+    return next;
+  }
+
   // --- rendering -------------------------------------------------------------
   function render(s) {
     snap = s;
@@ -338,6 +354,7 @@
     storeOk = true;
     if (s.live_metrics) live = new Set(s.live_metrics);
     document.body.dataset.generatedAt = String(s.generated_at);
+    document.body.dataset.version = String(s.version);
     if (s.board && s.board.title) document.getElementById("board-title").textContent = s.board.title;
 
     // The formula, with the targets it uses (one per distinct target).
@@ -635,6 +652,7 @@
     const sock = new WebSocket(url.toString());
     ws = sock;
     freshOnThisSocket = false;
+    awaitingFull = false; // the server sends the full board first
     sock.onmessage = (event) => {
       if (ws !== sock) return;
       lastMessageLocal = Date.now();
@@ -646,7 +664,19 @@
       }
       if (message.type === "snapshot") {
         backoff = 500;
+        awaitingFull = false;
         render(message);
+      } else if (message.type === "delta") {
+        // A delta applies only to the version on screen; after a gap the
+        // whole board is asked for again (deltas meanwhile are ignored).
+        if (awaitingFull) return;
+        if (!snap || snap.version !== message.base) {
+          awaitingFull = true;
+          document.body.dataset.resyncs = String(Number(document.body.dataset.resyncs || 0) + 1);
+          sock.send(JSON.stringify({ type: "resync" }));
+          return;
+        }
+        render(applyDelta(snap, message));
       } else if (message.type === "heartbeat") {
         storeOk = Boolean(message.ok);
         offset = message.at - Date.now() / 1000;
