@@ -8,12 +8,18 @@ with the session and signing out is one ``DEL``. Each session carries its own
 CSRF token, which every state-changing request must echo (``X-CSRF-Token``
 header or a ``csrf`` form field). Passwords are the scrypt hashes of
 ``acd passwd`` (:mod:`acd.core.credentials`), checked off the event loop.
+
+A session also remembers a fingerprint of the password hash it was opened
+with: once the configuration carries a new hash for that user (a changed
+password), the old sessions end. :meth:`SessionStore.check` says why a
+session ended (:class:`Ended`), so a live socket can be closed with a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -40,6 +46,14 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
 
 
+class Ended(enum.StrEnum):
+    """Why a session is over (also the close reason of its websockets)."""
+
+    SIGNED_OUT = "signed_out"  # signed out (any tab), signed in again, or deleted in Redis
+    EXPIRED = "session_expired"  # unused for idle_seconds, or older than max_seconds
+    PASSWORD_CHANGED = "password_changed"  # the configuration has a new hash for the user
+
+
 @dataclass(frozen=True, slots=True)
 class DeskSettings:
     """Session and sign-in limits (defaults suit a contact-centre shift)."""
@@ -51,6 +65,9 @@ class DeskSettings:
     # Failed sign-ins allowed per user and address within the window.
     max_failures: int = 5
     failure_window_seconds: int = 300
+    # A desk websocket re-checks its session at least this often (real
+    # seconds), so a session ended in another process or in Redis closes it.
+    session_check_seconds: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +120,26 @@ async def authenticate(config: Config, user: str, password: str) -> Principal | 
     return None
 
 
+def credential_fingerprint(config: Config, principal: Principal) -> str:
+    """A short digest of the password hash ``principal`` signs in with now
+    ("" without one): it changes when the password does."""
+    if principal.role is Role.SUPERVISOR:
+        encoded = next((s.password_hash for s in config.supervisors if s.id == principal.id), "")
+    else:
+        agent = config.agent(principal.id)
+        encoded = agent.password_hash if agent is not None else ""
+    if not encoded:
+        return ""
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
+
+
 class SessionStore:
     """Sessions in Redis, with sliding and absolute expiry on the app's clock
-    (the Redis TTL only cleans up; the clock decides)."""
+    (the Redis TTL only cleans up; the clock decides).
+
+    ``fingerprint`` gives the current credential fingerprint of a principal
+    (:func:`credential_fingerprint`); a session opened with another one has
+    ended (the password changed)."""
 
     def __init__(
         self,
@@ -113,11 +147,13 @@ class SessionStore:
         keys: Keys,
         settings: DeskSettings,
         clock: Callable[[], float],
+        fingerprint: Callable[[Principal], str] = lambda principal: "",
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._settings = settings
         self._clock = clock
+        self._fingerprint = fingerprint
 
     def _ttl(self) -> int:
         return max(1, int(self._settings.idle_seconds) + 60)
@@ -142,6 +178,7 @@ class SessionStore:
                     "csrf": session.csrf,
                     "created": repr(now),
                     "seen": repr(now),
+                    "cred": self._fingerprint(principal),
                 },
             )
             pipe.expire(key, self._ttl())
@@ -151,8 +188,29 @@ class SessionStore:
     async def get(self, session_id: str | None) -> Session | None:
         """The live session with this id (its expiry slid forward), else None;
         an expired one is deleted."""
+        session, _ = await self._load(session_id, slide=True)
+        return session
+
+    async def use(self, session_id: str | None) -> tuple[Session | None, Ended | None]:
+        """:meth:`get`, and why there is no session when there is none."""
+        return await self._load(session_id, slide=True)
+
+    async def check(self, session_id: str) -> tuple[Session | None, Ended | None]:
+        """The session if it is still live, else why it ended; does not count
+        as use (an open page alone does not keep a session alive)."""
+        return await self._load(session_id, slide=False)
+
+    def expires_in(self, session: Session) -> float:
+        """Seconds on the app's clock until ``session`` expires unless used."""
+        s = self._settings
+        deadline = min(session.seen + s.idle_seconds, session.created + s.max_seconds)
+        return deadline - self._clock()
+
+    async def _load(
+        self, session_id: str | None, *, slide: bool
+    ) -> tuple[Session | None, Ended | None]:
         if not session_id or len(session_id) > 128:
-            return None
+            return None, Ended.SIGNED_OUT
         key = self._keys.session(session_id)
         raw = await self._redis.hgetall(key)
         row = {_text(k): _text(v) for k, v in raw.items()}
@@ -163,17 +221,24 @@ class SessionStore:
             principal = Principal(row["user"], row.get("name", row["user"]), role)
             csrf = row["csrf"]
         except (KeyError, ValueError):
-            return None
+            return None, Ended.SIGNED_OUT
         now = self._clock()
         s = self._settings
         if now - seen > s.idle_seconds or now - created > s.max_seconds:
             await self._redis.delete(key)
-            return None
+            return None, Ended.EXPIRED
+        if not hmac.compare_digest(row.get("cred", "").encode(),
+                                   self._fingerprint(principal).encode()):
+            # Refused, not deleted: while a new configuration rolls out, a
+            # process still on the old one must not end the new sessions.
+            return None, Ended.PASSWORD_CHANGED
+        if not slide:
+            return Session(session_id, csrf, principal, created, seen), None
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, "seen", repr(now))
             pipe.expire(key, self._ttl())
             await pipe.execute()
-        return Session(session_id, csrf, principal, created, now)
+        return Session(session_id, csrf, principal, created, now), None
 
     async def delete(self, session_id: str) -> None:
         await self._redis.delete(self._keys.session(session_id))

@@ -6,28 +6,40 @@ as JSON) and ``GET /desk/ws`` (the same, live). State changes go through the
 agent API of :mod:`wallboard.app` (``POST /api/agents/{id}/{action}``), which
 asks :func:`authorize_change` when the request carries a session cookie.
 
-Live updates reuse :class:`wallboard.live.LiveHub`: a second hub whose
-"boards" are one desk each (``agent:{id}`` or ``supervisor``), so every panel
-of one agent shares one build per change, coalesced like the TV's.
+Live updates reuse :class:`wallboard.live.LiveHub`: a second hub
+(:class:`DeskHub`) whose "boards" are one desk each (``agent:{id}`` or
+``supervisor``), so every panel of one agent shares one build per change,
+coalesced like the TV's. Each desk socket belongs to its session and is
+closed (code 4401, the reason of :class:`wallboard.auth.Ended`) as soon as
+the session ends: signed out in another tab, expired, revoked in Redis, or
+its password changed.
+
+The pages speak the languages of :data:`wallboard.i18n.DESK_CATALOGS`,
+chosen like the TV board's: ``?lang=`` (remembered in a cookie, since the
+sign-in redirects drop the query), else ``wallboard.language``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import jinja2
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from acd.agents import PAUSE_CODES
 from acd.config.model import Config
 from acd.store.keys import Keys
 from acd.store.store import Store
+from wallboard import i18n
 from wallboard.agent_day import AgentDay
 from wallboard.auth import (
     COOKIE_NAME,
@@ -35,12 +47,14 @@ from wallboard.auth import (
     MAX_PASSWORD_LENGTH,
     MAX_USER_LENGTH,
     DeskSettings,
+    Ended,
     Principal,
     Role,
     Session,
     SessionStore,
     SignInLimiter,
     authenticate,
+    credential_fingerprint,
 )
 from wallboard.live import LiveHub
 from wallboard.snapshot import AGENT_STATES, Board, JsonObject, SnapshotBuilder, display_name
@@ -50,6 +64,10 @@ log = logging.getLogger(__name__)
 HISTORY_LIMIT = 10
 MAX_FORM_BYTES = 4096
 SUPERVISOR_BOARD = "supervisor"
+LANG_COOKIE = "acd_desk_lang"
+# Close code of a desk socket whose session ended (4000-4999: the
+# application's own); the reason is an :class:`Ended` value.
+SESSION_ENDED_CLOSE = 4401
 _OWN_CALL_STATES = frozenset({"ringing", "on_call"})
 
 
@@ -71,7 +89,10 @@ class Desk:
         self.builder = builder
         self.clock = clock
         self.settings = settings
-        self.sessions = SessionStore(redis, self.keys, settings, clock)
+        self.sessions = SessionStore(
+            redis, self.keys, settings, clock,
+            fingerprint=lambda principal: credential_fingerprint(config, principal),
+        )
         self.limiter = SignInLimiter(redis, self.keys, settings)
         self.day = AgentDay(redis, self.keys, config.wallboard.timezone, clock)
         self.pause_reasons = list(dict.fromkeys(PAUSE_CODES.values()))
@@ -213,8 +234,126 @@ _SUPERVISOR_QUEUE_FIELDS = (
     "agents",
 )
 
+class _Watch:
+    """One desk socket's session, and the socket once it is prepared."""
+
+    __slots__ = ("closing", "ready", "session_id", "wake", "ws")
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.ws: web.WebSocketResponse | None = None
+        self.ready = asyncio.Event()  # the socket is open (see _note_socket)
+        self.wake = asyncio.Event()  # re-check the session now
+        self.closing = asyncio.Event()  # the watcher is closing the socket
+
+
+_WATCH_KEY = web.RequestKey("desk_watch", _Watch)
+
+
+class DeskHub(LiveHub):
+    """The desk's hub: every socket belongs to a session, and closes (code
+    :data:`SESSION_ENDED_CLOSE`, reason "signed_out", "session_expired" or
+    "password_changed") once that session has ended.
+
+    Beside each socket a watcher re-reads its session (without counting that
+    as use) when woken and at least every ``check_seconds``, sooner when the
+    session's expiry is nearer. It is woken at once by a sign-out or a new
+    sign-in through this process (:meth:`end_session`) and after every push,
+    so a session ended elsewhere (another process, deleted in Redis, expired,
+    a changed password) closes its sockets within ``check_seconds`` at most.
+    The sockets themselves are the :class:`LiveHub`'s; the watcher learns of
+    its socket from the app's ``on_response_prepare`` signal."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        channel: str,
+        build: Callable[[Board, float | None], Awaitable[JsonObject]],
+        sessions: SessionStore,
+        *,
+        check_seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(redis, channel, build, clock=clock)
+        self._sessions = sessions
+        self._check_seconds = max(0.01, check_seconds)
+        self._watches: dict[str, set[_Watch]] = {}
+        self.closed_for_session = 0
+
+    def end_session(self, session_id: str) -> None:
+        """The session was deleted here: its sockets re-check it now."""
+        for watch in self._watches.get(session_id, ()):
+            watch.wake.set()
+
+    async def broadcast(self) -> None:
+        await super().broadcast()
+        for watches in self._watches.values():
+            for watch in watches:
+                watch.wake.set()
+
+    async def serve_session(
+        self, request: web.Request, board: Board, session_id: str
+    ) -> web.WebSocketResponse:
+        """:meth:`LiveHub.serve`, with the socket closed when the session ends."""
+        watch = _Watch(session_id)
+        request[_WATCH_KEY] = watch
+        self._watches.setdefault(session_id, set()).add(watch)
+        watcher = asyncio.create_task(self._watch(watch), name="desk-session-watch")
+        try:
+            return await self.serve(request, board)
+        finally:
+            watches = self._watches.get(session_id, set())
+            watches.discard(watch)
+            if not watches:
+                self._watches.pop(session_id, None)
+            if not watch.closing.is_set():
+                watcher.cancel()
+            # A watcher closing the socket finishes its handshake (bounded).
+            done, late = await asyncio.wait((watcher,), timeout=5.0)
+            for task in late:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    log.error("desk: session watcher failed: %r", exc)
+
+    async def _watch(self, watch: _Watch) -> None:
+        await watch.ready.wait()
+        while True:
+            watch.wake.clear()
+            try:
+                session, ended = await self._sessions.check(watch.session_id)
+            except (RedisError, OSError):
+                # Redis away: the hub reports it; the session is judged when it is back.
+                session, ended = None, None
+            if ended is not None:
+                break
+            wait = self._check_seconds
+            if session is not None:
+                # Wake just after the expiry instead of up to check_seconds later.
+                wait = min(wait, max(0.0, self._sessions.expires_in(session)) + 0.05)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await watch.wake.wait()
+        ws = watch.ws
+        if ws is None or ws.closed:
+            return
+        log.info("desk: closing a socket whose session ended (%s)", ended.value)
+        self.closed_for_session += 1
+        watch.closing.set()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close(code=SESSION_ENDED_CLOSE, message=ended.value.encode())
+
+
+async def _note_socket(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: hand a desk socket to its session's watcher."""
+    watch = request.get(_WATCH_KEY)
+    if watch is not None and isinstance(response, web.WebSocketResponse):
+        watch.ws = response
+        watch.ready.set()
+
+
 DESK_KEY = web.AppKey("wallboard_desk", Desk)
-DESK_HUB_KEY = web.AppKey("wallboard_desk_hub", LiveHub)
+DESK_HUB_KEY = web.AppKey("wallboard_desk_hub", DeskHub)
 DESK_JINJA_KEY = web.AppKey("wallboard_desk_jinja", jinja2.Environment)
 
 
@@ -226,13 +365,15 @@ def setup(
     jinja: jinja2.Environment,
     clock: Callable[[], float],
     settings: DeskSettings,
-) -> LiveHub:
+) -> DeskHub:
     """Add the desk's routes; returns its hub (the caller owns its task)."""
     desk = Desk(config, redis, builder, clock, settings)
-    hub = LiveHub(redis, desk.keys.changes, desk.build, clock=clock)
+    hub = DeskHub(redis, desk.keys.changes, desk.build, desk.sessions,
+                  check_seconds=settings.session_check_seconds, clock=clock)
     app[DESK_KEY] = desk
     app[DESK_HUB_KEY] = hub
     app[DESK_JINJA_KEY] = jinja
+    app.on_response_prepare.append(_note_socket)
     app.router.add_get("/signin", signin_page)
     app.router.add_post("/signin", signin_submit)
     app.router.add_post("/signout", signout)
@@ -316,15 +457,37 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
+def desk_language(request: web.Request) -> str:
+    """``?lang=``, else the one remembered from an earlier ``?lang=``, else
+    ``wallboard.language`` (the TV board's rule, plus the memory)."""
+    asked = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
+    default = request.app[DESK_KEY].config.wallboard.language
+    return i18n.pick_language(asked, default, i18n.DESK_CATALOGS)
+
+
 def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    html = request.app[DESK_JINJA_KEY].get_template(template).render(**context)
-    return web.Response(
+    language = desk_language(request)
+    labels = i18n.desk_translations(language)
+    if "page_config" in context:
+        context["page_config"] = {**context["page_config"], "lang": language, "labels": labels}
+    html = request.app[DESK_JINJA_KEY].get_template(template).render(
+        lang=language, dir=i18n.direction(language), labels=labels, **context
+    )
+    response = web.Response(
         text=html, status=status, content_type="text/html",
         # "same-origin", not the board's "no-referrer": with no-referrer the
         # browser sends "Origin: null" on the sign-in form's POST, and the
         # sign-in checks the Origin (no sign-in forced from another site).
         headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
+    if "lang" in request.query:
+        response.set_cookie(LANG_COOKIE, language, path="/", max_age=400 * 86400,
+                            httponly=True, samesite="Strict", secure=request.secure)
+    return response
+
+
+def _title(request: web.Request) -> str:
+    return request.app[DESK_KEY].config.wallboard.title
 
 
 # --- handlers ----------------------------------------------------------------
@@ -334,8 +497,10 @@ async def signin_page(request: web.Request) -> web.StreamResponse:
     session = await session_of(request)
     if session is not None:
         raise web.HTTPSeeOther(_home(session.principal))
-    return _page(request, "signin.html", message="", user="",
-                 title=request.app[DESK_KEY].config.wallboard.title or "Agent desk")
+    ended = request.query.get("ended", "")
+    notice = f"ended_{ended}" if ended in {e.value for e in Ended} else ""
+    return _page(request, "signin.html", message="", notice=notice, user="",
+                 title=_title(request))
 
 
 def _bad_text(value: object, limit: int) -> bool:
@@ -374,22 +539,25 @@ async def signin_submit(request: web.Request) -> web.StreamResponse:
         user = user.strip()
     if _bad_text(user, MAX_USER_LENGTH) or _bad_text(password, MAX_PASSWORD_LENGTH):
         return _refuse(request, wants_json, 400, "bad_request",
-                       "enter your id and password", user if isinstance(user, str) else "")
+                       "enter your id and password", user if isinstance(user, str) else "",
+                       wait=None)
     address = request.remote or "unknown"
     wait = await desk.limiter.retry_after(user, address)
     if wait is not None:
         return _refuse(request, wants_json, 429, "too_many_attempts",
-                       f"too many failed sign-ins: try again in {wait} s", user,
+                       f"too many failed sign-ins: try again in {wait} s", user, wait=wait,
                        **{"Retry-After": str(wait)})
     principal = await authenticate(desk.config, user, password)
     if principal is None:
         await desk.limiter.failed(user, address)
         log.info("desk: failed sign-in for %r from %s", _printable(user), address)
-        return _refuse(request, wants_json, 401, "wrong_credentials", "wrong id or password", user)
+        return _refuse(request, wants_json, 401, "wrong_credentials", "wrong id or password", user,
+                       wait=None)
     await desk.limiter.succeeded(user, address)
     old = request.cookies.get(COOKIE_NAME)
     if old:
         await desk.sessions.delete(old)
+        request.app[DESK_HUB_KEY].end_session(old)
     session = await desk.sessions.create(principal)
     log.info("desk: %s %s signed in from %s", principal.role.value, principal.id, address)
     response: web.StreamResponse
@@ -406,12 +574,14 @@ async def signin_submit(request: web.Request) -> web.StreamResponse:
 
 def _refuse(
     request: web.Request, wants_json: bool, status: int, code: str, message: str, user: str,
-    **headers: str,
+    *, wait: int | None, **headers: str,
 ) -> web.Response:
     if wants_json:
         return _json_error(status, code, message, **headers)
-    response = _page(request, "signin.html", status=status, message=message, user=user,
-                     title=request.app[DESK_KEY].config.wallboard.title or "Agent desk")
+    shown = i18n.desk_translations(desk_language(request))[f"signin_{code}"]
+    response = _page(request, "signin.html", status=status, notice="",
+                     message=shown.replace("{wait}", str(wait)), user=user,
+                     title=_title(request))
     response.headers.update(headers)
     return response
 
@@ -436,6 +606,7 @@ async def signout(request: web.Request) -> web.StreamResponse:
     if not session.csrf_matches(presented):
         return _json_error(403, "csrf_failed", "missing or wrong CSRF token")
     await desk.sessions.delete(session.id)
+    request.app[DESK_HUB_KEY].end_session(session.id)
     response: web.StreamResponse = (
         web.json_response({"ok": True}) if wants_json else _redirect("/signin")
     )
@@ -474,9 +645,14 @@ def _desk_board(principal: Principal) -> Board:
 
 
 async def desk_state(request: web.Request) -> web.StreamResponse:
-    session = await session_of(request)
+    session, ended = await request.app[DESK_KEY].sessions.use(request.cookies.get(COOKIE_NAME))
     if session is None:
-        return _json_error(401, "session_expired", "sign in again")
+        # ``reason`` lets the page say why (signed out, expired, password changed).
+        return web.json_response(
+            {"error": "session_expired", "message": "sign in again",
+             "reason": (ended or Ended.SIGNED_OUT).value},
+            status=401, headers={"Cache-Control": "no-store"},
+        )
     data = await request.app[DESK_KEY].build(_desk_board(session.principal))
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
@@ -488,7 +664,9 @@ async def desk_ws(request: web.Request) -> web.StreamResponse:
         return _json_error(401, "session_expired", "sign in again")
     if not same_origin(request, desk.config.wallboard.allowed_origins):
         return _json_error(403, "origin_not_allowed", "this origin may not open the desk")
-    return await request.app[DESK_HUB_KEY].serve(request, _desk_board(session.principal))
+    return await request.app[DESK_HUB_KEY].serve_session(
+        request, _desk_board(session.principal), session.id
+    )
 
 
 # --- small parsing helpers --------------------------------------------------------

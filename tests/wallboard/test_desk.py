@@ -1,26 +1,34 @@
 """The agent desk over real HTTP: sign-in, sessions, CSRF, rate limit, roles,
-and dispositions, driving the real ACD service over a real Redis and the
-fake Asterisk (real AMI and FastAGI sockets)."""
+dispositions, the pages' languages and desk sockets closing with their
+session, driving the real ACD service over a real Redis and the fake
+Asterisk (real AMI and FastAGI sockets)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
+from acd.core.credentials import hash_password
 from tests.wallboard.conftest import RedisServer
 from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
+from wallboard import i18n
 from wallboard.app import create_app
 from wallboard.auth import COOKIE_NAME, CSRF_HEADER, DeskSettings
+from wallboard.desk import DESK_HUB_KEY, LANG_COOKIE, SESSION_ENDED_CLOSE
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[], Awaitable[Client]]
 SETTINGS = DeskSettings(idle_seconds=600, max_seconds=3600, max_failures=5,
-                        failure_window_seconds=300)
+                        failure_window_seconds=300, session_check_seconds=0.1)
+WALLBOARD = Path(__file__).parents[2] / "wallboard"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 
@@ -395,3 +403,212 @@ async def test_snapshot_has_csat_and_waiting_callbacks(make_client: MakeClient,
 
 def _s(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# --- languages -----------------------------------------------------------------
+
+
+def _used_label_keys() -> set[str]:
+    """Every desk label the templates and scripts ask for."""
+    used: set[str] = set()
+    for name in ("signin.html", "agent.html", "supervisor.html"):
+        used |= set(re.findall(r"labels\.(\w+)", (WALLBOARD / "templates" / name).read_text()))
+    for name in ("desk.js", "agent.js", "supervisor.js"):
+        js = (WALLBOARD / "static" / name).read_text()
+        used |= set(re.findall(r"\bL\.(\w+)", js))
+        used |= set(re.findall(r"\b(?:fill\([^,]+|text)\(?,?\s*\"(\w+)\"", js))
+        used |= set(re.findall(r"D\.(?:fill|text)\([^\"]*\"(\w+)\"", js))
+    return used
+
+
+def test_every_desk_label_exists_in_every_language() -> None:
+    english = i18n.DESK_ENGLISH
+    used = _used_label_keys()
+    assert {"ring_text", "btn_pause", "pending_pause_reason", "callback_to"} <= used
+    assert used <= set(english), used - set(english)
+    # The sign-in page's messages and notices, looked up by code.
+    assert {f"signin_{c}" for c in ("wrong_credentials", "bad_request",
+                                     "too_many_attempts")} <= set(english)
+    assert {"ended_signed_out", "ended_session_expired", "ended_password_changed"} <= set(english)
+    # Every pause reason the ACD offers has a label.
+    from acd.agents import PAUSE_CODES
+    for reason in PAUSE_CODES.values():
+        assert "reason_" + re.sub(r"[^a-z0-9]+", "_", reason.lower()) in english, reason
+    assert set(i18n.DESK_CATALOGS) == {"en", "pl", "ar", "ru"}
+    for code, catalogue in i18n.DESK_CATALOGS.items():
+        assert set(catalogue) == set(english), (code, set(english) ^ set(catalogue))
+        for key, text in catalogue.items():
+            assert text.strip(), (code, key)
+            wanted = set(re.findall(r"\{(\w+)\}", english[key]))
+            assert set(re.findall(r"\{(\w+)\}", text)) == wanted, (code, key)
+            if code != "en":
+                assert text != english[key], f"{code}.{key} is still English: {text!r}"
+
+
+async def test_desk_pages_speak_the_chosen_language_and_remember_it(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client()
+    page = await (await client.get("/signin")).text()  # wallboard.language: en
+    assert '<html lang="en" dir="ltr">' in page and "Agent or supervisor id" in page
+    resp = await client.get("/signin?lang=pl-PL")
+    page = await resp.text()
+    assert '<html lang="pl" dir="ltr">' in page
+    assert "Identyfikator konsultanta lub kierownika" in page and "Password" not in page
+    assert resp.cookies[LANG_COOKIE].value == "pl"
+    # The sign-in form's answer keeps the language (the cookie, not the query).
+    resp = await client.post("/signin", data={"user": "1001", "password": "nope"})
+    assert resp.status == 401 and "błędny identyfikator lub hasło" in await resp.text()
+    await sign_in(client, "1001")
+    page = await (await client.get("/agent")).text()
+    assert '<html lang="pl" dir="ltr">' in page
+    for text in ("Mój stan", "Zaloguj", "Koniec przerwy", "Wcześniejsze kontakty rozmówcy",
+                 "Połączenie przychodzące — odbierz na telefonie", "Wyloguj się"):
+        assert text in page, text
+    marker = '<script id="desk-config" type="application/json">'
+    config = json.loads(page.split(marker)[1].split("</script>")[0])
+    assert config["lang"] == "pl" and config["labels"] == i18n.desk_translations("pl")
+    # Arabic is right to left; the agent's name stays escaped and isolated.
+    page = await (await client.get("/agent?lang=ar")).text()
+    assert '<html lang="ar" dir="rtl">' in page and "حالتي" in page
+    assert '<bdi id="me">Ann &lt;b&gt;Lee&lt;/b&gt;</bdi>' in page
+    # A language without a catalogue falls back to the configured one.
+    page = await (await client.get("/agent?lang=xx")).text()
+    assert '<html lang="en" dir="ltr">' in page
+    boss = await make_client()
+    await sign_in(boss, "sup")
+    page = await (await boss.get("/supervisor?lang=ru")).text()
+    assert '<html lang="ru" dir="ltr">' in page and "Очереди сегодня" in page
+
+
+# --- sockets end with their session ----------------------------------------------
+
+
+async def _until_closed(ws: ClientWebSocketResponse) -> tuple[int | None, str]:
+    """Read past updates until the server's close frame: (code, reason)."""
+    while True:
+        msg = await ws.receive()
+        if msg.type == WSMsgType.CLOSE:
+            return int(msg.data), str(msg.extra)
+        assert msg.type == WSMsgType.TEXT, msg
+
+
+async def _until_state(ws: ClientWebSocketResponse, state: str) -> None:
+    while True:
+        msg = await ws.receive()
+        assert msg.type == WSMsgType.TEXT, (msg, ws.close_code)
+        data = json.loads(msg.data)
+        if data.get("type") == "desk" and data["agent"]["state"] == state:
+            return
+
+
+async def _tab(make_client: MakeClient, session_id: str) -> tuple[Client, dict[str, str]]:
+    """Another tab of the same browser: the same session cookie."""
+    return await make_client(), {"Cookie": f"{COOKIE_NAME}={session_id}"}
+
+
+async def test_signing_out_in_one_tab_closes_the_other_tabs_socket(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    first = await make_client()
+    csrf = await sign_in(first, "1001")
+    session_id = first.session.cookie_jar.filter_cookies(first.make_url("/"))[COOKIE_NAME].value
+    second, cookie = await _tab(make_client, session_id)
+    tab_ws = await second.ws_connect("/desk/ws", headers=cookie)
+    assert json.loads((await tab_ws.receive()).data)["type"] == "desk"
+    # The same agent in another browser: a session of its own, left alone.
+    other = await make_client()
+    other_csrf = await sign_in(other, "1001")
+    other_ws = await other.ws_connect("/desk/ws")
+    assert json.loads((await other_ws.receive()).data)["type"] == "desk"
+
+    resp = await first.post("/signout", data={"csrf": csrf}, allow_redirects=False)
+    assert resp.status == 303
+    assert await _until_closed(tab_ws) == (SESSION_ENDED_CLOSE, "signed_out")
+    # The other session still works, and its socket still gets updates.
+    assert (await act(other, "1001", "login", other_csrf))[0] == 200
+    await _until_state(other_ws, "available")
+    assert (await second.get("/api/desk", headers=cookie)).status == 401
+    await other_ws.close()
+
+
+async def test_a_supervisor_forcing_logout_leaves_the_agent_signed_in(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    agent = await make_client()
+    csrf = await sign_in(agent, "1001")
+    assert (await act(agent, "1001", "login", csrf))[0] == 200
+    ws = await agent.ws_connect("/desk/ws")
+    await _until_state(ws, "available")
+    boss = await make_client()
+    boss_csrf = await sign_in(boss, "sup")
+    assert (await act(boss, "1001", "logout", boss_csrf))[0] == 200
+    # Logged out of the queues, not of the desk: the same socket goes on.
+    await _until_state(ws, "logged_out")
+    assert (await act(agent, "1001", "login", csrf))[0] == 200
+    await _until_state(ws, "available")
+    await ws.close()
+
+
+async def test_an_expired_or_revoked_session_closes_its_socket(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    client = await make_client()
+    await sign_in(client, "1001")
+    ws = await client.ws_connect("/desk/ws")
+    bed.skew[0] += SETTINGS.idle_seconds + 1  # the page was open, nobody used it
+    assert await _until_closed(ws) == (SESSION_ENDED_CLOSE, "session_expired")
+    resp = await client.get("/api/desk")
+    assert resp.status == 401 and (await resp.json())["error"] == "session_expired"
+
+    # Revoked by an administrator straight in Redis (no sign-out through us).
+    await sign_in(client, "1001")
+    session_id = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE_NAME].value
+    ws = await client.ws_connect("/desk/ws")
+    assert json.loads((await ws.receive()).data)["type"] == "desk"
+    await bed.rt.redis.delete(bed.store.keys.session(session_id))
+    assert await _until_closed(ws) == (SESSION_ENDED_CLOSE, "signed_out")
+    body = await (await client.get("/api/desk")).json()
+    assert body["reason"] == "signed_out"
+
+    # Signing in again replaces the session: the old one's sockets close.
+    await sign_in(client, "1001")
+    ws = await client.ws_connect("/desk/ws")
+    assert json.loads((await ws.receive()).data)["type"] == "desk"
+    await sign_in(client, "1001")
+    assert await _until_closed(ws) == (SESSION_ENDED_CLOSE, "signed_out")
+    hub = client.server.app[DESK_HUB_KEY]  # type: ignore[union-attr]
+    assert hub.closed_for_session == 3
+
+
+async def test_a_changed_password_ends_the_old_sessions(
+    make_client: MakeClient, bed: DeskBed,
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+) -> None:
+    client = await make_client()
+    await sign_in(client, "1001")
+    session_id = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE_NAME].value
+    # The configuration now has a new hash for 1001 (the wallboard restarted
+    # with it, or another process already runs it), on the same Redis.
+    config = bed.rt.config
+    agents = tuple(
+        dataclasses.replace(a, password_hash=hash_password("ann-new-secret", n=2**10))
+        if a.id == "1001" else a
+        for a in config.agents
+    )
+    restarted = await aiohttp_client(create_app(
+        dataclasses.replace(config, agents=agents), bed.rt.redis,
+        agent_commands=bed.rt.service.commands, clock=bed.clock, desk_settings=SETTINGS))
+    cookie = {"Cookie": f"{COOKIE_NAME}={session_id}"}
+    resp = await restarted.get("/api/desk", headers=cookie)
+    assert resp.status == 401 and (await resp.json())["reason"] == "password_changed"
+    resp = await restarted.get("/desk/ws", headers=cookie)
+    assert resp.status == 401
+    page = await (await restarted.get("/signin?ended=password_changed")).text()
+    assert "Your password was changed" in page
+    # Ben's password did not change: his session is good on both.
+    ben = await make_client()
+    await sign_in(ben, "1002")
+    ben_id = ben.session.cookie_jar.filter_cookies(ben.make_url("/"))[COOKIE_NAME].value
+    resp = await restarted.get("/api/desk", headers={"Cookie": f"{COOKIE_NAME}={ben_id}"})
+    assert resp.status == 200

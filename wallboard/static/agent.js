@@ -4,6 +4,7 @@
   "use strict";
 
   const D = window.Desk;
+  const L = D.L;
   const me = D.cfg.user;
   let view = null;
   let shownCall = "";  // call id the disposition form was built for
@@ -37,12 +38,12 @@
   $("dispo").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     const call = currentDispoCall();
-    if (!call || !picked) { showError("dispo-error", "Pick a disposition first."); return; }
+    if (!call || !picked) { showError("dispo-error", L.pick_first); return; }
     showError("dispo-error", "");
     $("dispo-save").disabled = true;
     try {
       await D.agentAction(me, "disposition", { call_id: call.id, code: picked, note: $("dispo-note").value });
-      $("dispo-saved").textContent = "✓ Saved: " + picked;
+      D.fill($("dispo-saved"), "saved", { code: codeLabel(picked) });
       $("dispo-saved").hidden = false;
     } catch (e) {
       showError("dispo-error", e.message);
@@ -59,14 +60,22 @@
     return null;
   }
 
+  // Disposition codes are the queue's own words, shown as configured.
+  function codeLabel(code) { return String(code).replace(/[_-]/g, " "); }
+
   function renderState(a) {
     document.body.dataset.state = a.state;
     $("state").textContent = D.STATE_LABEL[a.state] || a.state;
     $("state-glyph").textContent = D.GLYPH[a.state] || "";
-    $("state-detail").textContent = a.state === "paused" && a.pause_reason ? a.pause_reason : "";
+    $("state-detail").replaceChildren();
+    if (a.state === "paused" && a.pause_reason) {
+      $("state-detail").appendChild(D.el("bdi", D.reasonLabel(a.pause_reason)));
+    }
     const pending = $("pending");
-    if (a.pending === "pause") pending.textContent = "⏳ Pause pending" + (a.pending_reason ? " (" + a.pending_reason + ")" : "") + ": after this call";
-    else if (a.pending === "logout") pending.textContent = "⏳ Log-out pending: after this call";
+    if (a.pending === "pause" && a.pending_reason) {
+      D.fill(pending, "pending_pause_reason", { reason: D.reasonLabel(a.pending_reason) });
+    } else if (a.pending === "pause") D.fill(pending, "pending_pause");
+    else if (a.pending === "logout") D.fill(pending, "pending_logout");
     pending.hidden = !a.pending;
     $("phone-busy").hidden = !a.phone_busy;
     $("unreachable").hidden = a.reachable || a.state === "logged_out";
@@ -74,12 +83,16 @@
     $("btn-login").hidden = !out;
     $("btn-logout").hidden = out || a.pending === "logout";
     $("btn-unpause").hidden = !(a.state === "paused" || a.pending === "pause");
-    $("btn-unpause").textContent = a.state === "paused" ? "Unpause" : "Cancel pause";
+    $("btn-unpause").textContent = a.state === "paused" ? L.btn_unpause : L.btn_cancel_pause;
     $("btn-pause").parentElement.hidden = out || (a.state === "paused");
     const select = $("pause-reason");
     if (select.options.length !== view.pause_reasons.length) {
       select.replaceChildren();
-      view.pause_reasons.forEach(function (r) { select.appendChild(D.el("option", r)); });
+      view.pause_reasons.forEach(function (r) {
+        const option = D.el("option", D.reasonLabel(r));
+        option.value = r; // the ACD records the reason itself, not its translation
+        select.appendChild(option);
+      });
     }
   }
 
@@ -89,23 +102,30 @@
     $("ring").hidden = !ringing;
     document.body.classList.toggle("ringing", !!ringing);
     if (ringing) {
-      $("ring-caller").textContent = [call.caller_name, call.caller_id].filter(Boolean).join(" · ") + (call.queue_name ? " — " + call.queue_name : "");
+      const who = $("ring-caller");
+      who.replaceChildren();
+      [call.caller_name, call.caller_id, call.queue_name].filter(Boolean).forEach(function (part, i) {
+        if (i) who.appendChild(document.createTextNode(" · "));
+        const b = D.el("bdi", part);
+        if (part === call.caller_id) b.dir = "ltr";
+        who.appendChild(b);
+      });
     }
     const shown = call || v.last_call;
     $("no-call").hidden = !!shown;
     $("call").hidden = !shown;
-    $("call-title").textContent = call ? (ringing ? "Offer" : "Current call") : shown ? "Last call: needs a disposition" : "Current call";
+    $("call-title").textContent = call ? (ringing ? L.offer : L.current_call) : shown ? L.last_call : L.current_call;
     if (shown) {
-      $("caller-name").textContent = shown.caller_name || "Unknown caller";
+      $("caller-name").textContent = shown.caller_name || L.unknown_caller;
       $("caller-number").textContent = shown.caller_id || "";
       $("callback").hidden = !shown.callback;
       $("callback-number").hidden = !(shown.callback && shown.callback_number);
-      $("callback-number").textContent = shown.callback_number ? "↺ Callback to " + shown.callback_number : "";
+      if (shown.callback_number) D.fill($("callback-number"), "callback_to", { number: shown.callback_number });
       $("call-queue").textContent = shown.queue_name || shown.queue;
-      $("wait-label").textContent = shown.answered ? "Waited" : "Waiting";
+      $("wait-label").textContent = shown.answered ? L.fact_waited : L.fact_waiting;
       const wait = shown.answered ? shown.wait_seconds : (shown.arrival ? D.now() - shown.arrival : null);
       $("call-wait").textContent = D.duration(wait);
-      $("call-state").textContent = ringing ? "ringing" : v.agent.state === "on_call" ? "talking" : v.agent.state === "wrap_up" ? "wrap-up" : "ended";
+      $("call-state").textContent = ringing ? L.call_ringing : v.agent.state === "on_call" ? L.call_talking : v.agent.state === "wrap_up" ? L.call_wrap_up : L.call_ended;
     }
     renderDispo(v);
   }
@@ -120,12 +140,13 @@
       picked = call.disposition || "";
       $("dispo-note").value = call.note || "";
       $("dispo-saved").hidden = !call.disposition;
-      $("dispo-saved").textContent = call.disposition ? "✓ Saved: " + call.disposition : "";
+      if (call.disposition) D.fill($("dispo-saved"), "saved", { code: codeLabel(call.disposition) });
       showError("dispo-error", "");
       const codes = $("dispo-codes");
       codes.replaceChildren();
       call.dispositions.forEach(function (code) {
-        const b = D.el("button", code.replace(/[_-]/g, " "), "code");
+        const b = D.el("button", null, "code");
+        b.appendChild(D.el("bdi", codeLabel(code)));
         b.type = "button";
         b.dataset.code = code;
         b.setAttribute("role", "radio");
@@ -150,20 +171,23 @@
     body.replaceChildren();
     rows.forEach(function (c) {
       const tr = document.createElement("tr");
-      [D.when(c.arrival), c.queue_name || c.queue, c.agent_name || c.agent,
-       (c.callback ? "↺ " : "") + (c.outcome || "").replace(/_/g, " "),
-       c.disposition, c.note, D.duration(c.wait_seconds),
-       c.talk_seconds === null ? "–" : D.duration(c.talk_seconds), c.csat || "–"]
-        .forEach(function (text, i) {
-          const td = D.el("td", text);
-          if (i === 5) { td.className = "note-cell"; td.dir = "auto"; }
+      // Values from the configuration or the caller (queue, agent, disposition,
+      // note) are isolated; the note keeps its own direction.
+      [[D.when(c.arrival), false], [c.queue_name || c.queue, true], [c.agent_name || c.agent, true],
+       [(c.callback ? "↺ " : "") + D.outcomeLabel(c.outcome), false],
+       [c.disposition, true], [c.note, true], [D.duration(c.wait_seconds), false],
+       [c.talk_seconds === null ? "–" : D.duration(c.talk_seconds), false], [c.csat || "–", false]]
+        .forEach(function (cell, i) {
+          const td = document.createElement("td");
+          if (cell[1]) td.appendChild(D.el("bdi", cell[0])); else td.textContent = cell[0];
+          if (i === 5) { td.className = "note-cell"; td.firstChild.dir = "auto"; }
           tr.appendChild(td);
         });
       body.appendChild(tr);
     });
     table.hidden = rows.length === 0;
     $("no-history").hidden = rows.length !== 0;
-    $("no-history").textContent = (view.call || view.last_call) ? "No earlier contacts from this caller." : "No call: the caller's earlier contacts appear here.";
+    $("no-history").textContent = (view.call || view.last_call) ? L.no_history_caller : L.no_history_call;
   }
 
   function renderToday(t) {
@@ -198,7 +222,8 @@
   function tick() {
     if (!view) return;
     const a = view.agent;
-    $("state-for").textContent = a.state_since ? "for " + D.duration(D.now() - a.state_since) : "";
+    if (a.state_since) D.fill($("state-for"), "for_duration", { d: D.duration(D.now() - a.state_since) });
+    else $("state-for").replaceChildren();
     const c = view.call;
     if (c && !c.answered && c.arrival) $("call-wait").textContent = D.duration(D.now() - c.arrival);
   }

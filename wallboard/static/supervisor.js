@@ -4,6 +4,7 @@
   "use strict";
 
   const D = window.Desk;
+  const L = D.L;
   let view = null;
   const $ = function (id) { return document.getElementById(id); };
 
@@ -25,18 +26,32 @@
       [q.display_name, q.waiting, q.callbacks_waiting, D.duration(q.longest_wait_seconds),
        D.pct(q.service_level), q.answered, q.abandoned, D.duration(q.aht_seconds),
        D.pct(q.resolution_rate), D.pct(q.csat), q.agents ? q.agents.logged_in : "–"]
-        .forEach(function (text, i) { tr.appendChild(D.el(i ? "td" : "th", text, i ? "num" : "")); });
+        .forEach(function (text, i) {
+          const cell = D.el(i ? "td" : "th", null, i ? "num" : "");
+          if (i) cell.textContent = String(text); else cell.appendChild(D.el("bdi", text));
+          tr.appendChild(cell);
+        });
       body.appendChild(tr);
     });
   }
 
-  function detail(a) {
-    if (a.pending === "pause") return "⏳ pause next" + (a.pending_reason ? " (" + a.pending_reason + ")" : "");
-    if (a.pending === "logout") return "⏳ log-out next";
-    if (!a.reachable && a.state !== "logged_out") return "✕ phone offline";
-    if (a.phone_busy) return "⊘ on another call";
-    if (a.state === "paused") return a.pause_reason;
-    return [a.current_queue, a.caller].filter(Boolean).join(" · ");
+  // The detail cell: a label, or the agent's queue and caller (isolated).
+  function detail(node, a) {
+    if (a.pending === "pause" && a.pending_reason) {
+      D.fill(node, "sup_pause_next_reason", { reason: D.reasonLabel(a.pending_reason) });
+    } else if (a.pending === "pause") D.fill(node, "sup_pause_next");
+    else if (a.pending === "logout") D.fill(node, "sup_logout_next");
+    else if (!a.reachable && a.state !== "logged_out") D.fill(node, "sup_phone_offline");
+    else if (a.phone_busy) D.fill(node, "sup_phone_busy");
+    else {
+      node.replaceChildren();
+      const parts = a.state === "paused" ? [D.reasonLabel(a.pause_reason || "")]
+        : [a.current_queue, a.caller];
+      parts.filter(Boolean).forEach(function (part, i) {
+        if (i) node.appendChild(document.createTextNode(" · "));
+        node.appendChild(D.el("bdi", part));
+      });
+    }
   }
 
   const rows = new Map();
@@ -44,23 +59,27 @@
   function actionCell(a) {
     const actions = D.el("td", null, "actions");
     if (a.state !== "logged_out" && a.pending !== "logout") {
-      const out = D.el("button", "Log out");
+      const out = D.el("button", L.btn_logout);
       out.type = "button";
       out.dataset.action = "logout";
       out.addEventListener("click", function () { act(a.id, "logout"); });
       actions.appendChild(out);
     }
     if (a.state === "paused" || a.pending === "pause") {
-      const un = D.el("button", "Unpause", "primary");
+      const un = D.el("button", a.state === "paused" ? L.btn_unpause : L.btn_cancel_pause, "primary");
       un.type = "button";
       un.dataset.action = "unpause";
       un.addEventListener("click", function () { act(a.id, "unpause"); });
       actions.appendChild(un);
     } else if (a.state !== "logged_out") {
       const select = document.createElement("select");
-      select.setAttribute("aria-label", "Pause reason for " + a.name);
-      view.pause_reasons.forEach(function (r) { select.appendChild(D.el("option", r)); });
-      const p = D.el("button", "Pause");
+      select.setAttribute("aria-label", D.text("pause_reason_for", { name: a.name }));
+      view.pause_reasons.forEach(function (r) {
+        const option = D.el("option", D.reasonLabel(r));
+        option.value = r;
+        select.appendChild(option);
+      });
+      const p = D.el("button", L.btn_pause);
       p.type = "button";
       p.dataset.action = "pause";
       p.addEventListener("click", function () { act(a.id, "pause", { reason: select.value }); });
@@ -80,16 +99,15 @@
         const tr = document.createElement("tr");
         tr.dataset.agent = a.id;
         const name = D.el("th", null);
-        name.appendChild(D.el("span", a.name, "agent-name"));
-        name.appendChild(D.el("span", " " + a.id, "id"));
-        name.dir = "auto";
+        name.appendChild(D.el("bdi", a.name, "agent-name"));
+        name.appendChild(document.createTextNode(" "));
+        name.appendChild(D.el("bdi", a.id, "id"));
         tr.appendChild(name);
         const cells = ["st", "num since", "detail", "num", "num"].map(function (cls) {
           const td = D.el("td", "", cls);
           tr.appendChild(td);
           return td;
         });
-        cells[2].dir = "auto";
         row = { tr: tr, cells: cells, actions: null, actKey: "" };
         rows.set(a.id, row);
       }
@@ -99,7 +117,7 @@
       row.cells[0].textContent = (D.GLYPH[a.state] || "") + " " + (D.STATE_LABEL[a.state] || a.state);
       row.cells[0].className = "st st-" + a.state;
       row.cells[1].textContent = a.state_since ? D.duration(D.now() - a.state_since) : "–";
-      row.cells[2].textContent = detail(a);
+      detail(row.cells[2], a);
       row.cells[3].textContent = String(a.today ? a.today.calls : a.calls);
       row.cells[4].textContent = a.today ? D.duration(a.today.aht_seconds) : "–";
       // Rebuilt only when the choices change: a reason being picked survives updates.
