@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from acd.config.model import Config, QueueConfig
 from acd.core.errors import CallActive
 from acd.core.models import AgentState, CallState, CallView
-from acd.core.routing import announce_minutes, expected_wait
+from acd.core.routing import RingEnd, announce_minutes, expected_wait, ring_end
 from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
 from acd.store.store import Store
@@ -50,8 +50,8 @@ SERVING_STATES = frozenset(
     {AgentState.AVAILABLE, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP}
 )
 # Dial outcomes handed to the store as a ring that ended without a
-# conversation; the store decides which are the agent's misses (NOANSWER, and
-# BUSY from a phone not known to be in use). CANCEL is the caller leaving.
+# conversation (acd.core.routing.ring_end says which are the agent's misses).
+# CANCEL is the caller leaving.
 RING_ENDED_STATUSES = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", ""})
 DIAL_MARGIN = 5.0  # seconds past the ring timeout before a silent Dial is given up
 OUTAGE_PATIENCE = 60.0  # seconds a caller on hold waits out a Redis outage
@@ -564,7 +564,7 @@ class CallFlow:
             ),
         )
         log.info("agent %s: ring for call %s ended %s: %s", agent_id, w.call_id, status, result)
-        if status == "CHANUNAVAIL":
+        if ring_end(status) is RingEnd.UNREACHABLE:
             self._on_phone_unreachable(agent_id)
         return False
 

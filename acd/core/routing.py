@@ -166,6 +166,29 @@ def rank_agents(
     return eligible
 
 
+class RingEnd(enum.StrEnum):
+    """What a ring that ended without a conversation says about the agent."""
+
+    MISSED = "missed"  # the person did not answer: counts toward auto-pause
+    MISSED_UNLESS_IN_USE = "missed_unless_in_use"  # BUSY: a miss unless the phone is in use
+    UNREACHABLE = "unreachable"  # the phone could not be reached: presence, not a miss
+    NOT_MISSED = "not_missed"  # congestion, a failed line, a silent PBX: nobody's fault
+
+
+_RING_ENDS = {
+    "NOANSWER": RingEnd.MISSED,
+    "BUSY": RingEnd.MISSED_UNLESS_IN_USE,
+    "CHANUNAVAIL": RingEnd.UNREACHABLE,
+}
+
+
+def ring_end(dial_status: str) -> RingEnd:
+    """Classify Asterisk's ``DIALSTATUS`` (or the ACD's own ``TIMEOUT``) for a
+    ring that ended without a conversation. Whether the phone is in use on
+    another call is known only to the store, which settles the BUSY case."""
+    return _RING_ENDS.get(dial_status, RingEnd.NOT_MISSED)
+
+
 def queue_weight(queue: QueueConfig) -> float:
     """Multiplier on waiting time when one agent serves several queues.
 

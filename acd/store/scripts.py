@@ -433,27 +433,28 @@ end
 return ''
 """
 
-# ARGV[5..]: call id, agent id, auto_pause_after, dial status, score
+# ARGV[5..]: call id, agent id, auto_pause_after, dial status, score, ring end class
 RING_MISSED = PRELUDE + r"""
 local cid = ARGV[5]
 local aid = ARGV[6]
 local limit = tonumber(ARGV[7])
 local status = ARGV[8]
+local ring_end = ARGV[10]  -- acd.core.routing.ring_end(status)
 local ck = ckey(cid)
 local ak = akey(aid)
 local result = 'none'
--- Only NOANSWER, and BUSY from a phone not known to be in use, are the
--- person's misses; a cancelled ring, congestion or a failed line are not.
-local is_miss = status == 'NOANSWER' or (status == 'BUSY' and hget(ak, 'phone_busy') ~= '1')
+local unreachable = ring_end == 'unreachable'
+local is_miss = ring_end == 'missed'
+  or (ring_end == 'missed_unless_in_use' and hget(ak, 'phone_busy') ~= '1')
 if hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid
-   and not is_miss and status ~= 'CHANUNAVAIL' then
+   and not is_miss and not unreachable then
   event('agent_ring_ended', 'agent', aid, 'call', cid, 'status', status)
   result = free_reserved(aid)
 elseif hget(ak, 'state') == 'ringing' and hget(ak, 'call_id') == cid then
   redis.call('DEL', P .. 'resv:' .. aid)
   redis.call('SREM', P .. 'ringing', aid)
   local missed
-  if status == 'CHANUNAVAIL' then
+  if unreachable then
     -- The phone could not be reached: not the person's miss. Presence says
     -- unreachable until the phone registers again (or the periodic resync).
     missed = num(hget(ak, 'missed'), 0)

@@ -19,6 +19,7 @@ from acd.config.model import AgentConfig, RedisConfig
 from acd.core.agent_rules import Status
 from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
 from acd.core.models import AgentState, AgentView, CallView, waiting_score
+from acd.core.routing import ring_end
 from acd.store import scripts as lua
 from acd.store.keys import Keys
 
@@ -351,6 +352,7 @@ class Store:
                 auto_pause_after,
                 status,
                 repr(waiting_score(call.priority, call.arrival)),
+                ring_end(status).value,
             )
         )
 

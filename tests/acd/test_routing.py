@@ -15,10 +15,12 @@ from acd.config.model import (
 from acd.core.models import AgentState, AgentView, CallState, CallView
 from acd.core.routing import (
     Candidate,
+    RingEnd,
     announce_minutes,
     choose_call,
     expected_wait,
     rank_agents,
+    ring_end,
 )
 
 NOW = 1_800_000_000.0
@@ -174,3 +176,11 @@ def test_expected_wait_and_minutes() -> None:
     assert expected_wait(1, 0, 60) == 60  # nobody serving: still a finite estimate
     assert announce_minutes(10) == 1
     assert announce_minutes(61) == 2
+
+
+def test_which_ring_ends_are_the_agents_misses() -> None:
+    assert ring_end("NOANSWER") is RingEnd.MISSED
+    assert ring_end("BUSY") is RingEnd.MISSED_UNLESS_IN_USE  # the store knows the phone
+    assert ring_end("CHANUNAVAIL") is RingEnd.UNREACHABLE
+    for status in ("CONGESTION", "CANCEL", "TIMEOUT", "UNKNOWN", ""):
+        assert ring_end(status) is RingEnd.NOT_MISSED
