@@ -16,6 +16,7 @@ Redis Cluster and cluster-mode managed Redis):
                              then earliest arrival)
 - ``queue:{q}:arrivals``     sorted set of the same call ids, score = arrival epoch
                              (longest wait = now - lowest score)
+- ``queue:{q}:callbacks``    set of the waiting call ids that are callbacks
 - ``calls:active``           set of call ids alive (waiting, ringing, on call)
 - ``stats:{q}:{epoch}``      hash of interval counters, epoch = interval start (UTC
                              seconds, a multiple of 900); fields:
@@ -79,6 +80,9 @@ class Keys:
 
     def arrivals(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}:arrivals"
+
+    def waiting_callbacks(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}:callbacks"
 
     @property
     def active_calls(self) -> str:

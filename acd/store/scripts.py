@@ -87,6 +87,17 @@ end
 local function unqueue(call_id, queue)
   redis.call('ZREM', P .. 'queue:' .. queue .. ':waiting', call_id)
   redis.call('ZREM', P .. 'queue:' .. queue .. ':arrivals', call_id)
+  redis.call('SREM', P .. 'queue:' .. queue .. ':callbacks', call_id)
+end
+
+-- (Back) in the queue's waiting order; a callback also in the queue's set of
+-- waiting callbacks (the wallboard counts it without reading every call).
+local function queue_waiting(call_id, queue, score, arrival)
+  redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', score, call_id)
+  redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, call_id)
+  if hget(ckey(call_id), 'kind') == 'callback' then
+    redis.call('SADD', P .. 'queue:' .. queue .. ':callbacks', call_id)
+  end
 end
 
 local function finish_call(call_id, outcome)
@@ -402,8 +413,7 @@ redis.call('HSET', k, 'id', id, 'queue', queue, 'state', 'waiting', 'agent', '',
            'queue_arrival', qarrival, 'arrival', arrival, 'outcome', '', 'ended', '',
            'offered_in', queue)
 redis.call('PERSIST', k)
-redis.call('ZADD', wkey, score, id)
-redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, id)
+queue_waiting(id, queue, score, arrival)
 redis.call('SADD', P .. 'calls:active', id)
 redis.call('SADD', P .. 'owner:' .. (hget(k, 'owner') or ''), id)
 if counted ~= queue then count(queue, tonumber(qarrival), 'offered', 1) end
@@ -488,8 +498,7 @@ if hget(ck, 'state') == 'ringing' and hget(ck, 'agent') == aid then
   local tried = hget(ck, 'tried') or ''
   if tried ~= '' then tried = tried .. ',' end
   redis.call('HSET', ck, 'state', 'waiting', 'agent', '', 'tried', tried .. aid)
-  redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', ARGV[9], cid)
-  redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', hget(ck, 'arrival'), cid)
+  queue_waiting(cid, queue, ARGV[9], hget(ck, 'arrival'))
   changed('call', queue, aid)
 end
 return result
@@ -634,6 +643,7 @@ local queue = hget(ck, 'queue')
 redis.call('HSET', ck, 'kind', 'callback', 'callback_number', ARGV[7], 'owner', '',
            'attempts', '0', 'not_before', '0')
 redis.call('SREM', P .. 'owner:' .. ARGV[6], cid)
+redis.call('SADD', P .. 'queue:' .. queue .. ':callbacks', cid)
 count(queue, num(hget(ck, 'queue_arrival'), NOW), 'callback_requested', 1)
 event('callback_requested', 'call', cid, 'queue', queue, 'number', ARGV[7])
 changed('call', queue, '')
@@ -701,8 +711,7 @@ local score = arrival - num(hget(ck, 'priority'), 0) * 1000000
 local not_before = NOW
 if who == 'caller' then not_before = NOW + tonumber(ARGV[8]) end
 redis.call('HSET', ck, 'state', 'waiting', 'agent', '', 'not_before', tostring(not_before))
-redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', score, cid)
-redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, cid)
+queue_waiting(cid, queue, score, arrival)
 changed('call', queue, aid)
 return 'retry'
 """
@@ -780,8 +789,7 @@ for _, aid in ipairs(redis.call('SMEMBERS', P .. 'ringing')) do
           local arrival = num(hget(ck, 'arrival'), NOW)
           local score = arrival - num(hget(ck, 'priority'), 0) * 1000000
           redis.call('HSET', ck, 'state', 'waiting', 'agent', '')
-          redis.call('ZADD', P .. 'queue:' .. queue .. ':waiting', score, cid)
-          redis.call('ZADD', P .. 'queue:' .. queue .. ':arrivals', arrival, cid)
+          queue_waiting(cid, queue, score, arrival)
           free_reserved(aid)
         else
           leave_call(cid, 'lost', 0)

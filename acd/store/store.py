@@ -262,6 +262,14 @@ class Store:
             counts = await pipe.execute()
         return {q: int(n) for q, n in zip(queues, counts, strict=True)}
 
+    async def waiting_callbacks(self, queues: Sequence[str]) -> dict[str, int]:
+        """Callbacks waiting for their turn, per queue."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for q in queues:
+                pipe.scard(self.keys.waiting_callbacks(q))
+            counts = await pipe.execute()
+        return {q: int(n) for q, n in zip(queues, counts, strict=True)}
+
     async def agent_routing_state(self, agent_id: str) -> tuple[str, bool, str]:
         """(state, reachable, current call id) of one agent, in one round trip."""
         state, reachable, call_id = await self.redis.hmget(

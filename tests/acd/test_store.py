@@ -180,3 +180,22 @@ async def test_round_robin_continues_across_acd_processes(
     finally:
         await other.aclose()
     assert offered == ["a0", "a1", "a2", "a0", "a1", "a2"]
+
+
+async def test_waiting_callbacks_are_counted_per_queue_while_they_wait(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = await ready_store(redis_client, key_prefix, 1)
+    for cid in ("cb", "caller"):
+        await store.enqueue(cid, "q", arrival=NOW, priority=0, max_length=0, now=NOW,
+                            fields={"owner": "x"})
+    assert await store.callback_requested("cb", "x", "5550100", NOW)
+    assert await store.waiting_callbacks(["q"]) == {"q": 1}
+    assert await store.claim("cb", "a0", NOW + 1)  # its turn: no longer waiting
+    assert await store.waiting_callbacks(["q"]) == {"q": 0}
+    retry = await store.callback_failed("cb", "a0", "caller", retry_seconds=60, attempts=3,
+                                        now=NOW + 30)
+    assert retry == "retry" and await store.waiting_callbacks(["q"]) == {"q": 1}
+    await store.leave("cb", "abandoned", 5, NOW + 40)
+    assert await store.waiting_callbacks(["q"]) == {"q": 0}
+    assert await store.waiting_count("q") == 1  # the caller on the line is not one
