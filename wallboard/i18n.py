@@ -490,7 +490,7 @@ DESK_POLISH: Mapping[str, str] = {
     "pending_pause_reason": "⏳ Przerwa oczekuje ({reason}): po tej rozmowie",
     "pending_logout": "⏳ Wylogowanie oczekuje: po tej rozmowie",
     "current_call": "Bieżąca rozmowa",
-    "offer": "Oferta",
+    "offer": "Nowe połączenie",
     "last_call": "Ostatnia rozmowa: wymaga kwalifikacji",
     "no_call": "Brak rozmowy.",
     "unknown_caller": "Nieznany rozmówca",

@@ -3,7 +3,9 @@ package, driven by Playwright), against the real ACD service, a real Redis
 and the fake Asterisk: sign in, an offer arrives, the call is answered and
 hung up, a disposition is picked in wrap-up, the same caller calls again and
 the panel shows the first contact; state buttons; a supervisor logs an agent
-out. Screenshots go to ``$DESK_SCREENSHOTS`` (the docs use docs/img) or the
+out; the panel in Arabic (right to left, names intact, nothing cut off) and
+in Polish on a laptop; signing out in one tab sends the other to the sign-in
+page. Screenshots go to ``$DESK_SCREENSHOTS`` (the docs use docs/img) or the
 test's temporary directory."""
 
 from __future__ import annotations
@@ -293,3 +295,165 @@ def test_supervisor_view_logs_an_agent_out(
 def _s(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
+
+
+# Every visible label, button, heading and cell whose text does not fit its
+# box (scrollWidth > clientWidth), and the page itself scrolling sideways.
+OVERFLOWING = """() => {
+  const bad = [];
+  const sel = "button, label, select, h1, h2, h3, dt, dd, th, td, p, .state, .since, "
+    + ".ring-text, .ring-caller, .status, .badge, .card";
+  document.querySelectorAll(sel).forEach((el) => {
+    if (el.offsetParent === null || el.classList.contains("visually-hidden")) return;
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
+      bad.push((el.id || el.className || el.tagName) + ": " + el.textContent.trim().slice(0, 40));
+    }
+  });
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) bad.push("page: " + root.scrollWidth);
+  return bad;
+}"""
+
+LATIN_NAME = "Zoë Kowalczyk-Brzęczyszczykiewicz"
+
+
+def _panel_through_a_call(
+    page: Any, desk: BedThread, lang: str, labels: dict[str, str], shot: Path | None,
+    calls: int = 1,
+) -> None:
+    """Sign in in ``lang``, log in, take an offer (a Latin caller name) and go
+    to wrap-up, checking at each step that the page is in ``lang`` and that
+    nothing overflows."""
+    base = desk.url
+    page.goto(base + f"signin?lang={lang}")
+    assert page.inner_text("label[for=user]") == labels["signin_user"]
+    page.fill("#user", "1001")
+    page.fill("#password", PASSWORDS["1001"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/agent")
+    page.wait_for_selector('body[data-connected="yes"]')
+    assert page.evaluate("() => document.documentElement.lang") == lang
+    assert page.inner_text("#me") == "Ann <b>Lee</b>"
+    shown_state(page, labels["state_logged_out"])
+    assert page.inner_text("#btn-login") == labels["btn_login"]
+    assert page.evaluate(OVERFLOWING) == []
+    page.click("#btn-login")
+    shown_state(page, labels["state_available"])
+    assert page.inner_text("#btn-pause") == labels["btn_pause"]
+    # Pause reasons are shown translated, sent as the ACD's own.
+    assert page.inner_text("#pause-reason option >> nth=1") == labels["reason_lunch"]
+    assert page.evaluate("() => document.querySelector('#pause-reason').options[1].value") == (
+        "Lunch")
+    assert page.evaluate(OVERFLOWING) == []
+
+    async def ring(bed: DeskBed) -> asyncio.Event:
+        async def reachable() -> bool:
+            view = await bed.store.agent("1001")
+            return view is not None and view.reachable
+
+        await eventually(bed, reachable)
+        gate = bed.fake.hold_ring("1001")
+        await bed.fake.place_call(caller_id=NUMBER, caller_name=LATIN_NAME)
+        await bed.fake.ringing["1001"].wait()
+        return gate
+
+    gate = desk.call(ring)
+    page.wait_for_selector("#ring", state="visible")
+    shown_state(page, labels["state_ringing"])
+    assert page.inner_text(".ring-text") == labels["ring_text"]
+    assert page.inner_text("#caller-name") == LATIN_NAME
+    assert page.inner_text("#caller-number") == NUMBER
+    # The number reads left to right whatever the page's direction.
+    assert page.evaluate(
+        "() => getComputedStyle(document.getElementById('caller-number')).direction") == "ltr"
+    assert page.text_content("#call-title") == labels["offer"]
+    assert page.evaluate(OVERFLOWING) == []
+    if shot is not None:
+        page.screenshot(path=str(shot))
+
+    async def to_wrap_up(bed: DeskBed, gate: asyncio.Event = gate) -> None:
+        gate.set()
+        await state_is("1001", "on_call")(bed)
+        await bed.fake.agent_hangup("1001")
+        await state_is("1001", "wrap_up")(bed)
+
+    desk.call(to_wrap_up)
+    shown_state(page, labels["state_wrap_up"])
+    page.wait_for_selector("#dispo", state="visible")
+    assert page.inner_text("#dispo-save") == labels["save_disposition"]
+    page.click('#dispo-codes .code[data-code="follow_up"]')
+    page.fill("#dispo-note", "Oddzwonić w piątek — طلب معاودة الاتصال")
+    assert page.evaluate(OVERFLOWING) == []
+    page.click("#dispo-save")
+    shown_state(page, labels["state_available"])
+    page.wait_for_function(
+        "(n) => document.getElementById('today-calls').textContent === String(n)", arg=calls)
+    assert page.evaluate(OVERFLOWING) == []
+
+
+def test_agent_panel_in_arabic_is_right_to_left_and_nothing_overflows(
+    chromium: Any, desk: BedThread, tmp_path: Path  # noqa: F811
+) -> None:
+    from wallboard import i18n
+
+    labels = i18n.desk_translations("ar")
+    out = shots(tmp_path)
+    sizes = ((1920, 1080, out / "agent-desk-ar.png"), (1366, 768, None))
+    for calls, (width, height, shot) in enumerate(sizes, start=1):
+        page = chromium.new_page(viewport={"width": width, "height": height})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.goto(desk.url + "signin?lang=ar")
+        assert page.evaluate("() => document.documentElement.dir") == "rtl"
+        _panel_through_a_call(page, desk, "ar", labels, shot, calls)
+        assert page.evaluate("() => document.documentElement.dir") == "rtl"
+        # Right to left: the state card is on the right, the day on the left.
+        state_box = page.locator(".state-card").bounding_box()
+        today_box = page.locator(".today-card").bounding_box()
+        if width >= 1920:
+            assert state_box["x"] > today_box["x"]
+        assert errors == []
+        page.click("#btn-logout")
+        shown_state(page, labels["state_logged_out"])
+        page.close()
+
+
+def test_agent_panel_in_polish_fits_a_laptop(
+    chromium: Any, desk: BedThread, tmp_path: Path  # noqa: F811
+) -> None:
+    from wallboard import i18n
+
+    labels = i18n.desk_translations("pl")
+    page = chromium.new_page(viewport={"width": 1366, "height": 768})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _panel_through_a_call(page, desk, "pl", labels, shots(tmp_path) / "agent-desk-pl.png")
+    assert page.evaluate("() => document.documentElement.dir") == "ltr"
+    assert page.text_content("#history-title") == labels["history_title"]
+    assert errors == []
+    page.close()
+
+
+def test_signing_out_in_one_tab_sends_the_other_to_sign_in(
+    chromium: Any, desk: BedThread  # noqa: F811
+) -> None:
+    base = desk.url
+    first = chromium.new_page()
+    sign_in(first, base, "1001", PASSWORDS["1001"])
+    first.wait_for_url("**/agent")
+    first.wait_for_selector('body[data-connected="yes"]')
+    # A second tab of the same browser: the same session cookie.
+    second = chromium.new_page()
+    second.context.add_cookies(first.context.cookies())
+    second.goto(base + "agent")
+    second.wait_for_selector('body[data-connected="yes"]')
+
+    first.click(".signout button")
+    first.wait_for_url("**/signin")
+    # The other tab's socket is closed by the server: it says so and goes to sign in.
+    second.wait_for_url("**/signin?ended=signed_out")
+    assert second.inner_text("#signin-notice") == "You were signed out."
+    second.goto(base + "agent")
+    second.wait_for_url("**/signin")
+    first.close()
+    second.close()
