@@ -27,15 +27,24 @@ async def pbx() -> AsyncIterator[FakeAsterisk]:
         yield fake
 
 
-def _client(pbx: FakeAsterisk, **kwargs: float) -> AmiClient:
-    options: dict[str, float] = {
-        "ping_interval": 30.0,
-        "action_timeout": 2.0,
-        "reconnect_min": 0.02,
-        "reconnect_max": 0.1,
-    }
-    options.update(kwargs)
-    return AmiClient("127.0.0.1", pbx.ami_port, "acd", SECRET, **options)
+def _client(
+    pbx: FakeAsterisk,
+    *,
+    ping_interval: float = 30.0,
+    action_timeout: float = 2.0,
+    reconnect_min: float = 0.02,
+    reconnect_max: float = 0.1,
+) -> AmiClient:
+    return AmiClient(
+        "127.0.0.1",
+        pbx.ami_port,
+        "acd",
+        SECRET,
+        ping_interval=ping_interval,
+        action_timeout=action_timeout,
+        reconnect_min=reconnect_min,
+        reconnect_max=reconnect_max,
+    )
 
 
 async def test_login_and_action(pbx: FakeAsterisk) -> None:

@@ -20,7 +20,8 @@ def test_core_show_sound() -> None:
         "ERROR: File acd-welcome-support not found in index"
     ]
     # By default every sound exists.
-    assert FakeMedia().cli("core show sound anything")[0] == "Indexed Information for anything:"
+    everything = FakeMedia().cli("core show sound anything")
+    assert everything is not None and everything[0] == "Indexed Information for anything:"
 
 
 def test_moh_listings_leave_out_a_class_without_files() -> None:
