@@ -58,7 +58,7 @@ class AgentCommands(Protocol):
     async def unpause(self, agent_id: str, by: str = "") -> object: ...
 
     async def disposition(
-        self, agent_id: str, call_id: str, code: str, note: str = ""
+        self, agent_id: str, call_id: str, code: str, note: str = "", by: str = ""
     ) -> str: ...
 
 
@@ -468,7 +468,7 @@ async def agent_action(request: web.Request) -> web.StreamResponse:
         elif action == "unpause":
             await commands.unpause(agent_id, **extra)
         else:
-            state = await commands.disposition(agent_id, call_id, code, note.strip())
+            state = await commands.disposition(agent_id, call_id, code, note.strip(), **extra)
             return web.json_response(
                 {"ok": True, "agent": agent_id, "action": action, "call_id": call_id,
                  "code": code, "state": state}

@@ -201,6 +201,8 @@ class Desk:
             "agent_name": _agent_name(self.config, c.get("agent", "")),
             "outcome": c.get("outcome", ""),
             "disposition": c.get("disposition", ""),
+            "disposition_by": c.get("disposition_by", ""),
+            "disposition_by_name": self._supervisor_name(c.get("disposition_by", "")),
             "note": c.get("note", ""),
             "wait_seconds": _float(c.get("wait")),
             "talk_seconds": _float(c.get("talk")),
@@ -208,13 +210,31 @@ class Desk:
             "callback": c.get("kind") == "callback",
         }
 
+    def _supervisor_name(self, user: str) -> str:
+        if not user:
+            return ""
+        sup = next((s for s in self.config.supervisors if s.id == user), None)
+        return sup.name if sup is not None else user
+
+    async def _wrap_up_call(self, agent_id: str, now: float) -> JsonObject | None:
+        """The call an agent in wrap-up is finishing, when its queue has
+        dispositions (a supervisor may record one for them)."""
+        call_id = _text(await self.redis.hget(self.keys.agent(agent_id), "call_id") or "")
+        call = await self._call_json(call_id, agent_id, now) if call_id else None
+        if call is None or not call["can_disposition"]:
+            return None
+        keep = ("id", "caller_id", "caller_name", "queue_name", "dispositions", "disposition")
+        return {k: call[k] for k in keep}
+
     async def supervisor_view(self) -> JsonObject:
         snap = await self.builder.build(self.builder.board())
         await self.day.refresh()
+        now = self.clock()
         agents = []
         for a in snap["agents"]:
             figures = self.day.figures(a["id"], a["state"], a["state_since"])
-            agents.append({**a, "today": figures.to_json()})
+            wrapping = await self._wrap_up_call(a["id"], now) if a["state"] == "wrap_up" else None
+            agents.append({**a, "today": figures.to_json(), "wrap_up_call": wrapping})
         return {
             "type": "supervisor",
             "generated_at": snap["generated_at"],
@@ -411,8 +431,8 @@ async def authorize_change(
         return "", _json_error(
             403, "forbidden", "an agent may change only their own state"
         )
-    if action == "disposition" and principal.role is not Role.AGENT:
-        return "", _json_error(403, "forbidden", "only the agent who took the call records it")
+    # A supervisor may record the disposition of an agent's call too (the
+    # ACD checks that it is that agent's answered call, and records ``by``).
     by = principal.id if principal.role is Role.SUPERVISOR else ""
     return by, None
 

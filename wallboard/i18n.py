@@ -427,6 +427,9 @@ DESK_ENGLISH: Mapping[str, str] = {
     "sup_phone_offline": "✕ phone offline",
     "sup_phone_busy": "⊘ on another call",
     "pause_reason_for": "Pause reason for {name}",
+    "sup_set_disposition": "Set disposition",
+    "sup_disposition_for": "Disposition for {name}",
+    "disposition_by": "by {name}",
 }
 
 DESK_POLISH: Mapping[str, str] = {
@@ -556,6 +559,9 @@ DESK_POLISH: Mapping[str, str] = {
     "sup_phone_offline": "✕ telefon offline",
     "sup_phone_busy": "⊘ inna rozmowa",
     "pause_reason_for": "Powód przerwy: {name}",
+    "sup_set_disposition": "Zapisz kwalifikację",
+    "sup_disposition_for": "Kwalifikacja rozmowy: {name}",
+    "disposition_by": "wpisał(a) {name}",
 }
 
 DESK_ARABIC: Mapping[str, str] = {
@@ -683,6 +689,9 @@ DESK_ARABIC: Mapping[str, str] = {
     "sup_phone_offline": "✕ الهاتف غير متصل",
     "sup_phone_busy": "⊘ في مكالمة أخرى",
     "pause_reason_for": "سبب استراحة {name}",
+    "sup_set_disposition": "حفظ التصنيف",
+    "sup_disposition_for": "تصنيف مكالمة {name}",
+    "disposition_by": "بواسطة {name}",
 }
 
 DESK_RUSSIAN: Mapping[str, str] = {
@@ -812,6 +821,9 @@ DESK_RUSSIAN: Mapping[str, str] = {
     "sup_phone_offline": "✕ телефон недоступен",
     "sup_phone_busy": "⊘ другой звонок",
     "pause_reason_for": "Причина перерыва: {name}",
+    "sup_set_disposition": "Сохранить итог",
+    "sup_disposition_for": "Итог звонка: {name}",
+    "disposition_by": "указал(а) {name}",
 }
 
 DESK_CATALOGS: Mapping[str, Mapping[str, str]] = {

@@ -121,5 +121,7 @@ class RedisAgentCommands:
             raise InvalidTransition("not paused", agent=agent_id)
         await self._writer.set_agent(agent_id, "available", at=self._clock())
 
-    async def disposition(self, agent_id: str, call_id: str, code: str, note: str = "") -> str:
+    async def disposition(
+        self, agent_id: str, call_id: str, code: str, note: str = "", by: str = ""
+    ) -> str:
         raise InvalidTransition("no calls in this stand-in", agent=agent_id)

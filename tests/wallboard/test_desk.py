@@ -257,10 +257,10 @@ async def test_a_supervisor_forces_a_logout_and_the_stream_records_who(
     assert status == 200 and await bed.agent_state("1001") == "paused"
     status, _ = await act(boss, "1001", "logout", csrf)
     assert status == 200 and await bed.agent_state("1001") == "logged_out"
-    # Supervisors do not record dispositions for agents.
-    status, _ = await act(boss, "1001", "disposition", csrf,
+    # A supervisor's disposition still needs a call of that agent's.
+    status, body = await act(boss, "1001", "disposition", csrf,
                              {"call_id": "c1", "code": "resolved"})
-    assert status == 403
+    assert status == 404 and body["error"] == "unknown_call"
 
     events = await bed.rt.redis.xrange(bed.store.keys.events)
     commands = [
@@ -612,3 +612,61 @@ async def test_a_changed_password_ends_the_old_sessions(
     ben_id = ben.session.cookie_jar.filter_cookies(ben.make_url("/"))[COOKIE_NAME].value
     resp = await restarted.get("/api/desk", headers={"Cookie": f"{COOKIE_NAME}={ben_id}"})
     assert resp.status == 200
+
+
+async def test_a_supervisor_records_the_disposition_of_an_agents_wrap_up(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    agent = await make_client()
+    agent_csrf = await sign_in(agent, "1001")
+    assert (await act(agent, "1001", "login", agent_csrf))[0] == 200
+
+    async def reachable() -> bool:
+        view = await bed.store.agent("1001")
+        return view is not None and view.reachable
+
+    async def state_is(wanted: str) -> bool:
+        return await bed.agent_state("1001") == wanted
+
+    await eventually(bed, reachable)
+    call = await bed.fake.place_call(caller_id="+48500100300", caller_name="Wanda")
+    await eventually(bed, lambda: state_is("on_call"))
+    await bed.fake.agent_hangup("1001")
+    await eventually(bed, lambda: state_is("wrap_up"))
+
+    boss = await make_client()
+    csrf = await sign_in(boss, "sup")
+    view = await (await boss.get("/api/desk")).json()
+    row = next(a for a in view["agents"] if a["id"] == "1001")
+    wrapping = row["wrap_up_call"]
+    assert wrapping["caller_name"] == "Wanda" and wrapping["disposition"] == ""
+    assert wrapping["dispositions"] == ["resolved", "follow_up", "escalated"]
+    assert next(a for a in view["agents"] if a["id"] == "1002")["wrap_up_call"] is None
+    # Only the agent's own call, with one of its queue's codes.
+    status, body = await act(boss, "1001", "disposition", csrf,
+                             {"call_id": wrapping["id"], "code": "bogus"})
+    assert status == 422
+    status, body = await act(boss, "1002", "disposition", csrf,
+                             {"call_id": wrapping["id"], "code": "resolved"})
+    assert status >= 400 and await bed.agent_state("1001") == "wrap_up"
+    status, body = await act(boss, "1001", "disposition", csrf,
+                             {"call_id": wrapping["id"], "code": "escalated", "note": "handed on"})
+    assert status == 200 and body["state"] == "wrap_up_ended", body
+    assert await bed.agent_state("1001") == "available"  # the queue ends wrap-up on save
+    await call.wait_done(10)
+
+    # Recorded with who did it: the contact, the event stream, the next caller's history.
+    [contact] = await bed.store.caller_history("+48500100300")
+    assert (contact["disposition"], contact["disposition_by"]) == ("escalated", "sup")
+    events = await bed.rt.redis.xrange(bed.store.keys.events)
+    recorded = [{_s(k): _s(v) for k, v in f.items()} for _, f in events]
+    assert [(e["agent"], e["code"], e.get("by")) for e in recorded
+            if e["type"] == "disposition"] == [("1001", "escalated", "sup")]
+    gate = bed.fake.hold_ring("1001")
+    again = await bed.fake.place_call(caller_id="+48500100300", caller_name="Wanda")
+    await bed.fake.ringing["1001"].wait()
+    await eventually(bed, lambda: state_is("ringing"))
+    [earlier] = (await (await agent.get("/api/desk")).json())["history"]
+    assert (earlier["disposition"], earlier["disposition_by_name"]) == ("escalated", "Sue Visor")
+    gate.set()
+    await again.hangup()

@@ -175,7 +175,9 @@
       // note) are isolated; the note keeps its own direction.
       [[D.when(c.arrival), false], [c.queue_name || c.queue, true], [c.agent_name || c.agent, true],
        [(c.callback ? "↺ " : "") + D.outcomeLabel(c.outcome), false],
-       [c.disposition, true], [c.note, true], [D.duration(c.wait_seconds), false],
+       [c.disposition ? c.disposition + (c.disposition_by
+         ? " · " + D.text("disposition_by", { name: c.disposition_by_name || c.disposition_by }) : "") : "", true],
+       [c.note, true], [D.duration(c.wait_seconds), false],
        [c.talk_seconds === null ? "–" : D.duration(c.talk_seconds), false], [c.csat || "–", false]]
         .forEach(function (cell, i) {
           const td = document.createElement("td");

@@ -65,6 +65,27 @@
       out.addEventListener("click", function () { act(a.id, "logout"); });
       actions.appendChild(out);
     }
+    const call = a.state === "wrap_up" ? a.wrap_up_call : null;
+    if (call && call.dispositions.length) {
+      // The disposition of the call the agent is wrapping up, recorded with our id.
+      const codes = document.createElement("select");
+      codes.className = "dispo-codes";
+      codes.setAttribute("aria-label", D.text("sup_disposition_for", { name: a.name }));
+      call.dispositions.forEach(function (code) {
+        const option = D.el("option", code.replace(/[_-]/g, " "));
+        option.value = code;
+        option.selected = code === call.disposition;
+        codes.appendChild(option);
+      });
+      const save = D.el("button", L.sup_set_disposition);
+      save.type = "button";
+      save.dataset.action = "disposition";
+      save.addEventListener("click", function () {
+        act(a.id, "disposition", { call_id: call.id, code: codes.value });
+      });
+      actions.appendChild(codes);
+      actions.appendChild(save);
+    }
     if (a.state === "paused" || a.pending === "pause") {
       const un = D.el("button", a.state === "paused" ? L.btn_unpause : L.btn_cancel_pause, "primary");
       un.type = "button";
@@ -121,7 +142,7 @@
       row.cells[3].textContent = String(a.today ? a.today.calls : a.calls);
       row.cells[4].textContent = a.today ? D.duration(a.today.aht_seconds) : "–";
       // Rebuilt only when the choices change: a reason being picked survives updates.
-      const key = a.state + "/" + a.pending;
+      const key = [a.state, a.pending, a.wrap_up_call ? a.wrap_up_call.id : ""].join("/");
       if (key !== row.actKey) {
         const cell = actionCell(a);
         if (row.actions) row.tr.replaceChild(cell, row.actions); else row.tr.appendChild(cell);
