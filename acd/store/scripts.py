@@ -41,12 +41,42 @@ local function fail(code, data)
   return redis.error_reply('ACD ' .. code .. ' ' .. cjson.encode(data))
 end
 
+local function count(queue, at, field, n)
+  local iv = math.floor(at / 900) * 900
+  local k = P .. 'stats:' .. queue .. ':' .. string.format('%d', iv)
+  redis.call('HINCRBYFLOAT', k, field, n)
+  redis.call('EXPIRE', k, RETENTION)
+  local idx = P .. 'stats:index:' .. queue
+  redis.call('ZADD', idx, iv, string.format('%d', iv))
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', NOW - RETENTION)
+  redis.call('SADD', P .. 'queues', queue)
+end
+
+-- Available idle time (in the available set: logged in, free, phone reachable
+-- and not in use) since ``from``, added to each of the agent's queues'
+-- ``idle_seconds`` counters, split at interval boundaries (occupancy).
+local function add_idle(k, from)
+  local queues = hget(k, 'queues') or ''
+  if queues == '' or from >= NOW then return end
+  for q in string.gmatch(queues, '[^,]+') do
+    local t = from
+    while t < NOW do
+      local upto = math.min((math.floor(t / 900) + 1) * 900, NOW)
+      count(q, t, 'idle_seconds', upto - t)
+      t = upto
+    end
+  end
+end
+
 local function sync_available(id)
   local k = akey(id)
   local st = hget(k, 'state')
+  local was = redis.call('ZSCORE', P .. 'available', id) ~= false
   if st == 'available' and hget(k, 'reachable') == '1' and hget(k, 'phone_busy') ~= '1' then
     redis.call('ZADD', P .. 'available', num(hget(k, 'idle_since'), NOW), id)
-  else
+    if not was then redis.call('HSET', k, 'avail_since', NOW_S) end
+  elseif was then
+    add_idle(k, num(hget(k, 'avail_since'), NOW))
     redis.call('ZREM', P .. 'available', id)
   end
 end
@@ -71,17 +101,6 @@ local function set_agent_state(id, state)
   event('agent_state', 'agent', id, 'from', old, 'to', state,
         'reason', hget(k, 'pause_reason') or '', 'queue', hget(k, 'queue') or '')
   changed('agent', hget(k, 'queue') or '', id)
-end
-
-local function count(queue, at, field, n)
-  local iv = math.floor(at / 900) * 900
-  local k = P .. 'stats:' .. queue .. ':' .. string.format('%d', iv)
-  redis.call('HINCRBYFLOAT', k, field, n)
-  redis.call('EXPIRE', k, RETENTION)
-  local idx = P .. 'stats:index:' .. queue
-  redis.call('ZADD', idx, iv, string.format('%d', iv))
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', NOW - RETENTION)
-  redis.call('SADD', P .. 'queues', queue)
 end
 
 local function unqueue(call_id, queue)
@@ -114,7 +133,7 @@ end
 local HISTORY_KEEP = 20
 local HISTORY_SECONDS = 90 * 86400
 local CONTACT_FIELDS = {'caller_id', 'caller_name', 'queue', 'agent', 'outcome', 'arrival',
-                        'wait', 'talk', 'disposition', 'note', 'csat', 'kind'}
+                        'wait', 'talk', 'disposition', 'disposition_by', 'note', 'csat', 'kind'}
 local function contact_record(call_id)
   local k = ckey(call_id)
   local h = redis.call('HGETALL', k)
@@ -300,12 +319,13 @@ PRELUDE = (
     "local BUCKETS = {" + ", ".join(str(b) for b in WAIT_BUCKETS) + "}\n" + PRELUDE
 )
 
-# ARGV[5..]: agent id, name, endpoint
+# ARGV[5..]: agent id, name, endpoint, queues (comma-separated: idle time is
+# counted to them)
 ENSURE_AGENT = PRELUDE + r"""
 local id = ARGV[5]
 local k = akey(id)
 redis.call('SADD', P .. 'agents', id)
-redis.call('HSET', k, 'id', id, 'name', ARGV[6], 'endpoint', ARGV[7])
+redis.call('HSET', k, 'id', id, 'name', ARGV[6], 'endpoint', ARGV[7], 'queues', ARGV[8] or '')
 if redis.call('HEXISTS', k, 'state') == 0 then
   redis.call('HSET', k, 'state', 'logged_out', 'state_since', NOW_S, 'reachable', '0',
              'missed', '0', 'calls', '0', 'talk_seconds', '0', 'pause_reason', '',

@@ -145,7 +145,8 @@ class Store:
     async def ensure_agents(self, agents: Sequence[AgentConfig], now: float) -> None:
         for agent in agents:
             endpoint = agent.endpoint
-            await self._run("ENSURE_AGENT", now, agent.id, agent.name, endpoint)
+            await self._run("ENSURE_AGENT", now, agent.id, agent.name, endpoint,
+                            ",".join(agent.queues))
 
     async def agent_command(
         self, agent_id: str, action: str, now: float, reason: str = "", by: str = ""

@@ -199,3 +199,26 @@ async def test_waiting_callbacks_are_counted_per_queue_while_they_wait(
     await store.leave("cb", "abandoned", 5, NOW + 40)
     assert await store.waiting_callbacks(["q"]) == {"q": 0}
     assert await store.waiting_count("q") == 1  # the caller on the line is not one
+
+
+async def test_available_idle_time_is_counted_per_interval_for_occupancy(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    start = interval_start(NOW)
+    t0 = start + 800.0  # 100 s before the interval ends
+    store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
+    await store.ensure_agents(agents(1), t0)
+    await store.set_reachable("a0", True, t0)
+    await store.agent_command("a0", "login", t0)
+    await store.set_reachable("a0", False, t0 + 30)  # phone gone: not available time
+    await store.set_reachable("a0", True, t0 + 50)
+    await store.enqueue("c", "q", arrival=t0 + 200, priority=0, max_length=0, now=t0 + 200,
+                        fields={"owner": "x"})
+    assert await store.claim("c", "a0", t0 + 250)
+
+    async def idle(interval: int) -> float:
+        raw = await redis_client.hget(store.keys.stats("q", interval), "idle_seconds")
+        return float(raw or 0)
+
+    assert await idle(start) == pytest.approx(30 + 50)  # 800-830, 850-900
+    assert await idle(start + 900) == pytest.approx(150)  # 900-1050
