@@ -457,3 +457,40 @@ def test_signing_out_in_one_tab_sends_the_other_to_sign_in(
     second.wait_for_url("**/signin")
     first.close()
     second.close()
+
+
+def test_supervisor_records_a_disposition_for_an_agent_in_wrap_up(
+    chromium: Any, desk: BedThread, tmp_path: Path  # noqa: F811
+) -> None:
+    async def wrap_up(bed: DeskBed) -> None:
+        await bed.rt.service.commands.login("1001")
+
+        async def reachable() -> bool:
+            view = await bed.store.agent("1001")
+            return view is not None and view.reachable
+
+        await eventually(bed, reachable)
+        await bed.fake.place_call(caller_id=NUMBER, caller_name="Wanda")
+        await state_is("1001", "on_call")(bed)
+        await bed.fake.agent_hangup("1001")
+        await state_is("1001", "wrap_up")(bed)
+
+    desk.call(wrap_up)
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, desk.url, "sup", PASSWORDS["sup"])
+    page.wait_for_url("**/supervisor")
+    row = '#agents tr[data-agent="1001"]'
+    page.wait_for_selector(f'{row}[data-state="wrap_up"] button[data-action="disposition"]')
+    page.select_option(f"{row} select.dispo-codes", "escalated")
+    page.click(f'{row} button[data-action="disposition"]')
+    page.wait_for_selector(f'{row}[data-state="available"]')  # the wrap-up ended on save
+
+    async def recorded(bed: DeskBed) -> list[tuple[str, str]]:
+        contacts = await bed.store.caller_history(NUMBER)
+        return [(c["disposition"], c["disposition_by"]) for c in contacts]
+
+    assert desk.call(recorded) == [("escalated", "sup")]
+    assert errors == []
+    page.close()
