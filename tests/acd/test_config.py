@@ -453,3 +453,142 @@ def test_service_level_variant_and_view_token(tmp_path: Path) -> None:
     assert config.wallboard.service_level_variant == "offered"
     assert config.wallboard.view_token == "tv"
     assert "tv" not in repr(config.wallboard)
+
+
+def test_every_section_reports_at_once_and_a_bad_value_hides_nothing(tmp_path: Path) -> None:
+    """One pass lists the problems of every section and entry; a queue with a bad
+    value still exists for the agents that serve it (no false "unknown queue")."""
+    path = write(
+        tmp_path,
+        """
+[ami]
+ping_interval = 0
+[redis]
+url = "http://cache:6379"
+[wallboard]
+language = "English"
+[wallboard.thresholds.asa]
+amber = "fast"
+[[queues]]
+name = "support"
+ring_timeout_seconds = 0
+[[agents]]
+id = "1001"
+queues = { support = 50, billing = 50 }
+endpoint = "SIP 1001"
+[[supervisors]]
+id = "lead"
+""",
+    )
+    problems = problems_of(path)
+    assert problems == [
+        f"{path}: ami.ping_interval: 0 is out of range (expected a number > 0 and <= 3600)",
+        f'{path}: redis.url: "http://cache:6379" is not valid (expected "" (embedded) or a '
+        "redis://, rediss://, unix:// or redis+sentinel://host:port[,host:port]/master[/db] URL)",
+        f'{path}: wallboard.language: "English" is not valid '
+        '(expected a language code such as "en" or "pt-BR")',
+        f'{path}: wallboard.thresholds.asa.amber: "fast" is a string (expected a number >= 0)',
+        f"{path}: queues[support].ring_timeout_seconds: 0 is out of range "
+        "(expected an integer from 1 to 600)",
+        f'{path}: agents[1001].endpoint: "SIP 1001" is not valid '
+        '(expected a dial string such as "PJSIP/1001")',
+        f"{path}: supervisors[lead].password_hash: is missing "
+        '(expected a hash from `acd passwd` ("scrypt$..."))',
+        f'{path}: agents[1001].queues.billing: unknown queue "billing" '
+        "(expected one of support)",
+    ]
+
+
+def test_did_you_mean_at_every_level(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[wallbord]
+port = 1
+[wallboard.thresholds.servce_level]
+amber = 1
+[[queues]]
+name = "q"
+callback = { enabled = true, atempts = 2 }
+menu = [{ digit = "1", queu = "q" }]
+""",
+    )
+    problems = problems_of(path)
+    assert f"{path}: wallbord: unknown key (expected did you mean 'wallboard'?)" in problems
+    assert (
+        f"{path}: wallboard.thresholds.servce_level: unknown metric "
+        "(expected did you mean 'service_level'?)" in problems
+    )
+    assert (
+        f"{path}: queues[q].callback.atempts: unknown key (expected did you mean 'attempts'?)"
+        in problems
+    )
+    assert f"{path}: queues[q].menu[0].queu: unknown key (expected did you mean 'queue'?)" in (
+        problems
+    )
+
+
+def test_environment_values_of_the_wrong_type_name_the_variable(tmp_path: Path) -> None:
+    env = {
+        "ACD_AGI_PORT": "70000",
+        "ACD_REDIS_SOCKET_TIMEOUT": "fast",
+        "ACD_REDIS_RETENTION_DAYS": " 0 ",
+        "ACD_WALLBOARD_MAX_CONNECTIONS": "ten",
+        "ACD_AGI_ALLOWED_PEERS": "10.0.0.0/8, not-an-address",
+        "ACD_WALLBOARD_LANGUAGE": "",
+    }
+    path = write(tmp_path, GOOD)
+    problems = problems_of(path, env)
+    assert sorted(problems) == sorted([
+        f'{path}: agi.port: ACD_AGI_PORT="70000" is out of range '
+        "(expected an integer from 0 to 65535)",
+        f'{path}: agi.allowed_peers[1]: "not-an-address" is not an IP address or network '
+        '(expected an address or CIDR network such as "10.0.0.0/24")',
+        f'{path}: redis.retention_days: ACD_REDIS_RETENTION_DAYS=" 0 " is out of range '
+        "(expected an integer from 1 to 36500)",
+        f'{path}: redis.socket_timeout: ACD_REDIS_SOCKET_TIMEOUT="fast" is not a number '
+        "(expected a number from 0.05 to 300)",
+        f'{path}: wallboard.max_connections: ACD_WALLBOARD_MAX_CONNECTIONS="ten" is not an '
+        "integer (expected an integer from 10 to 1000000)",
+        f'{path}: wallboard.language: ACD_WALLBOARD_LANGUAGE="" is empty '
+        '(expected a language code such as "en" or "pt-BR")',
+    ])
+
+
+def test_secret_values_never_appear_in_any_message(tmp_path: Path) -> None:
+    secrets = ["env-secret-1", "env-secret-2", "list-token-3", "77665544", "9x9x", "plainpass"]
+    path = write(
+        tmp_path,
+        f"""
+[ami]
+secret = 5
+[wallboard]
+api_token = ["{secrets[2]}"]
+view_token = {secrets[3]}
+[[agents]]
+id = "1001"
+pin = "{secrets[4]}"
+password_hash = "{secrets[5]}"
+[[supervisors]]
+id = "lead"
+password_hash = "{secrets[5]}"
+""",
+    )
+    env = {"ACD_WALLBOARD_API_TOKEN": secrets[0], "ACD_WALLBOARD_API_TOKEN_FILE": secrets[1]}
+    problems = problems_of(path, env)
+    joined = "\n".join(problems)
+    assert joined.count("<hidden>") == 5, joined
+    assert "ami.secret: <hidden> is an integer (expected a string)" in joined
+    assert "wallboard.view_token: <hidden> is an integer" in joined
+    assert (
+        "wallboard.api_token: both environment variables ACD_WALLBOARD_API_TOKEN and "
+        "ACD_WALLBOARD_API_TOKEN_FILE are set" in joined
+    )
+    for secret in secrets:
+        assert secret not in joined
+
+
+def test_an_empty_file_gives_the_documented_defaults(tmp_path: Path) -> None:
+    """The schema reads its defaults from the frozen dataclasses: one copy of each."""
+    path = write(tmp_path, "")
+    assert load_config(path, env={}) == default_config(str(path))
