@@ -555,6 +555,17 @@ class Store:
         msg = json.dumps({"kind": kind, "queue": queue, "agent": agent})
         await self.redis.publish(self.keys.changes, msg)
 
+    async def interval_counters(
+        self, queue: str, starts: Sequence[int], fields: Sequence[str]
+    ) -> list[list[str | None]]:
+        """The named counters of ``queue`` in the intervals starting at
+        ``starts`` (UTC epochs), in that order; None where never counted."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in starts:
+                pipe.hmget(self.keys.stats(queue, int(start)), *fields)
+            rows = await pipe.execute()
+        return [[None if v is None else _str(v) for v in row] for row in rows]
+
     async def recent_handle(self, queue: str, since: float) -> tuple[float, int]:
         """(handle seconds, handled calls) for ``queue`` in intervals since ``since``."""
         epochs = _strs(

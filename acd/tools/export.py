@@ -27,12 +27,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from acd.config.model import Config
 from acd.core.intervals import INTERVAL_SECONDS
-from acd.store.keys import Keys
+from acd.store.client import close, connect
+from acd.store.store import Store
 
 COLUMNS = (
     "interval_start",
@@ -117,22 +117,18 @@ def _number(raw: str | None) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.3f}"
 
 
-async def export_rows(
-    redis: aioredis.Redis, keys: Keys, config: Config, request: ExportRequest
-) -> list[list[str]]:
+async def export_rows(store: Store, config: Config, request: ExportRequest) -> list[list[str]]:
     targets = {q.name: q.service_level_seconds for q in config.queues}
     starts = list(intervals(request))
+    epochs = [int(start.timestamp()) for start in starts]
     rows: list[list[str]] = []
     fields = ("offered", "answered", "abandoned", "answered_within_target",
               "handle_seconds", "wait_seconds", *EXTRA_COLUMNS)
     for queue in request.queues:
-        async with redis.pipeline(transaction=False) as pipe:
-            for start in starts:
-                pipe.hmget(keys.stats(queue, int(start.timestamp())), *fields)
-            results = await pipe.execute()
+        results = await store.interval_counters(queue, epochs, fields)
         for start, values in zip(starts, results, strict=True):
             offered, answered, abandoned, within, handle, wait, *extra = (
-                _number(v.decode() if isinstance(v, bytes) else v) for v in values
+                _number(v) for v in values
             )
             rows.append([
                 start.isoformat(), str(INTERVAL_SECONDS), queue, offered, answered, abandoned,
@@ -167,11 +163,11 @@ async def _export(config: Config, request: ExportRequest, out: str) -> int:
         embedded = EmbeddedRedis(default_data_dir())
         await asyncio.to_thread(embedded.start)
         url = embedded.url
-    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    redis = connect(config.redis, url)
     try:
-        rows = await export_rows(redis, Keys(config.redis.key_prefix), config, request)
+        rows = await export_rows(Store(redis, config.redis), config, request)
     finally:
-        await redis.aclose()
+        await close(redis)
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
     write_csv(out, rows)

@@ -72,7 +72,7 @@ async def test_rows_carry_counters_and_zeros(
     })
     request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
     assert request is not None
-    rows = await export_rows(redis_client, keys, cfg, request)
+    rows = await export_rows(Store(redis_client, RedisConfig(key_prefix=key_prefix)), cfg, request)
     assert len(rows) == 96
     busy = [r for r in rows if r[0] == "2026-11-23T09:15:00+01:00"]
     # the DESIGN.md columns, then handled, lost, dispositioned, resolved, CSAT, callbacks
@@ -127,8 +127,7 @@ async def test_the_forecaster_reads_back_what_the_acd_counted(
     request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
     assert request is not None
     out = tmp_path / "intervals.csv"
-    write_csv(str(out), await export_rows(redis_client, keys=Keys(key_prefix), config=cfg,
-                                          request=request))
+    write_csv(str(out), await export_rows(store, cfg, request))
     loaded = load_history(out)
     busy = [r for r in loaded.records if r.start == start]
     assert len(busy) == 1 and loaded.malformed == 0
