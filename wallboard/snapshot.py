@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 
 from acd.config.model import Config, QueueConfig, Threshold
 from acd.core import metrics
+from acd.core.intervals import INTERVAL_SECONDS, interval_start
 from acd.core.routing import expected_wait
-from acd.store.keys import INTERVAL_SECONDS, Keys, interval_start
+from acd.store.keys import Keys
 
 AGENT_STATES: tuple[str, ...] = (
     "logged_out",

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
-from acd.store.keys import Keys, interval_start, wait_bucket_field
+from acd.core.intervals import interval_start, wait_bucket_field
+from acd.store.keys import Keys
 
 
 class AcdWriter:

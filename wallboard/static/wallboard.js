@@ -42,6 +42,9 @@
     ["occupancy", "occupancy", "pct", null],
     ["calls_per_agent", "calls_per_agent", "num", null],
     ["vip_waiting", "vip", "count", null],
+  ];
+  // Tiles: a strip of its own under the small figures (one line, value then label).
+  const OUTCOMES = [
     ["callbacks_waiting", "callbacks_waiting", "count", null],
     ["resolution_rate", "resolution_rate", "pct", null],
     ["csat", "csat", "pct", null],
@@ -182,15 +185,21 @@
     const head = el("header", "tile-head");
     const title = el("h2", "qname");
     title.dir = "auto";
-    head.append(title, el("span", "target"));
+    // The next caller sits in the head, beside the name, and the target with
+    // the service-level chart: a line saved for figures.
+    head.append(title, el("div", "next"));
     const big = el("div", "big");
     for (const [metric, key] of BIG) big.append(cell("div", metric, key, true));
     const small = el("div", "small");
     for (const [metric, key] of SMALL) small.append(cell("div", metric, key, true));
+    const outcomes = el("div", "outcomes");
+    for (const [metric, key] of OUTCOMES) outcomes.append(cell("div", metric, key, true));
     const spark = sparkline();
+    const label = el("div", "spark-label", L.sparkline + " · "); // over the chart's top corner
+    label.append(el("span", "target"));
+    spark.prepend(label);
     spark.append(el("div", "axis"));
-    const next = el("div", "next");
-    tile.append(head, big, el("div", "spark-label", L.sparkline), spark, small, chips(), next);
+    tile.append(head, big, spark, small, outcomes, chips());
     return tile;
   }
   function buildRow(q) {
@@ -396,7 +405,7 @@
       title.textContent = q.display_name || q.name;
       const target = node.querySelector(".target");
       if (target) target.textContent = fmt(L.target, { t: q.service_level_target_seconds });
-      fill(node, layout === "table" ? ROW : BIG.concat(SMALL), q, lv);
+      fill(node, layout === "table" ? ROW : BIG.concat(SMALL, OUTCOMES), q, lv);
       chipCounts(node, q.agents);
       const next = node.querySelector(".next");
       if (next) {
