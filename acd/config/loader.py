@@ -223,7 +223,7 @@ def _expected(tp: Any, infos: list[FieldInfo]) -> str:
 
 def _validate(
     model: type[_M],
-    data: Mapping[str, Any],
+    data: object,
     prefix: str,
     problems: _Problems,
     origins: Mapping[str, str] | None = None,
@@ -232,7 +232,7 @@ def _validate(
     fault and validate again, so the cross-checks still see the rest (as
     before: a bad value counts as absent). None when the table is beyond that
     (a required key is missing or wrong)."""
-    work = copy.deepcopy(dict(data))
+    work = copy.deepcopy(data)
     for attempt in range(8):
         try:
             return model.model_validate(work)
@@ -493,11 +493,11 @@ class _Loader:
     # -- entries and the checks across them --------------------------------
 
     def _entries(
-        self, model: type[_M], items: list[dict[str, Any]], section: str, id_key: str, id_re: str
+        self, model: type[_M], items: list[Any], section: str, id_key: str, id_re: str
     ) -> Iterator[tuple[str, _M]]:
         """Validate each entry of an array of tables; its path names the entry
         by its id when that is valid and unique, else by its index."""
-        ids = [raw.get(id_key) for raw in items]
+        ids = [raw.get(id_key) if isinstance(raw, dict) else None for raw in items]
         counts = {ident: ids.count(ident) for ident in ids if isinstance(ident, str)}
         first_index: dict[str, int] = {}
         for index, (raw, ident) in enumerate(zip(items, ids, strict=True)):

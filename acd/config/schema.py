@@ -694,11 +694,6 @@ class SupervisorTable(Table):
         return SupervisorConfig(self.id, self.name or self.id, self.password_hash)
 
 
-_QueueEntry = Annotated[dict[str, Any], Field(description="a table [[queues]]")]
-_AgentEntry = Annotated[dict[str, Any], Field(description="a table [[agents]]")]
-_SupervisorEntry = Annotated[dict[str, Any], Field(description="a table [[supervisors]]")]
-
-
 class FileTable(Table):
     """The file's top level. Each section and each entry is validated on its
     own, so that one bad entry cannot hide the problems of the others."""
@@ -707,11 +702,9 @@ class FileTable(Table):
     agi: dict[str, Any] = Field(default={}, description="a table [agi]")
     redis: dict[str, Any] = Field(default={}, description="a table [redis]")
     wallboard: dict[str, Any] = Field(default={}, description="a table [wallboard]")
-    queues: list[_QueueEntry] = Field(default=[], description="an array of tables [[queues]]")
-    agents: list[_AgentEntry] = Field(default=[], description="an array of tables [[agents]]")
-    supervisors: list[_SupervisorEntry] = Field(
-        default=[], description="an array of tables [[supervisors]]"
-    )
+    queues: list[Any] = Field(default=[], description="an array of tables [[queues]]")
+    agents: list[Any] = Field(default=[], description="an array of tables [[agents]]")
+    supervisors: list[Any] = Field(default=[], description="an array of tables [[supervisors]]")
 
 
 SECTIONS: Final[Mapping[str, type[Table]]] = {

@@ -592,3 +592,12 @@ def test_an_empty_file_gives_the_documented_defaults(tmp_path: Path) -> None:
     """The schema reads its defaults from the frozen dataclasses: one copy of each."""
     path = write(tmp_path, "")
     assert load_config(path, env={}) == default_config(str(path))
+
+
+def test_entries_keep_their_index_after_an_entry_that_is_not_a_table(tmp_path: Path) -> None:
+    path = write(tmp_path, 'queues = [5, { name = "bad name" }, { name = "ok", colour = 1 }]\n')
+    problems = problems_of(path)
+    assert problems[0] == f"{path}: queues[0]: 5 is an integer (expected a table [[queues]])"
+    assert problems[1].startswith(f'{path}: queues[1].name: "bad name" is not valid')
+    assert problems[2].startswith(f"{path}: queues[ok].colour: unknown key")
+    assert len(problems) == 3
