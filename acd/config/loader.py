@@ -57,8 +57,11 @@ from acd.config.schema import (
     THRESHOLD_METRICS,
     AgentTable,
     AmiTable,
+    BoardTable,
     FileTable,
+    MenuOptionTable,
     QueueTable,
+    StepTable,
     SupervisorTable,
     Table,
     WallboardTable,
@@ -119,7 +122,7 @@ class _Problems:
     ) -> None:
         loc = tuple(part for part in err["loc"] if part != "[key]")
         ctx: dict[str, Any] = dict(err.get("ctx") or {})
-        path = _join(prefix, loc) + str(ctx.get("at", ""))
+        path = _join(prefix, loc)
         kind, raw = err["type"], err["input"]
         field_type, info, table = _schema_at(model, loc)
         expected = str(ctx.get("expected") or "") or _expected(field_type, info)
@@ -360,22 +363,23 @@ class _Loader:
             )
         self._unknown_env()
         wallboard = board.build(api_token, view_token)
-        queues = [
-            (path, q.build(wallboard.timezone))
-            for path, q in self._entries(QueueTable, root.queues, "queues", "name", NAME)
-        ]
+        queues: list[tuple[str, QueueConfig]] = []
+        for path, raw, q in self._entries(QueueTable, root.queues, "queues", "name", NAME):
+            queues.append((path, q.build(wallboard.timezone)))
+            self._relaxation(path, raw.get("relaxation"))
+            self._menu_keys(path, raw.get("menu"))
         agents = [
             (path, a.build())
-            for path, a in self._entries(AgentTable, root.agents, "agents", "id", AGENT_ID)
+            for path, _, a in self._entries(AgentTable, root.agents, "agents", "id", AGENT_ID)
         ]
         supervisors = tuple(
             s.build()
-            for _, s in self._entries(
+            for _, _, s in self._entries(
                 SupervisorTable, root.supervisors, "supervisors", "id", AGENT_ID
             )
         )
         self._opening_hours(queues)
-        self._cross_references(queues, agents, wallboard)
+        self._cross_references(queues, agents, wallboard, root.wallboard.get("boards"))
         return Config(
             source=self.source,
             ami=to_dataclass(AmiConfig, ami, secret=ami_secret),
@@ -494,7 +498,7 @@ class _Loader:
 
     def _entries(
         self, model: type[_M], items: list[Any], section: str, id_key: str, id_re: str
-    ) -> Iterator[tuple[str, _M]]:
+    ) -> Iterator[tuple[str, dict[str, Any], _M]]:
         """Validate each entry of an array of tables; its path names the entry
         by its id when that is valid and unique, else by its index."""
         ids = [raw.get(id_key) if isinstance(raw, dict) else None for raw in items]
@@ -514,7 +518,38 @@ class _Loader:
                 first_index[ident] = index
             entry = _validate(model, raw, path, self.problems)
             if entry is not None:
-                yield path, entry
+                yield path, raw, entry
+
+    def _relaxation(self, path: str, items: object) -> None:
+        last: StepTable | None = None
+        for index, step in _valid_items(StepTable, items):
+            where = f"{path}.relaxation[{index}]"
+            if last is not None and step.after_seconds <= last.after_seconds:
+                self.problems.add(
+                    where,
+                    f"after_seconds {num(step.after_seconds)} does not follow "
+                    f"{num(last.after_seconds)}",
+                    "steps in increasing wait order",
+                )
+            elif last is not None and step.min_proficiency > last.min_proficiency:
+                self.problems.add(
+                    where,
+                    f"min_proficiency {step.min_proficiency} is stricter than the step before",
+                    "a relaxation only lowers min_proficiency",
+                )
+            else:
+                last = step
+
+    def _menu_keys(self, path: str, items: object) -> None:
+        seen: set[str] = set()
+        for index, option in _valid_items(MenuOptionTable, items):
+            if option.digit in seen:
+                self.problems.add(
+                    f"{path}.menu[{index}].digit",
+                    f"key {show(option.digit)} is used twice",
+                    "one option per key",
+                )
+            seen.add(option.digit)
 
     def _opening_hours(self, queues: list[tuple[str, QueueConfig]]) -> None:
         for path, queue in queues:
@@ -536,6 +571,7 @@ class _Loader:
         queues: list[tuple[str, QueueConfig]],
         agents: list[tuple[str, AgentConfig]],
         wallboard: WallboardConfig,
+        boards: object,
     ) -> None:
         names = sorted({q.name for _, q in queues})
         known = one_of(names) if names else "a queue defined in [[queues]]"
@@ -568,9 +604,16 @@ class _Loader:
                     f"{show(a.endpoint)} is also the endpoint of agent {owner}",
                     "one endpoint per agent",
                 )
-        for index, board in enumerate(wallboard.boards):
+        first_use: dict[str, int] = {}
+        for index, board in _valid_items(BoardTable, boards):
             for queue in board.queues:
                 queue_ref(f"wallboard.boards[{index}].queues", queue)
+            if first_use.setdefault(board.name, index) != index:
+                self.problems.add(
+                    f"wallboard.boards[{index}].name",
+                    f"duplicate board name {show(board.name)}",
+                    f"unique names; also used by wallboard.boards[{first_use[board.name]}]",
+                )
         for queue in wallboard.queue_display:
             if names:
                 queue_ref(f"wallboard.queues.{queue}", queue)
@@ -593,6 +636,18 @@ class _Loader:
                     "overflow loops back: " + " -> ".join([*seen, start]),
                     "overflow chains that end in a queue without overflow",
                 )
+
+
+def _valid_items(model: type[_M], items: object) -> list[tuple[int, _M]]:
+    """The elements of a raw array that are valid by themselves, with their index:
+    the rules between elements look at these, so one bad element hides nothing."""
+    found: list[tuple[int, _M]] = []
+    for index, raw in enumerate(items if isinstance(items, list) else []):
+        try:
+            found.append((index, model.model_validate(raw)))
+        except ValidationError:
+            continue  # reported with the table it belongs to
+    return found
 
 
 def _secret_forms(model: type[Table]) -> list[tuple[str, str, str]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
-import itertools
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -167,8 +166,8 @@ def _bad(what: str, expected: str = "") -> PydanticCustomError:
     return PydanticCustomError("acd_value", "{what}", {"what": what, "expected": expected})
 
 
-def _rule(what: str, expected: str, at: str = "") -> PydanticCustomError:
-    return PydanticCustomError("acd_rule", "{what}", {"what": what, "expected": expected, "at": at})
+def _rule(what: str, expected: str) -> PydanticCustomError:
+    return PydanticCustomError("acd_rule", "{what}", {"what": what, "expected": expected})
 
 
 def _zone(name: str) -> str:
@@ -416,7 +415,7 @@ def _threshold(metric: str, limits: _Limits) -> Threshold:
     )
 
 
-class _Board(Table):
+class BoardTable(Table):
     expected = "a table [[wallboard.boards]]"
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -453,7 +452,7 @@ class WallboardTable(Table):
     language: str = _text(_BOARD.language, _LANGUAGE, 'a language code such as "en" or "pt-BR"')
     sound_on_red: bool = _BOARD.sound_on_red
     thresholds: _Thresholds = Field(default_factory=_Thresholds)
-    boards: list[_Board] = Field([], description="an array of tables [[wallboard.boards]]")
+    boards: list[BoardTable] = Field([], description="an array of tables [[wallboard.boards]]")
     title: str = _BOARD.title
     queues: dict[str, _QueueDisplay] = {}
     pause_alert_seconds: float = Field(_BOARD.pause_alert_seconds, ge=0)
@@ -484,28 +483,14 @@ class WallboardTable(Table):
             },
         )
 
-    @field_validator("boards")
-    @classmethod
-    def _unique_names(cls, boards: list[_Board]) -> list[_Board]:
-        seen: dict[str, int] = {}
-        for index, board in enumerate(boards):
-            if board.name in seen:
-                raise _rule(
-                    f"duplicate board name {show(board.name)}",
-                    f"unique names; also used by wallboard.boards[{seen[board.name]}]",
-                    at=f"[{index}].name",
-                )
-            seen[board.name] = index
-        return boards
 
-
-class _Step(Table):
+class StepTable(Table):
     expected = "a table { after_seconds = 60, min_proficiency = 30 }"
     after_seconds: float = Field(gt=0, le=86400)
     min_proficiency: Proficiency
 
 
-class _Option(Table):
+class MenuOptionTable(Table):
     expected = 'a table { digit = "1", queue = "sales" }'
     digit: str = Field(pattern=_DTMF, description='one key "0"-"9", "*" or "#" as a string')
     queue: str = Field("", pattern=f"^(?:{NAME})?$", description="a queue name")
@@ -514,7 +499,7 @@ class _Option(Table):
     )
 
     @model_validator(mode="after")
-    def _goes_somewhere(self) -> _Option:
+    def _goes_somewhere(self) -> MenuOptionTable:
         if not self.queue and not self.language:
             raise _rule(
                 "has neither queue nor language",
@@ -572,7 +557,7 @@ class QueueTable(Table):
     closed_message: str = _text(_HOURS.closed_message, r"^\S+$", _SOUND_TEXT)
     closed_target: str = Field("", pattern=_TARGET, description=_TARGET_TEXT)
     required_skills: dict[SkillKey, Proficiency] = {}
-    relaxation: list[_Step] = Field(
+    relaxation: list[StepTable] = Field(
         [], description="an array of { after_seconds, min_proficiency } tables"
     )
     priority: int = Field(_QUEUE.priority, ge=0, le=1000)
@@ -580,7 +565,9 @@ class QueueTable(Table):
         _QUEUE.strategy, description=one_of(sorted(STRATEGIES))
     )
     menu_prompt: Sound = ""
-    menu: list[_Option] = Field([], description="an array of { digit, queue, language } tables")
+    menu: list[MenuOptionTable] = Field(
+        [], description="an array of { digit, queue, language } tables"
+    )
     auto_pause_after_misses: int = Field(_QUEUE.auto_pause_after_misses, ge=0, le=100)
     greeting: Sound = ""
     dispositions: list[Code] = []
@@ -590,39 +577,6 @@ class QueueTable(Table):
     survey: bool = _QUEUE.survey
     survey_prompt: str = _text(_QUEUE.survey_prompt, r"^\S+$", _SOUND_TEXT)
     survey_thanks: Sound = _QUEUE.survey_thanks
-
-    @field_validator("relaxation")
-    @classmethod
-    def _only_relaxes(cls, steps: list[_Step]) -> list[_Step]:
-        for index, (before, after) in enumerate(itertools.pairwise(steps), start=1):
-            if after.after_seconds <= before.after_seconds:
-                raise _rule(
-                    f"after_seconds {num(after.after_seconds)} does not follow "
-                    f"{num(before.after_seconds)}",
-                    "steps in increasing wait order",
-                    at=f"[{index}]",
-                )
-            if after.min_proficiency > before.min_proficiency:
-                raise _rule(
-                    f"min_proficiency {after.min_proficiency} is stricter than the step before",
-                    "a relaxation only lowers min_proficiency",
-                    at=f"[{index}]",
-                )
-        return steps
-
-    @field_validator("menu")
-    @classmethod
-    def _one_option_per_key(cls, options: list[_Option]) -> list[_Option]:
-        seen: set[str] = set()
-        for index, option in enumerate(options):
-            if option.digit in seen:
-                raise _rule(
-                    f"key {show(option.digit)} is used twice",
-                    "one option per key",
-                    at=f"[{index}].digit",
-                )
-            seen.add(option.digit)
-        return options
 
     def build(self, site_timezone: str) -> QueueConfig:
         weekly: dict[int, list[TimeRange]] = {}

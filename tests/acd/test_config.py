@@ -601,3 +601,40 @@ def test_entries_keep_their_index_after_an_entry_that_is_not_a_table(tmp_path: P
     assert problems[1].startswith(f'{path}: queues[1].name: "bad name" is not valid')
     assert problems[2].startswith(f"{path}: queues[ok].colour: unknown key")
     assert len(problems) == 3
+
+
+def test_rules_between_elements_still_run_when_one_element_is_bad(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[queues]]
+name = "q"
+relaxation = [
+    { after_seconds = 60, min_proficiency = 30 },
+    { after_seconds = "soon", min_proficiency = 20 },
+    { after_seconds = 90, min_proficiency = 50 },
+]
+menu = [
+    { digit = "1", queue = "q" },
+    { digit = "12", queue = "q" },
+    { digit = "1", language = "fr" },
+]
+[[wallboard.boards]]
+name = "Bad Name"
+queues = ["q"]
+[[wallboard.boards]]
+name = "tv"
+queues = ["q", "nope"]
+""",
+    )
+    problems = problems_of(path)
+    joined = "\n".join(problems)
+    assert f'{path}: queues[q].relaxation[1].after_seconds: "soon" is a string' in joined
+    assert (
+        f"{path}: queues[q].relaxation[2]: min_proficiency 50 is stricter than the step before"
+        in joined
+    )
+    assert f'{path}: queues[q].menu[1].digit: "12" is not valid' in joined
+    assert f'{path}: queues[q].menu[2].digit: key "1" is used twice' in joined
+    assert f'{path}: wallboard.boards[1].queues: unknown queue "nope"' in joined
+    assert len(problems) == 6, problems
