@@ -4,6 +4,12 @@ Redis (embedded when no URL is configured), the ACD service, the FastAGI
 server, the AMI client (retrying in the background while Asterisk is
 unreachable) and the wallboard web server. Used by ``acd run`` and
 ``acd demo``.
+
+Descriptors: at start the process raises its soft ``RLIMIT_NOFILE`` to the
+hard limit, caps the wallboard's connections below what that leaves for
+FastAGI and Redis, and logs a warning when the open descriptors near the
+limit (checked every few seconds), so a flood of HTTP connections shows in
+the log before a call can fall back.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +35,78 @@ from acd.store.embedded import EmbeddedRedis, default_data_dir
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
 from telephony.errors import AmiLoginFailed, AmiNotConnected, AmiTimeout
+from wallboard.server import HttpLimits, LimitedSite
 
 log = logging.getLogger(__name__)
+
+# The soft descriptor limit is raised to at most this (the hard limit may be
+# "unlimited").
+MAX_NOFILE = 1 << 20
+# Descriptors kept out of the wallboard's reach: FastAGI calls, Redis, AMI,
+# files. A quarter of the limit, at least this many.
+MIN_RESERVED_FDS = 128
+# Warn when this share of the limit is open; checked every FD_CHECK_SECONDS.
+FD_WARN_SHARE = 0.7
+FD_CHECK_SECONDS = 5.0
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; the soft limit in force
+    after (logged)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = MAX_NOFILE if hard == resource.RLIM_INFINITY else min(hard, MAX_NOFILE)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the descriptor limit from %d (%s)", soft, exc)
+    log.info("descriptor limit %d (hard %s)", soft,
+             "unlimited" if hard == resource.RLIM_INFINITY else hard)
+    return soft
+
+
+def wallboard_connection_cap(configured: int, fd_limit: int) -> int:
+    """``[wallboard] max_connections``, lowered when the descriptor limit
+    would not leave room for FastAGI and Redis beside it."""
+    room = max(16, fd_limit - max(MIN_RESERVED_FDS, fd_limit // 4))
+    if configured > room:
+        log.warning(
+            "wallboard: max_connections %d lowered to %d: the descriptor limit is %d and "
+            "FastAGI and Redis need the rest (raise the hard limit, e.g. LimitNOFILE)",
+            configured, room, fd_limit,
+        )
+        return room
+    return configured
+
+
+def open_descriptors() -> int | None:
+    """Descriptors this process has open (None where /proc is missing)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+async def _watch_descriptors(limit: int) -> None:
+    """Warn once each time the open descriptors cross FD_WARN_SHARE of the limit
+    (and say when they are back under it). With the wallboard at its cap the
+    warning fires: the log tells of a flood before anything fails."""
+    warned = False
+    while True:
+        count = open_descriptors()
+        if count is None:
+            return
+        high = count >= FD_WARN_SHARE * limit
+        if high and not warned:
+            log.warning(
+                "%d of %d file descriptors open (%.0f %%): new FastAGI calls and Redis "
+                "connections will fail at the limit", count, limit, 100 * count / limit,
+            )
+        elif warned and not high:
+            log.info("file descriptors back to %d of %d", count, limit)
+        warned = high
+        await asyncio.sleep(FD_CHECK_SECONDS)
 
 
 @dataclass(slots=True)
@@ -40,6 +118,7 @@ class Runtime:
     embedded: EmbeddedRedis | None = None
     ami: AmiClient | None = None
     web_runner: web.AppRunner | None = None
+    web_site: LimitedSite | None = None
     wallboard_url: str = ""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -51,6 +130,7 @@ async def start_runtime(
     embedded_dir: Path | None = None,
     ami_retry_max: float = 10.0,
 ) -> Runtime:
+    fd_limit = raise_descriptor_limit()
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
     if not url:
@@ -90,8 +170,14 @@ async def start_runtime(
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             rt.web_runner = runner
-            site = web.TCPSite(runner, config.wallboard.host, config.wallboard.port)
+            wb = config.wallboard
+            limits = HttpLimits(
+                header_timeout=wb.header_timeout,
+                max_connections=wallboard_connection_cap(wb.max_connections, fd_limit),
+            )
+            site = LimitedSite(runner, wb.host, wb.port, limits=limits)
             await site.start()
+            rt.web_site = site
             host = config.wallboard.host
             shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
             port = config.wallboard.port
@@ -99,6 +185,9 @@ async def start_runtime(
                 port = int(runner.addresses[0][1])
             rt.wallboard_url = f"http://{shown}:{port}/"
         rt.tasks.append(asyncio.create_task(_keep_ami(rt, ami_retry_max), name="ami-connect"))
+        rt.tasks.append(
+            asyncio.create_task(_watch_descriptors(fd_limit), name="descriptor-watch")
+        )
     except BaseException:
         # A half-started process must not leave Redis, sockets or tasks behind.
         await stop_runtime(rt)

@@ -6,9 +6,10 @@ import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -21,6 +22,7 @@ from acd.store.keys import Keys
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisAgentCommands, make_config
 from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for
+from wallboard.server import HttpLimits, LimitedSite
 
 NOW = dt.datetime(2024, 6, 3, 12, 7, 30, tzinfo=dt.UTC).timestamp()
 HOSTILE = "<script>alert(1)</script>"
@@ -524,3 +526,123 @@ async def test_healthz_and_snapshot_when_redis_is_unreachable(make_client: MakeC
         assert resp.status == 503 and (await resp.json())["error"] == "store_unavailable"
     finally:
         await dead.aclose()
+
+
+# --- HTTP server limits (wallboard/server.py) ----------------------------------
+
+
+@pytest.fixture
+async def limited_site(
+    aredis: aioredis.Redis,
+) -> AsyncIterator[Callable[..., Awaitable[LimitedSite]]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(*, header_timeout: float = 0.5, idle_timeout: float = 1.0,
+                    max_connections: int = 100) -> LimitedSite:
+        config = make_config(idle_timeout=idle_timeout)
+        runner = web.AppRunner(create_app(config, aredis))
+        await runner.setup()
+        runners.append(runner)
+        limits = HttpLimits(header_timeout=header_timeout, max_connections=max_connections)
+        site = LimitedSite(runner, "127.0.0.1", 0, limits=limits)
+        await site.start()
+        return site
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes (bounded: a server that
+    never closes fails the test)."""
+    async with asyncio.timeout(10):
+        return await reader.read()
+
+
+def _status_and_json(raw: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+async def test_a_silent_or_half_sent_request_is_closed_after_the_header_timeout(
+    limited_site: Callable[..., Awaitable[LimitedSite]],
+) -> None:
+    site = await limited_site(header_timeout=0.5, idle_timeout=60)
+    silent = await asyncio.open_connection("127.0.0.1", site.port)
+    trickle = await asyncio.open_connection("127.0.0.1", site.port)
+    trickle[1].write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+
+    async def keep_trickling() -> None:
+        # A slowloris: a header line now and then, never the blank line.
+        # aiohttp alone would wait for it as long as the idle timeout (60 s here).
+        while not trickle[0].at_eof():
+            trickle[1].write(b"X-Slow: 1\r\n")
+            await asyncio.sleep(0.1)
+
+    dripper = asyncio.create_task(keep_trickling())
+    try:
+        for reader, _ in (silent, trickle):
+            status, body = _status_and_json(await _until_closed(reader))
+            assert status == 408 and body["error"] == "header_timeout"
+    finally:
+        dripper.cancel()
+        for _, writer in (silent, trickle):
+            writer.close()
+    assert site.stats.header_timeouts == 2
+    # A request sent in time is served, through the same guard.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{site.port}/static/wallboard.css") as resp:
+            assert resp.status == 200 and "--offline" in await resp.text()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
+    limited_site: Callable[..., Awaitable[LimitedSite]],
+) -> None:
+    site = await limited_site(header_timeout=30, idle_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+    writer.write(b"GET /api/snapshot HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        raw = await _until_closed(reader)  # the answer, then the close once idle
+    finally:
+        writer.close()
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert site.stats.header_timeouts == 0 and site.stats.open == 0
+
+
+async def test_connections_beyond_the_cap_are_refused_with_503_and_websockets_pass(
+    limited_site: Callable[..., Awaitable[LimitedSite]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = await limited_site(header_timeout=30, idle_timeout=30, max_connections=5)
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{site.port}"
+        async with http.ws_connect(url + "/ws") as ws:  # a viewer holds one connection
+            first = json.loads((await ws.receive(timeout=5)).data)
+            assert first["type"] == "snapshot"
+            idle = []
+            for _ in range(4):  # four more, each answered once and then kept alive
+                r, w = await asyncio.open_connection("127.0.0.1", site.port)
+                w.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                async with asyncio.timeout(5):
+                    await r.readuntil(b"\r\n\r\n")
+                idle.append((r, w))
+            assert site.stats.open == 5
+            reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+            status, body = _status_and_json(await _until_closed(reader))
+            writer.close()
+            assert status == 503 and body["error"] == "too_many_connections"
+            assert site.stats.refused == 1
+            assert "refusing new ones with 503" in caplog.text
+            for _, w in idle:
+                w.close()
+                await w.wait_closed()
+            for _ in range(100):  # room again once the server has seen them go
+                async with http.get(url + "/healthz") as resp:
+                    if resp.status == 200:
+                        break
+                    assert resp.status == 503
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("no room after the idle connections closed")
+            assert not ws.closed
