@@ -2,9 +2,10 @@
 
 The file's shape is a pydantic schema (one model per table, constraints on the
 fields); this module adds what a schema cannot say: ``ACD_*`` overrides,
-secrets named by environment variable or file, and the checks across entries
-(queue references, overflow loops, duplicate ids and endpoints, overlapping
-opening hours, a view token that is required but missing).
+secrets named by environment variable or file, the wording of problems, and
+the checks across entries (queue references, overflow loops, duplicate ids and
+endpoints, overlapping opening hours, relaxation steps in order, one menu
+option per key, a view token that is required but missing).
 
 Every problem in a file is collected, not just the first: a user fixing a file
 should see the whole list at once. Each problem reads
@@ -332,6 +333,8 @@ def _syntax_problem(message: str) -> tuple[str, str, str]:
 
 
 class _Loader:
+    """One load: the environment it reads and the problems it collects."""
+
     def __init__(self, source: str, env: Mapping[str, str], problems: _Problems) -> None:
         self.source = source
         self.base_dir = Path(source).parent
