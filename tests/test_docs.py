@@ -25,6 +25,8 @@ from acd.store.store import Store
 from acd.tools.export import COLUMNS, EXTRA_COLUMNS
 from callcenter.cli import _build_parser
 from forecasting.history import CSV_COLUMNS
+from wallboard.app import create_app
+from wallboard.snapshot import SnapshotBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -357,3 +359,57 @@ def test_every_console_command_and_flag_is_documented() -> None:
         documented = set(re.findall(r"`(--[a-z-]+)", rows[command]))
         assert documented == flags, command
     assert "-v/--verbose" in text
+
+
+# ---- HTTP and the snapshot ---------------------------------------------------------
+
+
+def test_every_http_route_is_documented_and_every_documented_route_is_served() -> None:
+    app = create_app(Config(source="<docs>"), aioredis.Redis())
+    def shape(path: str) -> str:  # "/api/agents/{agent_id}/x" -> "/api/agents/{}/x"
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    served = {
+        (route.method, shape(route.resource.canonical if route.resource else ""))
+        for route in app.router.routes()
+        if route.method != "HEAD"
+    }
+    documented: set[tuple[str, str]] = set()
+    for row in table(section(CONTRACTS, "HTTP API")):
+        for method_path in code(row[0]):
+            method, path = method_path.split(" ", 1)
+            documented.add((method, shape(path.removesuffix("/..."))))
+    assert documented == served
+
+
+def _documented_names(title: str) -> set[str]:
+    text = section(CONTRACTS, title)
+    if "|" in text:
+        return {name for row in table(text) for name in code(row[0])}
+    return set(code(text))
+
+
+async def test_every_snapshot_field_is_documented_and_every_documented_field_is_sent(
+    redis_client: aioredis.Redis,
+) -> None:
+    config = Config(
+        source="<docs>",
+        redis=RedisConfig(key_prefix="snapdocs:"),
+        queues=(QueueConfig(name="q"),),
+        agents=(AgentConfig(id="a0", name="A", endpoint="PJSIP/a0", queues={"q": 50}),),
+    )
+    store = Store(redis_client, config.redis)
+    await store.ensure_agents(config.agents, NOW)
+    await store.set_reachable("a0", True, NOW)
+    await store.agent_command("a0", "login", NOW)
+    await store.enqueue("c1", "q", arrival=NOW, priority=0, max_length=0, now=NOW,
+                        fields={"owner": "me", "caller_id": "555"})
+    builder = SnapshotBuilder(config, redis_client, clock=lambda: NOW + 5)
+    snapshot = await builder.build(builder.board())
+    queue, agent = snapshot["queues"][0], snapshot["agents"][0]
+    assert set(snapshot) == _documented_names("Top level")
+    assert set(queue) == _documented_names("A queue")
+    assert set(snapshot["totals"]) == _documented_names("Totals")
+    assert set(agent) == _documented_names("An agent")
+    counts = _documented_names("Agent counts")
+    assert set(queue["agents"]) == counts == set(snapshot["totals"]["agents"])
