@@ -13,8 +13,8 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from acd.config.model import AgentConfig, Config
 from acd.core.errors import AcdError, InvalidDisposition, UnknownAgent, UnknownCall
+from acd.core.settings import AgentConfig, Config
 from acd.dispatcher import Dispatcher
 from acd.store.store import CommandResult, Store
 from telephony.agi_server import AgiSession

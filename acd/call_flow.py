@@ -29,10 +29,10 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from acd.config.model import Config, QueueConfig
 from acd.core.errors import CallActive
 from acd.core.models import AgentState, CallState, CallView
 from acd.core.routing import RingEnd, announce_minutes, expected_wait, ring_end
+from acd.core.settings import Config, QueueConfig
 from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
 from acd.store.store import Store

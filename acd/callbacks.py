@@ -32,8 +32,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from acd.call_flow import CallFlow
-from acd.config.model import Config, QueueConfig
 from acd.core.models import CallState
+from acd.core.settings import Config, QueueConfig
 from acd.degraded import Degraded
 from acd.store.store import Store
 from telephony.agi_server import AgiSession

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from acd.config.model import AgentConfig, Config, QueueConfig
 from acd.core.models import AgentState, AgentView, CallState, CallView
 from acd.core.routing import (
     Candidate,
@@ -24,6 +23,7 @@ from acd.core.routing import (
     rank_agents,
     strategy_for,
 )
+from acd.core.settings import AgentConfig, Config, QueueConfig
 from acd.store.store import Store
 
 log = logging.getLogger(__name__)

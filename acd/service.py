@@ -33,8 +33,8 @@ from redis.exceptions import RedisError
 from acd.agents import AgentCommands, AgentFeatureCodes
 from acd.call_flow import REQUEUE, CallFlow
 from acd.callbacks import Callbacks
-from acd.config.model import Config
 from acd.core.models import AgentState, CallState
+from acd.core.settings import Config
 from acd.degraded import Degraded
 from acd.dispatcher import Dispatcher
 from acd.presence import agents_by_endpoint, parse_answer, parse_presence

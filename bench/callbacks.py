@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from acd.config.model import (
+from acd.core.settings import (
     AgentConfig,
     AmiConfig,
     CallbackConfig,

@@ -46,8 +46,8 @@ from websockets.exceptions import ConnectionClosedOK
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acd.config.model import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.core.intervals import interval_start, wait_bucket_field
+from acd.core.settings import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.store.embedded import EmbeddedRedis
 from acd.store.keys import Keys
 

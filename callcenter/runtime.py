@@ -26,7 +26,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from acd.config.model import Config
+from acd.core.settings import Config
 from acd.presence import AMI_EVENT_FILTERS
 from acd.service import AcdService
 from acd.store.client import close as close_redis

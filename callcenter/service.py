@@ -14,8 +14,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from acd.config.loader import load_config
-from acd.config.model import Config
 from acd.core.errors import ConfigError
+from acd.core.settings import Config
 from callcenter.runtime import start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd.call_flow import WaitResult
-from acd.config.model import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.core.intervals import COUNTER_FIELDS, WAIT_BUCKETS
+from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.service import AcdService
 from acd.store import scripts
 from acd.store.embedded import EmbeddedRedis

@@ -26,9 +26,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from acd.config.model import Config
 from acd.core.errors import AcdError
 from acd.core.metrics import ServiceLevelVariant
+from acd.core.settings import Config
 from acd.store.keys import Keys
 from wallboard import desk, i18n
 from wallboard.auth import DeskSettings

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from acd.config.model import Config
 from acd.core.credentials import hash_password, verify_password
+from acd.core.settings import Config
 from acd.store.keys import Keys
 
 COOKIE_NAME = "acd_desk"

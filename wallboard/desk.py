@@ -36,7 +36,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from acd.agents import PAUSE_CODES
-from acd.config.model import Config
+from acd.core.settings import Config
 from acd.store.keys import Keys
 from acd.store.store import Store
 from wallboard import i18n

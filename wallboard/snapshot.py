@@ -19,10 +19,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from acd.config.model import Config, QueueConfig, Threshold
 from acd.core import metrics
 from acd.core.intervals import INTERVAL_SECONDS, interval_start
 from acd.core.routing import expected_wait
+from acd.core.settings import Config, QueueConfig, Threshold
 from acd.store.keys import Keys
 
 AGENT_STATES: tuple[str, ...] = (

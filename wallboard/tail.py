@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import connect
 
-from acd.config.model import Threshold
+from acd.core.settings import Threshold
 from wallboard import delta as deltas_codec
 
 NONE = "—"

@@ -44,8 +44,8 @@ from acd.config.asterisk import (
     parse_dialplan,
 )
 from acd.config.loader import load_config
-from acd.config.model import Config
 from acd.core.errors import ConfigError
+from acd.core.settings import Config
 
 __all__ = [
     "ACD_PROMPTS",

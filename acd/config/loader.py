@@ -1,4 +1,4 @@
-"""Load and validate the TOML configuration into the frozen objects of ``acd.config.model``.
+"""Load and validate the TOML configuration into the frozen objects of ``acd.core.settings``.
 
 The file's shape is a pydantic schema (one model per table, constraints on the
 fields); this module adds what a schema cannot say: ``ACD_*`` overrides,
@@ -38,15 +38,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from acd.config.model import (
-    AgentConfig,
-    AgiConfig,
-    AmiConfig,
-    Config,
-    QueueConfig,
-    RedisConfig,
-    WallboardConfig,
-)
 from acd.config.schema import (
     AGENT_ID,
     DAYS,
@@ -73,6 +64,15 @@ from acd.config.schema import (
     type_name,
 )
 from acd.core.errors import ConfigError
+from acd.core.settings import (
+    AgentConfig,
+    AgiConfig,
+    AmiConfig,
+    Config,
+    QueueConfig,
+    RedisConfig,
+    WallboardConfig,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

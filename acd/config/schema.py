@@ -6,7 +6,7 @@ hours, red and amber pointing the right way). Values of the wrong type are
 refused, never converted (``port = "5038"`` is a mistake in a TOML file); the
 loader converts the text of ``ACD_*`` environment variables before validation.
 
-Defaults are read from the dataclasses of ``acd.config.model``, so each default
+Defaults are read from the dataclasses of ``acd.core.settings``, so each default
 is written once. ``acd.config.loader`` turns these models into those frozen
 dataclasses and words pydantic's errors as ``FILE: key.path: what is wrong
 (expected ...)``.
@@ -34,7 +34,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from acd.config.model import (
+from acd.core.routing import STRATEGIES
+from acd.core.settings import (
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -52,7 +53,6 @@ from acd.config.model import (
     TimeRange,
     WallboardConfig,
 )
-from acd.core.routing import STRATEGIES
 
 # Metric -> higher_is_better. Service level and abandon rate are percentages
 # (0..100); waits are seconds; ``waiting`` is a number of callers.

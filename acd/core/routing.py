@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from acd.config.model import AgentConfig, QueueConfig
 from acd.core.models import AgentView, CallView
+from acd.core.settings import AgentConfig, QueueConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from acd.config.model import RedisConfig
+from acd.core.settings import RedisConfig
 
 MAX_CONNECTIONS = 64
 

@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-from acd.config.model import AgentConfig, RedisConfig
 from acd.core.agent_rules import Status
 from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
 from acd.core.models import AgentState, AgentView, CallView, waiting_score
 from acd.core.routing import ring_end
+from acd.core.settings import AgentConfig, RedisConfig
 from acd.store import scripts as lua
 from acd.store.keys import Keys
 

@@ -39,8 +39,8 @@ from typing import Any, TextIO
 
 from acd.config.check import ACD_PROMPTS, configured_prompts
 from acd.config.loader import load_config
-from acd.config.model import Config
 from acd.core.errors import ConfigError
+from acd.core.settings import Config
 
 __all__ = ["DIALPLAN_CONTEXTS", "CheckResult", "diagnose", "run_doctor"]
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
-from acd.config.model import Config
 from acd.core.intervals import INTERVAL_SECONDS
+from acd.core.settings import Config
 from acd.store.client import close, connect
 from acd.store.store import Store
 

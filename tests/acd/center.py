@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.core.models import AgentState
+from acd.core.settings import AgentConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.presence import AMI_EVENT_FILTERS
 from acd.service import AcdService
 from acd.store.client import close, connect

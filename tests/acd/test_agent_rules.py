@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, RedisConfig
 from acd.core.agent_rules import PENDING_VALUES, Command, Rule, Status, decide
 from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.models import AgentState
+from acd.core.settings import AgentConfig, RedisConfig
 from acd.store.store import Store
 
 NOW = 1_800_000_000.0

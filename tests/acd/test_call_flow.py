@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 
-from acd.config.model import AgentConfig, BusinessHours, QueueConfig
 from acd.core.models import AgentState
+from acd.core.settings import AgentConfig, BusinessHours, QueueConfig
 from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
 
@@ -247,7 +247,7 @@ async def test_fair_across_queues(center_factory: CenterFactory) -> None:
 
 
 async def test_skills_relax_with_wait(center_factory: CenterFactory) -> None:
-    from acd.config.model import RelaxationStep, SkillRequirement
+    from acd.core.settings import RelaxationStep, SkillRequirement
 
     q = queue(required_skills=(SkillRequirement("polish", 70),),
               relaxation=(RelaxationStep(after_seconds=1.0, min_proficiency=40),))
@@ -333,7 +333,7 @@ async def test_position_and_expected_wait_are_announced(center_factory: CenterFa
 
 
 async def test_menu_routes_to_the_chosen_queue(center_factory: CenterFactory) -> None:
-    from acd.config.model import MenuOption
+    from acd.core.settings import MenuOption
 
     c = await center_factory(
         [queue("main", menu_prompt="acd-menu", menu=(MenuOption("2", queue="billing"),)),

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acd.config.loader import DEFAULT_THRESHOLDS, default_config, load_config
-from acd.config.model import Threshold
 from acd.core.errors import ConfigError
+from acd.core.settings import Threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 

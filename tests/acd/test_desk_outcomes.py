@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from acd.config.model import CallbackConfig
 from acd.core.errors import InvalidDisposition, InvalidTransition
 from acd.core.models import AgentState
+from acd.core.settings import CallbackConfig
 from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
 

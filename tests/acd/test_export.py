@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, Config, QueueConfig, RedisConfig, WallboardConfig
+from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig, WallboardConfig
 from acd.store.keys import Keys
 from acd.store.store import Store
 from acd.tools.export import (

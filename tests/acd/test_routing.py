@@ -4,14 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from acd.config.model import (
-    AgentConfig,
-    BusinessHours,
-    QueueConfig,
-    RelaxationStep,
-    SkillRequirement,
-    TimeRange,
-)
 from acd.core.models import AgentState, AgentView, CallState, CallView
 from acd.core.routing import (
     Candidate,
@@ -21,6 +13,14 @@ from acd.core.routing import (
     expected_wait,
     rank_agents,
     ring_end,
+)
+from acd.core.settings import (
+    AgentConfig,
+    BusinessHours,
+    QueueConfig,
+    RelaxationStep,
+    SkillRequirement,
+    TimeRange,
 )
 
 NOW = 1_800_000_000.0

@@ -8,9 +8,9 @@ import random
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.intervals import interval_start
+from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.dispatcher import Dispatcher
 from acd.store.embedded import EmbeddedRedis
 from acd.store.store import Store

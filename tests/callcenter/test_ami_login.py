@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from acd.config.model import AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig, RedisConfig
+from acd.core.settings import AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig, RedisConfig
 from acd.store.embedded import EmbeddedRedis
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
 from telephony.fake import FakeAsterisk

@@ -32,7 +32,7 @@ logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                     format="%(levelname)s %(name)s %(message)s")
 import callcenter.runtime as runtime
 runtime.FD_CHECK_SECONDS = 0.2
-from acd.config.model import (AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig,
+from acd.core.settings import (AgentConfig, AgiConfig, AmiConfig, Config, QueueConfig,
                               RedisConfig, WallboardConfig)
 
 async def main():

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from acd.config.model import RedisConfig
 from acd.core.models import AgentState
+from acd.core.settings import RedisConfig
 from acd.store.client import connect
 from acd.store.embedded import EmbeddedRedis, free_port
 from acd.store.store import Store

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from acd.config.model import (
+from acd.core.settings import (
     AgentConfig,
     AgiConfig,
     AmiConfig,

@@ -9,8 +9,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
 from acd.core.errors import InvalidTransition, UnknownAgent
+from acd.core.settings import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
 from acd.store.embedded import EmbeddedRedis
 from tests.wallboard.acd_writer import AcdWriter
 

@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.config.model import (
+from acd.core.credentials import hash_password
+from acd.core.settings import (
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -22,7 +23,6 @@ from acd.config.model import (
     SupervisorConfig,
     WallboardConfig,
 )
-from acd.core.credentials import hash_password
 from callcenter.runtime import Runtime, start_runtime, stop_runtime
 from telephony.fake import FakeAsterisk, FakeCall
 

@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from acd.config.model import Config, QueueDisplay, Threshold
 from acd.core.errors import AcdError, StoreError
+from acd.core.settings import Config, QueueDisplay, Threshold
 from acd.store.embedded import free_port
 from acd.store.keys import Keys
 from tests.wallboard.acd_writer import AcdWriter

@@ -24,9 +24,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from acd.config.model import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.core.intervals import INTERVAL_SECONDS
 from acd.core.metrics import today_interval_starts
+from acd.core.settings import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.store.embedded import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from acd.config.model import AgentConfig, Config, QueueConfig, QueueDisplay, WallboardConfig
 from acd.core.metrics import today_interval_starts
+from acd.core.settings import AgentConfig, Config, QueueConfig, QueueDisplay, WallboardConfig
 from acd.store.embedded import free_port
 from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer
