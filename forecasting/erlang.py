@@ -23,7 +23,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from forecasting.errors import InvalidInput
-from forecasting.gamma_terms import FloatArray, log_inverse_erlang_b
+from forecasting.gamma_terms import (
+    GAMMA_STAR_TABLE_SIZE,
+    UNIFORM_SCRATCH_ROWS,
+    FloatArray,
+    gamma_star_index,
+    inverse_erlang_b_uniform,
+    log_inverse_erlang_b,
+    uniform_erlang_b_error,
+)
 
 IntArray = NDArray[np.int64]
 
@@ -183,23 +191,28 @@ class Targets:
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` for an impossible or meaningless target."""
-        if self.service_level is not None:
-            sl = np.asarray(self.service_level, dtype=np.float64)
-            if not np.all((sl >= 0.0) & (sl < 1.0)):
-                raise InvalidInput(
-                    "service level target must be at least 0 and below 1 (e.g. 0.8)",
-                    field="service_level",
-                )
+        # min/max, not elementwise masks: NaN fails every comparison either way.
+        if self.service_level is not None and not _within(self.service_level, 0.0, 1.0):
+            raise InvalidInput(
+                "service level target must be at least 0 and below 1 (e.g. 0.8)",
+                field="service_level",
+            )
         t = np.asarray(self.target_seconds, dtype=np.float64)
-        if not np.all(np.isfinite(t) & (t >= 0)):
+        if t.size and not (t.min() >= 0 and t.max() < np.inf):
             raise InvalidInput("target seconds must be >= 0", field="target_seconds")
         if self.asa_seconds is not None:
             asa = np.asarray(self.asa_seconds, dtype=np.float64)
-            if not np.all(asa > 0):  # NaN fails too; inf means "no ASA target"
+            if asa.size and not asa.min() > 0:  # inf means "no ASA target"
                 raise InvalidInput("ASA target must be > 0 seconds", field="asa_seconds")
         occ = np.asarray(self.max_occupancy, dtype=np.float64)
-        if not np.all((occ > 0.0) & (occ <= 1.0)):
+        if occ.size and not (occ.min() > 0.0 and occ.max() <= 1.0):
             raise InvalidInput("max occupancy must be above 0 and at most 1", field="max_occupancy")
+
+
+def _within(value: ArrayLike, low: float, high: float) -> bool:
+    """``low <= value < high`` everywhere (False for NaN)."""
+    arr = np.asarray(value, dtype=np.float64)
+    return not arr.size or bool(arr.min() >= low and arr.max() < high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,28 +281,73 @@ def required_agents(
     """
     targets = targets if targets is not None else Targets()
     targets.validate()
-    a_in = _floats("traffic", traffic)
-    h_in = _floats("aht_seconds", aht_seconds)
-    _check("traffic", a_in >= 0, ">= 0")
-    _check("aht_seconds", h_in > 0, "> 0")
-    parts: list[ArrayLike] = [a_in, h_in, targets.target_seconds, targets.max_occupancy]
+    a_in = _floats_from("traffic", traffic, 0.0, strict=False)
+    h_in = _floats_from("aht_seconds", aht_seconds, 0.0, strict=True)
+    # Per-target quantities are worked out before broadcasting: targets are
+    # usually one per queue, far fewer than the intervals.
+    occ_in = np.asarray(targets.max_occupancy, dtype=np.float64)
+    # capped unless every occupancy rounds to 1,000,000 millionths
+    capped = bool(occ_in.size) and float(np.rint(occ_in.min() * FRACTION_SCALE)) < FRACTION_SCALE
+    t_in = np.asarray(targets.target_seconds, dtype=np.float64)
+    parts: list[NDArray[np.float64]] = [a_in, h_in, t_in]
+    if capped:
+        parts.append(occ_in)
     if targets.service_level is not None:
-        parts.append(targets.service_level)
+        sl_in = np.asarray(targets.service_level, dtype=np.float64)
+        parts += [sl_in, 1.0 - sl_in, -np.log1p(-sl_in)]
     if targets.asa_seconds is not None:
-        parts.append(targets.asa_seconds)
-    arrays = [np.asarray(v, dtype=np.float64) for v in parts]
-    shape = np.broadcast_shapes(*(x.shape for x in arrays))
-    flat = [np.broadcast_to(x, shape).ravel() for x in arrays]
-    a, h, t_sec, occ = flat[:4]
-    rest = flat[4:]
-    sl = rest.pop(0) if targets.service_level is not None else None
-    asa = rest.pop(0) if targets.asa_seconds is not None else None
+        parts.append(np.asarray(targets.asa_seconds, dtype=np.float64))
+    shape = np.broadcast_shapes(*(x.shape for x in parts))
+    flat = [x.ravel() if x.shape == shape else np.broadcast_to(x, shape).ravel() for x in parts]
+    a, h, t_sec = flat[:3]
+    rest = flat[3:]
+    occ = rest.pop(0) if capped else None
+    sl = g = log_goal = asa = None
+    if targets.service_level is not None:
+        sl, g, log_goal = rest.pop(0), rest.pop(0), rest.pop(0)
+    if targets.asa_seconds is not None:
+        asa = rest.pop(0)
     result = np.zeros(a.shape, dtype=np.int64)
-    busy = np.flatnonzero(a > 0)
-    if busy.size:
-        t = _Flat(sl, asa, t_sec / h, h).take(busy)
-        result[busy] = _search(a[busy], t, occ[busy])
+    if not a.size:
+        return result.reshape(shape)
+    busy = None if float(a.min()) > 0.0 else np.flatnonzero(a > 0)
+    if busy is not None and not busy.size:
+        return result.reshape(shape)
+
+    def pick(x: FloatArray) -> FloatArray:
+        return x if busy is None else x[busy]
+
+    ab, hb = pick(a), pick(h)
+    tau = pick(t_sec) / hb
+    lo = np.floor(ab)
+    lo += 1.0
+    if occ is not None:
+        lo = np.maximum(lo, occupancy_floor(ab, pick(occ)).astype(np.float64))
+    flat_t = _Flat(None if sl is None else pick(sl), None if asa is None else pick(asa), tau, hb)
+    if sl is not None and asa is None and g is not None and log_goal is not None:
+        n, unsure = _search_service_level(ab, tau, pick(g), pick(log_goal), lo)
+        if unsure.size:
+            n[unsure] = _search(ab[unsure], flat_t.take(unsure), lo[unsure])
+        out = n.astype(np.int64)
+    else:
+        out = _search(ab, flat_t, lo)
+    if busy is None:
+        return out.reshape(shape)
+    result[busy] = out
     return result.reshape(shape)
+
+
+def _floats_from(name: str, value: ArrayLike, low: float, *, strict: bool) -> FloatArray:
+    """``value`` as floats, finite and ``>= low`` (``> low`` if strict), or InvalidInput."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size:
+        least, most = float(arr.min()), float(arr.max())
+        if (least > low if strict else least >= low) and most < np.inf:
+            return arr
+    # an empty array, or the precise error message
+    arr = _floats(name, arr)
+    _check(name, arr > low if strict else arr >= low, f"{'>' if strict else '>='} {low:g}")
+    return arr
 
 
 def _meets(n: FloatArray, a: FloatArray, c: FloatArray, t: _Flat) -> NDArray[np.bool_]:
@@ -302,9 +360,8 @@ def _meets(n: FloatArray, a: FloatArray, c: FloatArray, t: _Flat) -> NDArray[np.
     return ok
 
 
-def _search(a: FloatArray, t: _Flat, max_occupancy: FloatArray) -> IntArray:
-    lo = np.floor(a) + 1.0
-    lo = np.maximum(lo, occupancy_floor(a, max_occupancy).astype(np.float64))
+def _search(a: FloatArray, t: _Flat, lo: FloatArray) -> IntArray:
+    """Exact search from a square-root guess (incomplete gamma, recurrences)."""
     beta = _hw_beta(np.sqrt(a), t)
     n = np.maximum(lo, np.rint(a + beta * np.sqrt(a)))
 
@@ -343,6 +400,193 @@ def _search(a: FloatArray, t: _Flat, max_occupancy: FloatArray) -> IntArray:
         done = _meets(ni, ai, _erlang_c_from_b(ni, ai, bi), t.take(idx))
         idx = idx[~done]
     return np.asarray(n, dtype=np.int64)
+
+
+# Halfin-Whitt near beta = 0: log(1 + beta Phi(beta) / phi(beta)) ~ _HW_SLOPE beta + beta^2 / 4.
+_HW_SLOPE = float(np.sqrt(np.pi / 2.0))
+#: steps the service-level search walks from its guess before handing over
+_WALK_STEPS = 8
+#: relative error allowed for E = exp(-(n - a) tau) and its steps (float32 exp, products);
+#: numpy's float32 exp is within about 2e-7 (measured over [0, 87])
+_EXP32_ERROR = 1e-6
+#: above this argument the float32 exp underflows; use float64 there
+_EXP32_TOP = 80.0
+#: relative error added per step of a walk (double-precision products)
+_ROUNDING = 1e-14
+#: relative tolerance per agent count (index gamma_star_index(n)): twice the
+#: expansion's bound (the count below inherits up to twice its error) plus E's
+_GSTAR_TABLE_LAST = GAMMA_STAR_TABLE_SIZE - 1
+_TOLERANCE = 2.0 * uniform_erlang_b_error(np.arange(GAMMA_STAR_TABLE_SIZE, dtype=np.float64)) + (
+    _EXP32_ERROR
+)
+
+
+def _search_service_level(
+    a: FloatArray, tau: FloatArray, g: FloatArray, log_goal: FloatArray, lo: FloatArray
+) -> tuple[FloatArray, NDArray[np.intp]]:
+    """Service-level search without an incomplete gamma: ``(agents, unsure)``.
+
+    A count ``n`` meets the target when ``C(n) exp(-(n - a) tau) <= g``
+    (``g = 1 - SL``), i.e. ``q = n E / (g D) <= 1`` with ``E = exp(-(n - a)
+    tau)`` and ``D = (n - a) / B + a``. The guess solves the Halfin-Whitt form
+    with ``log(1 + beta Phi / phi)`` replaced by its quadratic (no special
+    function); ``1 / B`` at the guess comes from Temme's uniform expansion and
+    at its two neighbours from the exact recurrences, so each element costs one
+    logarithm, table lookups and single-precision exponentials, and the three
+    counts are tested together. A count is decided only when ``q`` is further
+    from 1 than the error bound of those approximations; the elements returned
+    in ``unsure`` (within the bound, or a long walk) are left to the exact
+    search, so the result is exact.
+    """
+    # One block for the working arrays: fewer allocations, and glibc then keeps
+    # the heap between calls instead of returning it to the system after each
+    # (its mmap threshold adapts to the block), which halves repeated calls.
+    work = np.empty((13 + UNIFORM_SCRATCH_ROWS, a.size))
+    counts, inv_b, expo, q = work[0:3], work[3:6], work[6:9], work[9:12]
+    n, scratch = counts[1], work[12]
+    # beta = 2 G / (sqrt(k^2 + G) + k) = 2 (sqrt(k^2 + G) - k), k = slope + sqrt(a) tau
+    sqrt_a = np.sqrt(a, out=q[0])
+    k = np.multiply(sqrt_a, tau, out=q[1])
+    k += _HW_SLOPE
+    np.multiply(k, k, out=n)
+    n += log_goal
+    np.sqrt(n, out=n)
+    n -= k
+    n *= sqrt_a
+    n *= 2.0
+    n += a
+    np.ceil(n, out=n)
+    np.maximum(n, lo, out=n)
+    np.subtract(n, 1.0, out=counts[0])
+    np.add(n, 1.0, out=counts[2])
+    index = gamma_star_index(n)
+    inverse_erlang_b_uniform(n, a, index, out=inv_b[1], scratch=work[13:])
+    # 1/B(n - 1) = (1/B(n) - 1) a / n and 1/B(n + 1) = 1 + 1/B(n) (n + 1) / a, exactly
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.subtract(inv_b[1], 1.0, out=inv_b[0])
+        inv_b[0] *= a
+        inv_b[0] /= n
+        np.divide(counts[2], a, out=inv_b[2])
+        inv_b[2] *= inv_b[1]
+        inv_b[2] += 1.0
+    # one relative tolerance for the three counts (the one below needs twice the bound)
+    tol = np.take(_TOLERANCE, index, out=work[13])
+    if float(n.max()) >= _GSTAR_TABLE_LAST:
+        big = n >= _GSTAR_TABLE_LAST
+        tol[big] = 2.0 * uniform_erlang_b_error(n[big]) + _EXP32_ERROR
+    # E at n - 1, n, n + 1 from exp(-(n - a) tau) and exp(-tau)
+    np.subtract(n, a, out=scratch)
+    np.multiply(scratch, tau, out=expo[1])
+    expo[0] = tau
+    _exp_neg(expo[0:2], out=expo[0:2])
+    np.multiply(expo[1], expo[0], out=expo[2])
+    np.divide(expo[1], expo[0], out=expo[0])
+    excess = np.subtract(counts, a, out=q)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        # q = n E / (g ((n - a) / B + a)): a count meets when q <= 1
+        excess *= inv_b
+        excess += a
+        excess *= g
+        np.divide(expo, excess, out=q)
+        q *= counts
+    lower = np.subtract(1.0, tol, out=work[14])
+    upper = np.add(tol, 1.0, out=tol)
+    meets = q <= lower
+    fails = q > upper
+    at_floor = n <= lo
+    ok_here = fails[0] | at_floor
+    ok_here &= meets[1]
+    ok_above = fails[1] & meets[2]
+    out = np.where(ok_here, n, np.where(ok_above, counts[2], 0.0))
+    ok_here |= ok_above
+    if ok_here.all():
+        return out, np.zeros(0, dtype=np.intp)
+    left = np.flatnonzero(~ok_here)
+    # Walk down from n - 1 (it met) or up from n + 1 (it failed); anything else is unsure.
+    meets_below = ~at_floor[left] & meets[0, left]
+    fails_above = fails[1, left] & fails[2, left]
+    down = left[meets_below]
+    up = left[fails_above & ~meets_below]
+    unsure: list[NDArray[np.intp]] = [left[~meets_below & ~fails_above]]
+    tol = upper - 1.0
+    if down.size:
+        unsure.append(_walk(out, down, a, tau, g, lo, counts[0], inv_b[0], expo[0], tol, -1))
+    if up.size:
+        unsure.append(_walk(out, up, a, tau, g, lo, counts[2], inv_b[2], expo[2], tol, 1))
+    return out, np.concatenate(unsure)
+
+
+def _exp_neg(x: FloatArray, out: FloatArray) -> FloatArray:
+    """``exp(-x)`` for ``x >= 0`` through the vectorised single-precision exp.
+
+    The argument is split into its single-precision part and the rest, so the
+    result is good to a few single-precision ulps (below ``_EXP32_ERROR / 4``
+    relative) for any ``x``, not just for the float32-rounded one; beyond
+    float32's range the double-precision exp is used. ``out`` may be ``x``.
+    """
+    far = x > _EXP32_TOP if x.size and float(x.max()) > _EXP32_TOP else None
+    far_x = None if far is None else x[far]
+    hi = x.astype(np.float32)
+    lo = np.subtract(x, hi)
+    np.negative(hi, out=hi)
+    np.exp(hi, out=hi)
+    np.subtract(1.0, lo, out=lo)
+    np.multiply(hi, lo, out=out)
+    if far is not None and far_x is not None:
+        out[far] = np.exp(-far_x)
+    return out
+
+
+def _walk(
+    out: FloatArray,
+    idx: NDArray[np.intp],
+    a: FloatArray,
+    tau: FloatArray,
+    g: FloatArray,
+    lo: FloatArray,
+    n_all: FloatArray,
+    inv_b_all: FloatArray,
+    e_all: FloatArray,
+    tol_all: FloatArray,
+    direction: int,
+) -> NDArray[np.intp]:
+    """Walk ``idx`` one agent at a time from a count that meets (down) or fails (up).
+
+    Writes the answers into ``out``; returns the elements left unsure.
+    """
+    n, inv_b, e, tol = n_all[idx], inv_b_all[idx], e_all[idx], tol_all[idx]
+    ai, gi, loi = a[idx], g[idx], lo[idx]
+    st = np.exp(-tau[idx])
+    unsure: list[NDArray[np.intp]] = []
+    for _ in range(_WALK_STEPS):
+        if not idx.size:
+            break
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            if direction < 0:
+                nxt = n - 1.0
+                inv_b = (inv_b - 1.0) * (ai / n)
+                e = e / st
+                tol = 2.0 * tol + _ROUNDING
+            else:
+                nxt = n + 1.0
+                inv_b = 1.0 + inv_b * (nxt / ai)
+                e = e * st
+                tol = tol + _ROUNDING
+            q = nxt * e / (gi * (inv_b * (nxt - ai) + ai))
+        if direction < 0:
+            # n met; below the floor or failing, n is the answer
+            done = (nxt < loi) | (q > 1.0 + tol)
+            out[idx[done]] = n[done]
+            go = ~done & (q <= 1.0 - tol)
+        else:
+            done = q <= 1.0 - tol
+            out[idx[done]] = nxt[done]
+            go = ~done & (q > 1.0 + tol)
+        unsure.append(idx[~done & ~go])
+        idx, n, inv_b, e, tol = idx[go], nxt[go], inv_b[go], e[go], tol[go]
+        ai, gi, st, loi = ai[go], gi[go], st[go], loi[go]
+    unsure.append(idx)
+    return np.concatenate(unsure)
 
 
 #: steps the search walks down from a guess that already meets the target

@@ -24,8 +24,8 @@ MUTATIONS = [
     (
         "drop the occupancy cap (Erlang C search)",
         "forecasting/erlang.py",
-        "    lo = np.maximum(lo, occupancy_floor(a, max_occupancy).astype(np.float64))\n    beta",
-        "    beta",
+        "        lo = np.maximum(lo, occupancy_floor(ab, pick(occ)).astype(np.float64))\n",
+        "",
     ),
     (
         "drop the occupancy cap (plan)",
