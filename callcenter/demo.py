@@ -27,11 +27,12 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
+from acd.config.loader import load_or_report
 from acd.core.credentials import hash_password
 from acd.core.intervals import INTERVAL_SECONDS, wait_bucket_field
 from acd.core.settings import AgentConfig, BoardConfig, Config, QueueConfig, SupervisorConfig
 from callcenter.runtime import Runtime, start_runtime, stop_runtime, with_ports
-from callcenter.service import load_or_report, run_async, wait_for_stop_signal
+from callcenter.service import run_async, wait_for_stop_signal
 from telephony.fake import FakeAsterisk
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from acd.config.loader import load_config
-from acd.core.errors import ConfigError
+from acd.config.loader import load_or_report
 from acd.core.settings import Config
 from callcenter.runtime import start_runtime, stop_runtime
 
@@ -24,16 +23,6 @@ log = logging.getLogger(__name__)
 def _redacted(url: str) -> str:
     """A Redis URL fit for a log: the password replaced by ***."""
     return re.sub(r"(://[^:@/]*:)[^@/]*@", r"\1***@", url)
-
-
-def load_or_report(path: str) -> Config | None:
-    """Load a configuration file, printing every problem on stderr when it is bad."""
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
 
 
 async def wait_for_stop_signal() -> None:

@@ -43,8 +43,7 @@ from acd.config.asterisk import (
     load_conf,
     parse_dialplan,
 )
-from acd.config.loader import load_config
-from acd.core.errors import ConfigError
+from acd.config.loader import load_or_report
 from acd.core.settings import Config
 
 __all__ = [
@@ -122,13 +121,8 @@ def run_check(
     result and return the exit code (0 good, 2 problems)."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=stderr)
-        count = len(exc.problems)
-        print(f"{config_path}: {count} problem{'s' if count != 1 else ''}", file=stderr)
+    config = load_or_report(config_path, stderr, count=True)
+    if config is None:
         return 2
     report = CheckReport(warnings=config_warnings(config))
     if asterisk_dir is not None:

@@ -27,12 +27,13 @@ import difflib
 import itertools
 import os
 import re
+import sys
 import tomllib
 import types
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, TextIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
@@ -81,6 +82,7 @@ __all__ = [
     "THRESHOLD_METRICS",
     "default_config",
     "load_config",
+    "load_or_report",
 ]
 
 ENV_PREFIX: Final = "ACD_"
@@ -310,6 +312,23 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(problems.items)
     return config
 
+
+
+def load_or_report(
+    path: str | os.PathLike[str], err: TextIO | None = None, *, count: bool = False
+) -> Config | None:
+    """Load ``path``, or print every problem (one per line) on ``err`` and
+    return None; with ``count`` a last line says how many there were."""
+    stream = err if err is not None else sys.stderr
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=stream)
+        if count:
+            n = len(exc.problems)
+            print(f"{path}: {n} problem{'s' if n != 1 else ''}", file=stream)
+        return None
 
 def _syntax_problem(message: str) -> tuple[str, str, str]:
     """Turn tomllib's "Invalid value (at line 3, column 9)" into a located problem."""

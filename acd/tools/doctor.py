@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from acd.config.check import ACD_PROMPTS, configured_prompts
-from acd.config.loader import load_config
-from acd.core.errors import ConfigError
+from acd.config.loader import load_or_report
 from acd.core.settings import Config
 
 __all__ = ["DIALPLAN_CONTEXTS", "CheckResult", "diagnose", "run_doctor"]
@@ -527,11 +526,8 @@ def run_doctor(config_path: str, *, out: TextIO | None = None, err: TextIO | Non
     checklist; return 0 when every check passes, 1 otherwise, 2 on a bad file."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=stderr)
+    config = load_or_report(config_path, stderr)
+    if config is None:
         return 2
     if config.ami.port == 0:
         print(

@@ -178,14 +178,10 @@ async def _export(config: Config, request: ExportRequest, out: str) -> int:
 def run_export_intervals(
     config_path: str, date_from: str, date_to: str, out: str, queues: Sequence[str] | None
 ) -> int:
-    from acd.config.loader import load_config
-    from acd.core.errors import ConfigError
+    from acd.config.loader import load_or_report
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    config = load_or_report(config_path)
+    if config is None:
         return 2
     request, problems = parse_request(config, date_from, date_to, queues)
     if request is None:
