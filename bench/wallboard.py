@@ -94,10 +94,14 @@ def bench_config() -> Config:
 # --- server process ----------------------------------------------------------------
 
 
-async def serve(redis_url: str, port: int, deltas: bool) -> None:
+async def serve(redis_url: str, port: int, deltas: bool, min_interval: float | None) -> None:
     from aiohttp import web
 
+    from wallboard import app as wallboard_app
     from wallboard.app import create_app
+
+    if min_interval is not None:
+        wallboard_app.LIVE_MIN_INTERVAL = min_interval
 
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     app = create_app(bench_config(), redis, live_deltas=deltas)
@@ -371,12 +375,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_server(store_url: str, deltas: bool) -> tuple[subprocess.Popen[str], int]:
+async def start_server(
+    store_url: str, deltas: bool, min_interval: float | None
+) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once per mode, before measuring
         [sys.executable, __file__, "--serve", "--redis-url", store_url, "--port", str(port),
          "--queues", str(len(QUEUES)), "--agents", str(AGENTS)]
-        + ([] if deltas else ["--full"]),
+        + ([] if deltas else ["--full"])
+        + ([] if min_interval is None else ["--min-interval", str(min_interval)]),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -387,7 +394,10 @@ async def start_server(store_url: str, deltas: bool) -> tuple[subprocess.Popen[s
     return proc, port
 
 
-async def bench(viewer_counts: list[int], seconds: float, rate: float, modes: list[str]) -> int:
+async def bench(
+    viewer_counts: list[int], seconds: float, rate: float, modes: list[str],
+    min_interval: float | None = None,
+) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 8192:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -399,7 +409,7 @@ async def bench(viewer_counts: list[int], seconds: float, rate: float, modes: li
             await FakeAcd(redis).history(time.time())
             for n in viewer_counts:
                 for mode in modes:
-                    proc, port = await start_server(store.url, deltas=mode == "delta")
+                    proc, port = await start_server(store.url, mode == "delta", min_interval)
                     try:
                         url = f"ws://127.0.0.1:{port}/ws"
                         server = psutil.Process(proc.pid)
@@ -449,6 +459,8 @@ def main() -> int:
     parser.add_argument("--queues", type=int, default=12, help="queues on the board (1-12)")
     parser.add_argument("--agents", type=int, default=200, help="agents on the board")
     parser.add_argument("--modes", default="full,delta", help="full and/or delta")
+    parser.add_argument("--min-interval", type=float, default=None,
+                        help="the server's coalescing interval in seconds (default: the app's)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
@@ -456,11 +468,11 @@ def main() -> int:
     args = parser.parse_args()
     set_size(args.queues, args.agents)
     if args.serve:
-        asyncio.run(serve(args.redis_url, args.port, deltas=not args.full))
+        asyncio.run(serve(args.redis_url, args.port, not args.full, args.min_interval))
         return 0
     counts = [int(n) for n in args.viewers.split(",")]
     modes = [m for m in args.modes.split(",") if m in ("full", "delta")]
-    return asyncio.run(bench(counts, args.seconds, args.rate, modes))
+    return asyncio.run(bench(counts, args.seconds, args.rate, modes, args.min_interval))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ MAX_DISPOSITION_CODE = 64
 MAX_NOTE = 1000
 MAX_COMMAND_BODY = 4096
 HUB_STOP_SECONDS = 3.0
+# Changes are coalesced into at most one board update per this many seconds:
+# with deltas an update is cheap, so the wait a change adds can be short.
+LIVE_MIN_INTERVAL = 0.1
 
 
 class AgentCommands(Protocol):
@@ -118,7 +121,12 @@ def create_app(
     )
     builder = SnapshotBuilder(config, redis, clock=clock, variant=variant)
     hub = LiveHub(
-        redis, Keys(config.redis.key_prefix).changes, builder.build, clock=clock, deltas=live_deltas
+        redis,
+        Keys(config.redis.key_prefix).changes,
+        builder.build,
+        clock=clock,
+        deltas=live_deltas,
+        min_interval=LIVE_MIN_INTERVAL,
     )
 
     app = web.Application(
