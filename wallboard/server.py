@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -82,7 +82,8 @@ class _Guarded(asyncio.Protocol):
         self._admitted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's TCP transport is not an asyncio.Transport subclass, but has its API
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         if not self._guard.admit():
             transport.write(_BUSY)
