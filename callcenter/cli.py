@@ -50,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="read the password from standard input instead of prompting")
     export = sub.add_parser("export", help="export statistics")
     export_sub = export.add_subparsers(dest="export_what", required=True, metavar="WHAT")
-    intervals = export_sub.add_parser("intervals", help="interval CSV (DESIGN.md columns)")
+    intervals = export_sub.add_parser("intervals", help="interval CSV (columns: docs/contracts.md)")
     intervals.add_argument("--config", required=True, help="configuration file (TOML)")
     intervals.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
     intervals.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")

@@ -1,7 +1,7 @@
 """Contact-center metrics: the one place they are computed.
 
 Pure functions over per-queue interval counters (see :mod:`acd.store.keys`), with
-the definitions of DESIGN.md. The wallboard, the terminal view and the exports
+the definitions of docs/metrics.md. The wallboard, the terminal view and the exports
 all call these, so a number means the same thing everywhere.
 
 A metric whose denominator is zero ("no calls yet") is ``None``: JSON ``null``
@@ -29,7 +29,7 @@ class ServiceLevelVariant(enum.StrEnum):
     """Which calls the service-level denominator counts (the numerator is always
     calls answered within the target T)."""
 
-    # answered + abandoned after the short-abandon threshold + timed out (DESIGN.md)
+    # answered + abandoned after the short-abandon threshold + timed out (docs/metrics.md)
     DEFAULT = "default"
     # answered calls only (abandons ignored)
     ANSWERED = "answered"

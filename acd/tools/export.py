@@ -1,4 +1,4 @@
-"""`acd export intervals`: the per-queue interval counters as the CSV of DESIGN.md.
+"""`acd export intervals`: the per-queue interval counters as the interval CSV of docs/contracts.md.
 
 Columns: interval_start (ISO 8601 with UTC offset, in the wallboard's time
 zone), interval_seconds, queue, offered, answered, abandoned (all abandons,

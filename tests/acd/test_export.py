@@ -75,7 +75,7 @@ async def test_rows_carry_counters_and_zeros(
     rows = await export_rows(Store(redis_client, RedisConfig(key_prefix=key_prefix)), cfg, request)
     assert len(rows) == 96
     busy = [r for r in rows if r[0] == "2026-11-23T09:15:00+01:00"]
-    # the DESIGN.md columns, then handled, lost, dispositioned, resolved, CSAT, callbacks
+    # the required columns, then handled, lost, dispositioned, resolved, CSAT, callbacks
     assert busy == [["2026-11-23T09:15:00+01:00", "900", "support", "10", "8", "2", "7", "120",
                      "1440.500", "160", "8", "0", "7", "6", "4", "3", "1", "1", "0"]]
     assert rows[0][3:6] == ["0", "0", "0"]

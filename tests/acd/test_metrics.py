@@ -1,4 +1,4 @@
-"""Metric definitions (DESIGN.md) against hand-computed values."""
+"""Metric definitions (docs/metrics.md) against hand-computed values."""
 
 from __future__ import annotations
 
