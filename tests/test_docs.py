@@ -171,9 +171,7 @@ def test_every_key_the_lua_scripts_name_is_documented() -> None:
     lua = "\n".join(v for k, v in vars(scripts).items() if k.isupper() and isinstance(v, str))
     named = set(re.findall(r"P \.\. '([a-z_:]+)'", lua))
     assert named, "the scripts build their keys differently now: update this test"
-    redis_section = section(CONTRACTS, "Redis layout")
     patterns = [code(row[0])[0] for row in table(section(CONTRACTS, "Keys"))]
-    patterns += [code(row[0])[0] for row in table(redis_section.split("named only inside")[1])]
     missing = sorted(n for n in named if not any(p.startswith(n) for p in patterns))
     assert not missing, f"keys the Lua scripts use that docs/contracts.md does not list: {missing}"
 

@@ -17,6 +17,7 @@ Redis Cluster and cluster-mode managed Redis):
 - ``queue:{q}:arrivals``     sorted set of the same call ids, score = arrival epoch
                              (longest wait = now - lowest score)
 - ``queue:{q}:callbacks``    set of the waiting call ids that are callbacks
+- ``ringing``                set of agents holding a reservation (ringing)
 - ``calls:active``           set of call ids alive (waiting, ringing, on call)
 - ``stats:{q}:{epoch}``      hash of interval counters, epoch = interval start (UTC
                              seconds, a multiple of 900); fields:
@@ -83,6 +84,10 @@ class Keys:
 
     def waiting_callbacks(self, queue: str) -> str:
         return f"{self.prefix}queue:{queue}:callbacks"
+
+    @property
+    def ringing(self) -> str:
+        return f"{self.prefix}ringing"
 
     @property
     def active_calls(self) -> str:

@@ -419,6 +419,13 @@ if st == 'waiting' or st == 'ringing' or st == 'on_call' then
   return fail('call_active', {call = id})
 end
 if max_length > 0 and redis.call('ZCARD', wkey) >= max_length then
+  -- refused by a full queue: offered here, and left it (timed out)
+  if hget(k, 'offered_in') ~= queue then
+    count(queue, tonumber(qarrival), 'offered', 1)
+    count(queue, tonumber(qarrival), 'timed_out', 1)
+  end
+  event('call_refused', 'call', id, 'queue', queue, 'why', 'full')
+  changed('call', queue, '')
   return {'full', 0}
 end
 if st == 'done' and hget(k, 'outcome') == 'lost' then

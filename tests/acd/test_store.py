@@ -131,7 +131,8 @@ async def test_abandon_short_abandon_and_full_queue(
     assert (short.outcome, long.outcome) == ("short_abandoned", "abandoned")
     assert (await store.leave("c2", "abandoned", 5, NOW + 41)).outcome == "none"
     stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
-    assert float(stats["offered"]) == 2
+    assert float(stats["offered"]) == 3  # the refused caller was offered too
+    assert float(stats["timed_out"]) == 1
     assert float(stats["abandoned"]) == 2
     assert float(stats["short_abandoned"]) == 1
     assert await store.waiting_count("q") == 0
@@ -222,3 +223,15 @@ async def test_available_idle_time_is_counted_per_interval_for_occupancy(
 
     assert await idle(start) == pytest.approx(30 + 50)  # 800-830, 850-900
     assert await idle(start + 900) == pytest.approx(150)  # 900-1050
+
+
+async def test_a_caller_refused_by_a_full_queue_counts_as_offered_and_timed_out(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = await ready_store(redis_client, key_prefix, 0)
+    assert await store.enqueue("first", "q", arrival=NOW, priority=0, max_length=1, now=NOW,
+                               fields={"owner": "x"}) == 1
+    assert await store.enqueue("second", "q", arrival=NOW, priority=0, max_length=1, now=NOW,
+                               fields={"owner": "x"}) is None
+    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    assert float(stats["offered"]) == 2 and float(stats["timed_out"]) == 1
