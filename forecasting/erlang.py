@@ -292,21 +292,21 @@ def required_agents(
     parts: list[NDArray[np.float64]] = [a_in, h_in, t_in]
     if capped:
         parts.append(occ_in)
+    sl_in = g_in = goal_in = None
     if targets.service_level is not None:
         sl_in = np.asarray(targets.service_level, dtype=np.float64)
-        parts += [sl_in, 1.0 - sl_in, -np.log1p(-sl_in)]
+        g_in, goal_in = 1.0 - sl_in, -np.log1p(-sl_in)
+        parts.append(sl_in)
+    asa_in = None
     if targets.asa_seconds is not None:
-        parts.append(np.asarray(targets.asa_seconds, dtype=np.float64))
-    shape = np.broadcast_shapes(*(x.shape for x in parts))
-    flat = [x.ravel() if x.shape == shape else np.broadcast_to(x, shape).ravel() for x in parts]
-    a, h, t_sec = flat[:3]
-    rest = flat[3:]
-    occ = rest.pop(0) if capped else None
-    sl = g = log_goal = asa = None
-    if targets.service_level is not None:
-        sl, g, log_goal = rest.pop(0), rest.pop(0), rest.pop(0)
-    if targets.asa_seconds is not None:
-        asa = rest.pop(0)
+        asa_in = np.asarray(targets.asa_seconds, dtype=np.float64)
+        parts.append(asa_in)
+    shape = (
+        np.broadcast(*parts).shape
+        if len(parts) <= 32
+        else np.broadcast_shapes(*(x.shape for x in parts))
+    )
+    a, h = _spread(a_in, shape), _spread(h_in, shape)
     result = np.zeros(a.shape, dtype=np.int64)
     if not a.size:
         return result.reshape(shape)
@@ -314,27 +314,44 @@ def required_agents(
     if busy is not None and not busy.size:
         return result.reshape(shape)
 
-    def pick(x: FloatArray) -> FloatArray:
-        return x if busy is None else x[busy]
+    def pick(x: NDArray[np.float64] | None) -> FloatArray | None:
+        if x is None:
+            return None
+        flat = _spread(x, shape)
+        return flat if busy is None else flat[busy]
 
-    ab, hb = pick(a), pick(h)
-    tau = pick(t_sec) / hb
+    ab, hb = a if busy is None else a[busy], h if busy is None else h[busy]
+    tau = _spread(t_in / h_in, shape)
+    if busy is not None:
+        tau = tau[busy]
     lo = np.floor(ab)
     lo += 1.0
+    occ = pick(occ_in) if capped else None
     if occ is not None:
-        lo = np.maximum(lo, occupancy_floor(ab, pick(occ)).astype(np.float64))
-    flat_t = _Flat(None if sl is None else pick(sl), None if asa is None else pick(asa), tau, hb)
-    if sl is not None and asa is None and g is not None and log_goal is not None:
-        n, unsure = _search_service_level(ab, tau, pick(g), pick(log_goal), lo)
+        lo = np.maximum(lo, occupancy_floor(ab, occ).astype(np.float64))
+    if sl_in is not None and asa_in is None:
+        g, goal = pick(g_in), pick(goal_in)
+        assert g is not None and goal is not None  # set with sl_in
+        n, unsure = _search_service_level(ab, tau, g, goal, lo)
         if unsure.size:
-            n[unsure] = _search(ab[unsure], flat_t.take(unsure), lo[unsure])
+            flat_t = _Flat(pick(sl_in), None, tau, hb).take(unsure)
+            n[unsure] = _search(ab[unsure], flat_t, lo[unsure])
         out = n.astype(np.int64)
     else:
-        out = _search(ab, flat_t, lo)
+        out = _search(ab, _Flat(pick(sl_in), pick(asa_in), tau, hb), lo)
     if busy is None:
         return out.reshape(shape)
     result[busy] = out
     return result.reshape(shape)
+
+
+def _spread(x: NDArray[np.float64], shape: tuple[int, ...]) -> FloatArray:
+    """``x`` broadcast to ``shape`` and flattened (a view when it has that shape)."""
+    if x.shape == shape:
+        return x.ravel()
+    out = np.empty(shape)
+    out[...] = x
+    return out.ravel()
 
 
 def _floats_from(name: str, value: ArrayLike, low: float, *, strict: bool) -> FloatArray:

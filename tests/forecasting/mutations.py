@@ -24,7 +24,7 @@ MUTATIONS = [
     (
         "drop the occupancy cap (Erlang C search)",
         "forecasting/erlang.py",
-        "        lo = np.maximum(lo, occupancy_floor(ab, pick(occ)).astype(np.float64))\n",
+        "        lo = np.maximum(lo, occupancy_floor(ab, occ).astype(np.float64))\n",
         "",
     ),
     (

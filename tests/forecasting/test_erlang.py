@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forecasting import erlang as erlang_module
 from forecasting.erlang import (
     Targets,
     asa_seconds,
@@ -221,3 +223,73 @@ def test_array_targets_are_validated() -> None:
         required_agents([1.0, 2.0], 180, Targets(np.array([0.8, 1.0])))
     with pytest.raises(InvalidInput, match="occupancy"):
         required_agents([1.0, 2.0], 180, Targets(0.8, 20, None, np.array([0.9, 0.0])))
+
+
+def _day() -> tuple[np.ndarray, np.ndarray, Targets]:
+    # 6 queues x 40 intervals, 0.3 to 3,000 Erlangs, one target per queue
+    rng = np.random.default_rng(11)
+    traffic = np.exp(rng.uniform(math.log(0.3), math.log(3000.0), (6, 40)))
+    aht = rng.uniform(60.0, 600.0, (6, 1))
+    targets = Targets(
+        np.array([[0.5], [0.7], [0.8], [0.9], [0.95], [0.99]]),
+        np.array([[0.0], [10.0], [20.0], [60.0], [120.0], [600.0]]),
+    )
+    return traffic, aht, targets
+
+
+def _exact(traffic: np.ndarray, aht: np.ndarray, targets: Targets) -> list[int]:
+    sl = np.broadcast_to(np.asarray(targets.service_level, dtype=np.float64), traffic.shape)
+    t = np.broadcast_to(np.asarray(targets.target_seconds, dtype=np.float64), traffic.shape)
+    h = np.broadcast_to(aht, traffic.shape)
+    return [
+        ref.required_agents(float(a), float(hh), float(s), float(tt))
+        for a, hh, s, tt in zip(traffic.ravel(), h.ravel(), sl.ravel(), t.ravel(), strict=True)
+    ]
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Record the number of elements each call of ``forecasting.erlang.<name>`` gets."""
+    sizes: list[int] = []
+    real = getattr(erlang_module, name)
+
+    def spy(*args: Any) -> Any:
+        sizes.append(int(args[1].size if name == "_walk" else args[0].size))
+        return real(*args)
+
+    monkeypatch.setattr(erlang_module, name, spy)
+    return sizes
+
+
+def test_fast_search_decides_without_the_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic, aht, targets = _day()
+    exact_calls = _spy(monkeypatch, "_search")
+    n = required_agents(traffic, aht, targets)
+    assert n.ravel().tolist() == _exact(traffic, aht, targets)
+    assert sum(exact_calls) == 0
+
+
+def test_counts_within_the_error_bound_go_to_the_exact_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A tolerance of 10 makes every count "unsure": all of them must come back
+    # from the exact search, unchanged.
+    traffic, aht, targets = _day()
+    monkeypatch.setattr(erlang_module, "_TOLERANCE", np.full_like(erlang_module._TOLERANCE, 10.0))
+    exact_calls = _spy(monkeypatch, "_search")
+    n = required_agents(traffic, aht, targets)
+    assert sum(exact_calls) == traffic.size
+    assert n.ravel().tolist() == _exact(traffic, aht, targets)
+
+
+@pytest.mark.parametrize("slope", [40.0, -6.0])
+def test_a_guess_off_by_several_agents_is_walked_to_the_answer(
+    monkeypatch: pytest.MonkeyPatch, slope: float
+) -> None:
+    # A steep slope puts the guess below the answer (walk up), a negative one
+    # above it (walk down); a walk longer than _WALK_STEPS is left to the exact search.
+    traffic, aht, targets = _day()
+    monkeypatch.setattr(erlang_module, "_HW_SLOPE", slope)
+    walked = _spy(monkeypatch, "_walk")
+    n = required_agents(traffic, aht, targets)
+    assert sum(walked) > traffic.size / 2
+    assert n.ravel().tolist() == _exact(traffic, aht, targets)
