@@ -12,7 +12,9 @@ Each viewer count runs twice in the same process tree: the server sending
 every viewer the full snapshot on every update (``full``, the behaviour
 before deltas) and sending numbered deltas (``delta``, today's). Viewers
 check the delta numbers and ask for a full snapshot on a gap, as the page does
-(column ``gaps``).
+(column ``gaps``). Column ``srv p95`` is the server's share: from a change to
+the moment its update had been written to every socket (the server logs it),
+without the viewers' own processing, which shares the same CPUs.
 
     .venv/bin/python bench/wallboard.py [--viewers 10,100,1000] [--seconds 10] [--rate 20]
         [--queues 12] [--agents 200] [--modes full,delta]
@@ -31,6 +33,7 @@ import os
 import random
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -105,13 +108,20 @@ async def serve(redis_url: str, port: int, deltas: bool, min_interval: float | N
 
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     app = create_app(bench_config(), redis, live_deltas=deltas)
+    hub = app[wallboard_app.HUB_KEY]
+    hub.fanout_log = []
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("READY", flush=True)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        # When each update had been written to every socket: the server's
+        # share of the latency, without the viewers' own processing.
+        print(json.dumps(hub.fanout_log), flush=True)
         await runner.cleanup()
         await redis.aclose()
 
@@ -295,6 +305,18 @@ def latencies(changes: list[float], viewer: Viewer) -> list[float]:
     return out
 
 
+def server_latencies(changes: list[float], fanout: list[tuple[float, float]]) -> list[float]:
+    """Per change: the first completed fan-out whose last_change_at covers it."""
+    fanout = sorted(fanout)
+    covered = [lc for lc, _ in fanout]
+    out = []
+    for at in changes:
+        i = bisect_left(covered, at)
+        if i < len(fanout):
+            out.append(min(done for _, done in fanout[i:i + 3]) - at)
+    return out
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -310,7 +332,7 @@ async def run_round(
     seconds: float,
     rate: float,
     mode: str,
-) -> dict[str, float | int | str]:
+) -> tuple[dict[str, float | int | str], list[float]]:
     acd = FakeAcd(redis)
     stop = asyncio.Event()
     states = [Viewer() for _ in range(viewers)]
@@ -366,7 +388,7 @@ async def run_round(
         "rss_mb": rss / 1e6,
         "kb_per_msg": sum(v.bytes for v in states) / max(1, sum(v.messages for v in states)) / 1e3,
         "error": next((v.error for v in states if v.error), ""),
-    }
+    }, changes
 
 
 def free_port() -> int:
@@ -413,10 +435,13 @@ async def bench(
                     try:
                         url = f"ws://127.0.0.1:{port}/ws"
                         server = psutil.Process(proc.pid)
-                        rows.append(await run_round(url, redis, server, n, seconds, rate, mode))
+                        row, changes = await run_round(url, redis, server, n, seconds, rate, mode)
                     finally:
                         proc.terminate()
-                        proc.wait(10)
+                        out, _ = proc.communicate(timeout=15)
+                    fanout = [tuple(x) for x in json.loads(out.strip().splitlines()[-1])]
+                    row["server_p95_ms"] = pct(server_latencies(changes, fanout), 0.95) * 1000
+                    rows.append(row)
         finally:
             await redis.aclose()
     print(
@@ -427,7 +452,8 @@ async def bench(
     print(
         f"{'mode':>5} {'viewers':>7} {'failed':>6} {'gaps':>4} {'changes':>7} {'upd/s':>6} "
         f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'KB/msg':>7} "
-        f"{'viewers CPU %':>13} {'load':>5}   before deltas: p50 / p95 ms, CPU %, KB/msg"
+        f"{'viewers CPU %':>13} {'load':>5} {'srv p95':>7}"
+        "   before deltas: p50 / p95 ms, CPU %, KB/msg"
     )
     ok: bool | None = None
     for r in rows:
@@ -435,7 +461,7 @@ async def bench(
             f"{r['mode']:>5} {r['viewers']:>7} {r['failed']:>6} {r['gaps']:>4} {r['changes']:>7} "
             f"{r['updates_per_s']:>6.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
             f"{r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} {r['rss_mb']:>7.1f} {r['kb_per_msg']:>7.2f} "
-            f"{r['viewers_cpu_pct']:>13.1f} {r['load']:>5.2f}"
+            f"{r['viewers_cpu_pct']:>13.1f} {r['load']:>5.2f} {r['server_p95_ms']:>7.1f}"
             + (
                 "   {:.0f} / {:.0f}, {:.1f}, {:.0f}".format(*PREVIOUS[int(r["viewers"])])
                 if r["viewers"] in PREVIOUS and r["mode"] == "delta"

@@ -132,6 +132,9 @@ class LiveHub:
         self.store_ok = True
         self.dropped_slow_clients = 0
         self.resyncs = 0  # full snapshots sent because a viewer asked
+        # When a list: (last_change_at, clock) once each update has been handed
+        # to every socket (bench/wallboard.py reads it; None costs nothing).
+        self.fanout_log: list[tuple[float, float]] | None = None
 
     @property
     def last_change_at(self) -> float | None:
@@ -292,6 +295,8 @@ class LiveHub:
         for client in list(self._clients):
             if client.key == key:
                 self._offer(client, built)
+        if self.fanout_log is not None and self._last_change_at is not None:
+            self.fanout_log.append((self._last_change_at, self._clock()))
         return built
 
     def _encode(self, snapshot: JsonObject, previous: _Built | None, at: float) -> _Built:
