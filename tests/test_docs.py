@@ -9,7 +9,6 @@ import argparse
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -25,6 +24,7 @@ from acd.store.store import Store
 from acd.tools.export import COLUMNS, EXTRA_COLUMNS
 from callcenter.cli import _build_parser
 from forecasting.history import CSV_COLUMNS
+from tests.redis_reads import hash_of, stream_entries
 from wallboard.app import create_app
 from wallboard.snapshot import SnapshotBuilder
 
@@ -261,18 +261,17 @@ async def test_every_field_and_event_the_scripts_write_is_documented(
     documented_agent = _hash_fields("Agent hash")
     documented_call = _hash_fields("Call hash")
     for agent_id in ("a0", "a1"):
-        written = set(await redis_client.hgetall(store.keys.agent(agent_id)))
+        written = set(await hash_of(redis_client, store.keys.agent(agent_id)))
         assert written <= documented_agent, written - documented_agent
     for call_id in ("c1", "c2", "c3"):
-        written = set(await redis_client.hgetall(store.keys.call(call_id)))
+        written = set(await hash_of(redis_client, store.keys.call(call_id)))
         assert written <= documented_call, written - documented_call
 
     events = {
         code(row[0])[0]: set(code(row[1])) for row in table(section(CONTRACTS, "Event stream"))
     }
     seen: set[str] = set()
-    stream = cast(list[tuple[str, dict[str, str]]], await redis_client.xrange(store.keys.events))
-    for _, entry in stream:
+    for entry in await stream_entries(redis_client, store.keys.events):
         kind = entry["type"]
         seen.add(kind)
         assert kind in events, f"stream entry type {kind!r} is not documented"

@@ -20,9 +20,11 @@ from acd.core.settings import AgentConfig, AmiConfig, Config, QueueConfig, Redis
 from acd.presence import AMI_EVENT_FILTERS
 from acd.service import AcdService
 from acd.store.client import close, connect
+from acd.store.store import Store
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
 from telephony.fake import FakeAsterisk
+from tests.redis_reads import stats_totals
 
 SECRET = "test-secret"
 
@@ -81,7 +83,7 @@ class Center:
         return self.acds[0]
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         return self.acd.service.store
 
     async def start_acd(self, *, lease: float = 3.0, with_ami: bool = True) -> Acd:
@@ -112,16 +114,11 @@ class Center:
     async def agent_state(self, agent_id: str) -> AgentState:
         view = await self.store.agent(agent_id)
         assert view is not None
-        return view.state  # type: ignore[no-any-return]
+        return view.state
 
     async def stats(self, queue: str) -> dict[str, float]:
         """Today's counters for a queue, summed over intervals."""
-        keys = self.store.keys
-        total: dict[str, float] = {}
-        for epoch in await self.acd.redis.zrange(keys.stats_index(queue), 0, -1):
-            for k, v in (await self.acd.redis.hgetall(keys.stats(queue, int(epoch)))).items():
-                total[k] = total.get(k, 0.0) + float(v)
-        return total
+        return await stats_totals(self.acd.redis, self.store.keys, queue)
 
     async def close(self) -> None:
         # Bounded: a clean-up that hangs must fail the test run, not stall it.

@@ -11,6 +11,7 @@ from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.models import AgentState
 from acd.core.settings import AgentConfig, RedisConfig
 from acd.store.store import Store
+from tests.redis_reads import hash_of
 
 NOW = 1_800_000_000.0
 BUSY = (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
@@ -61,7 +62,7 @@ async def test_the_redis_script_applies_exactly_the_table(
             result = await store.agent_command(aid, command.value, NOW, "lunch")
             assert result.status is rule.status, (state, command, pending)
             assert result.state is (rule.to or state), (state, command, pending)
-            stored = await redis_client.hgetall(store.keys.agent(aid))
+            stored = await hash_of(redis_client, store.keys.agent(aid))
             assert stored["state"] == (rule.to or state).value
             if rule.status is Status.PENDING:
                 assert stored["pending"] == command.value

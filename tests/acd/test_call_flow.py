@@ -88,6 +88,7 @@ async def test_no_answer_then_answered_by_another_agent(center_factory: CenterFa
     assert call.dial_attempts == [("1001", "NOANSWER"), ("1002", "ANSWER")]
     assert call.outcome == "answered"
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.missed == 1 and view.state is AgentState.AVAILABLE
     stats = await c.stats("support")
     assert stats["offered"] == 1 and stats["answered"] == 1
@@ -179,6 +180,7 @@ async def test_paused_agent_gets_no_call_until_unpaused(center_factory: CenterFa
     await asyncio.sleep(0.3)
     assert call.dial_attempts == []
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.state is AgentState.PAUSED and view.pause_reason == "Lunch"
     await c.acd.service.commands.unpause("1001")
     await call.wait_done(10)
@@ -192,6 +194,7 @@ async def test_auto_pause_after_missed_rings(center_factory: CenterFactory) -> N
     call = await c.fake.place_call(patience=6)
     await eventually(lambda: _state_is(c, "1001", AgentState.PAUSED), 8, "auto-pause")
     view = await c.store.agent("1001")
+    assert view is not None
     assert "2 missed" in view.pause_reason
     assert [s for _, s in call.dial_attempts] == ["NOANSWER", "NOANSWER"]
     await call.hangup()
@@ -285,11 +288,13 @@ async def test_feature_codes_login_pause_logout(center_factory: CenterFactory) -
     pause = await c.fake.place_call("agent/pause?agent=1001&reason=Coffee")
     await pause.wait_done(5)
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.state is AgentState.PAUSED and view.pause_reason == "Coffee"
     await c.acd.service.commands.unpause("1001")
     coded = await c.fake.place_call("agent/pause?endpoint=1001&reason=2")  # *432 from 1001
     await coded.wait_done(5)
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.state is AgentState.PAUSED and view.pause_reason == "Lunch"
     logout = await c.fake.place_call("agent/logout?agent=1001")
     await logout.wait_done(5)
@@ -359,6 +364,7 @@ async def test_phone_unregistering_during_a_call(center_factory: CenterFactory) 
     await first.wait_done(10)
     assert first.outcome == "answered"  # the conversation itself is not cut
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.state is AgentState.AVAILABLE and not view.reachable
     await c.login("1002")
     second = await c.fake.place_call(caller_id="second")
@@ -377,6 +383,7 @@ async def test_unreachable_phone_on_dial_is_not_a_miss(center_factory: CenterFac
     await call.wait_done(10)
     assert call.dial_attempts == [("1001", "CHANUNAVAIL"), ("1002", "ANSWER")]
     view = await c.store.agent("1001")
+    assert view is not None
     assert view.state is AgentState.AVAILABLE  # not auto-paused: the phone failed
     assert view.missed == 0 and not view.reachable
     # the phone registers again: offered calls again

@@ -15,6 +15,7 @@ from acd.core.models import AgentState
 from acd.core.settings import CallbackConfig
 from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
+from tests.redis_reads import stream_entries
 
 CALLBACK = CallbackConfig(enabled=True, offer_after_seconds=0, attempts=2, retry_seconds=1,
                           ring_seconds=1)
@@ -167,8 +168,8 @@ async def test_disposition_and_note_end_the_wrap_up_and_join_the_history(
     earlier = [h for h in history if h["id"] == call_id]
     assert [(h["disposition"], h["disposition_by"]) for h in earlier] == [("resolved", "sup1")]
     store = acd.service.store
-    events = await store.redis.xrange(store.keys.events)
-    assert any(f.get("type") == "disposition" and f.get("by") == "sup1" for _, f in events)
+    events = await stream_entries(store.redis, store.keys.events)
+    assert any(f.get("type") == "disposition" and f.get("by") == "sup1" for f in events)
 
 
 async def test_post_call_survey_answered_and_skipped(

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -268,7 +268,8 @@ class _HangUpWins(socket.SocketIO):
     flushes after writing, and its reader closes the file on the server's
     hang-up, so the flush raised "I/O operation on closed file"."""
 
-    def __init__(self, sock: socket.socket, mode: str) -> None:
+    def __init__(self, sock: socket.socket,
+                 mode: Literal["r", "w", "rw", "rb", "wb", "rwb"]) -> None:
         super().__init__(sock, mode)
         self.closed_by_reader = threading.Event()
 

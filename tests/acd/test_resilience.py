@@ -12,6 +12,7 @@ import pytest
 from acd.core.models import AgentState
 from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
+from tests.redis_reads import stream_entries
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ async def test_two_acd_instances_share_the_load_without_double_booking(
     stats = await c.stats("support")
     assert stats["offered"] == 300 and stats["answered"] == 300
     # both processes owned calls, and offers crossed between them
-    owners = {f["owner"] for _, f in await first.redis.xrange(c.store.keys.events)
+    owners = {f["owner"] for f in await stream_entries(first.redis, c.store.keys.events)
               if f.get("type") == "contact"}
     assert owners == {first.service.instance_id, second.service.instance_id}
 
@@ -76,11 +77,12 @@ async def test_acd_restart_mid_call_loses_nothing(
     assert new.service.instance_id != old.service.instance_id
     # the paused agent stays paused with its reason; wrap-up still ends
     view = await new.service.store.agent("1002")
+    assert view is not None
     assert view.state is AgentState.PAUSED and view.pause_reason == "Lunch"
     await eventually(lambda: _state(c, "1003", AgentState.AVAILABLE), 5, "wrap-up ended")
     # the dead process's waiting call is recorded as lost, not left waiting
     await eventually(lambda: _waiting(c, 0), 5, "lost call removed")
-    records = [f for _, f in await new.redis.xrange(c.store.keys.events)
+    records = [f for f in await stream_entries(new.redis, c.store.keys.events)
                if f.get("type") == "contact"]
     outcomes = {f["caller_id"]: f["outcome"] for f in records}
     assert outcomes.get("waiting") == "lost"
@@ -153,6 +155,7 @@ async def test_redis_restart_keeps_state_and_calls_flow_again(centers: list[Cent
         await asyncio.to_thread(server.start)
 
         view = await c.store.agent("1002")
+        assert view is not None
         assert view.state is AgentState.PAUSED and view.pause_reason == "Training"
         assert (await c.stats("support"))["answered"] == 1
         after = await c.fake.place_call(caller_id="after")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from acd.core.models import AgentState
 from acd.store.embedded import EmbeddedRedis
 from tests.acd.center import Center, agent, build_center, eventually, queue
+from tests.redis_reads import stream_entries
 
 STUCK_STATES = (AgentState.RINGING, AgentState.ON_CALL)
 
@@ -29,11 +30,11 @@ async def centers() -> AsyncIterator[list[Center]]:
 
 
 @pytest.fixture
-def private_redis() -> AsyncIterator[EmbeddedRedis]:
+def private_redis() -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis()
     server.start()
     try:
-        yield server  # type: ignore[misc]
+        yield server
     finally:
         server.cleanup()
 
@@ -382,9 +383,9 @@ async def test_a_reservation_whose_lease_runs_out_is_released(
 
 
 async def _expired(c: Center, agent_id: str, call_id: str) -> bool:
-    events = await c.store.redis.xrange(c.store.keys.events)
+    events = await stream_entries(c.store.redis, c.store.keys.events)
     return any(f.get("type") == "reservation_expired" and f.get("agent") == agent_id
-               and f.get("call") == call_id for _, f in events)
+               and f.get("call") == call_id for f in events)
 
 
 async def test_waiting_entries_without_a_waiting_call_are_pruned(

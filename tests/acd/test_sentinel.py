@@ -55,8 +55,9 @@ class Sentinel:
     def primary_port(self) -> int:
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
         try:
-            host_port = client.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
-            return int(host_port[1])
+            address = client.sentinel_get_master_addr_by_name(MASTER, return_responses=True)
+            assert isinstance(address, tuple), f"the sentinel does not know {MASTER}: {address!r}"
+            return address[1]
         finally:
             client.close()
 
@@ -107,7 +108,7 @@ async def test_primary_killed_the_promoted_replica_takes_over(
         await eventually(lambda: _handled(c, 1), 5, "first call counted")
         # make sure the replica has it all before the primary dies
         sync = redis.Redis(host="127.0.0.1", port=primary.port)
-        sync.execute_command("WAIT", 1, 2000)
+        sync.wait(1, 2000)
         sync.close()
 
         primary.kill()

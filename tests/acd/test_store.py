@@ -14,6 +14,7 @@ from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.dispatcher import Dispatcher
 from acd.store.embedded import EmbeddedRedis
 from acd.store.store import Store
+from tests.redis_reads import hash_field, hash_of, stream_entries
 
 NOW = 1_800_000_000.0
 
@@ -83,7 +84,7 @@ async def test_answer_finish_wrap_up_counts_once(
     assert await store.wrap_up_expired("a0", NOW + 100)
     agent = await store.agent("a0")
     assert agent is not None and agent.state.value == "available" and agent.calls == 1
-    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    stats = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
     assert float(stats["offered"]) == 1
     assert float(stats["answered"]) == 1
     assert "answered_within_target" not in stats  # waited 30 s > target 20 s
@@ -92,8 +93,8 @@ async def test_answer_finish_wrap_up_counts_once(
     assert float(stats["handle_seconds"]) == 70
     assert float(stats["handled"]) == 1
     assert float(stats["wait_le_30"]) == 1
-    records = await redis_client.xrange(store.keys.events)
-    contacts = [f for _, f in records if f["type"] == "contact"]
+    records = await stream_entries(redis_client, store.keys.events)
+    contacts = [f for f in records if f["type"] == "contact"]
     assert len(contacts) == 1 and contacts[0]["caller_id"] == "555"
     assert contacts[0]["outcome"] == "answered"
 
@@ -130,7 +131,7 @@ async def test_abandon_short_abandon_and_full_queue(
     long = await store.leave("c2", "abandoned", 5, NOW + 40)
     assert (short.outcome, long.outcome) == ("short_abandoned", "abandoned")
     assert (await store.leave("c2", "abandoned", 5, NOW + 41)).outcome == "none"
-    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    stats = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
     assert float(stats["offered"]) == 3  # the refused caller was offered too
     assert float(stats["timed_out"]) == 1
     assert float(stats["abandoned"]) == 2
@@ -218,7 +219,7 @@ async def test_available_idle_time_is_counted_per_interval_for_occupancy(
     assert await store.claim("c", "a0", t0 + 250)
 
     async def idle(interval: int) -> float:
-        raw = await redis_client.hget(store.keys.stats("q", interval), "idle_seconds")
+        raw = await hash_field(redis_client, store.keys.stats("q", interval), "idle_seconds")
         return float(raw or 0)
 
     assert await idle(start) == pytest.approx(30 + 50)  # 800-830, 850-900
@@ -233,5 +234,5 @@ async def test_a_caller_refused_by_a_full_queue_counts_as_offered_and_timed_out(
                                fields={"owner": "x"}) == 1
     assert await store.enqueue("second", "q", arrival=NOW, priority=0, max_length=1, now=NOW,
                                fields={"owner": "x"}) is None
-    stats = await redis_client.hgetall(store.keys.stats("q", interval_start(NOW)))
+    stats = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
     assert float(stats["offered"]) == 2 and float(stats["timed_out"]) == 1

@@ -23,6 +23,7 @@ from acd.store.embedded import EmbeddedRedis, free_port
 from acd.store.store import Store
 from telephony.fake import FakeAsterisk
 from tests.acd.center import eventually
+from tests.redis_reads import stats_totals, stream_entries
 
 SECRET = "fault-secret"
 AGENTS = ("1001", "1002")
@@ -140,11 +141,7 @@ async def _start(world: dict[str, object], name: str, ring_timeout: int = 10) ->
 
 
 async def _stats(store: Store) -> dict[str, float]:
-    total: dict[str, float] = {}
-    for epoch in await store.redis.zrange(store.keys.stats_index("support"), 0, -1):
-        for k, v in (await store.redis.hgetall(store.keys.stats("support", int(epoch)))).items():
-            total[k] = total.get(k, 0.0) + float(v)
-    return total
+    return await stats_totals(store.redis, store.keys, "support")
 
 
 async def _state_is(store: Store, agent_id: str, *states: AgentState) -> bool:
@@ -216,7 +213,7 @@ async def test_one_of_two_acd_processes_killed_mid_ring_frees_its_agent(
     assert ringing.fell_back  # no answer, socket gone: the dialplan's fallback queue
     await eventually(lambda: _state_is(store, "1001", AgentState.AVAILABLE), 15,
                      "agent freed by the survivor")
-    reaped = [f for _, f in await store.redis.xrange(store.keys.events)
+    reaped = [f for f in await stream_entries(store.redis, store.keys.events)
               if f.get("type") == "instance_reaped"]
     assert len(reaped) == 1
     fake.agents["1001"].ring_delay = 0.05

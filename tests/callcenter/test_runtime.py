@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -27,10 +27,10 @@ TOKEN = "api-token-for-tests"
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> AsyncIterator[EmbeddedRedis]:
+def redis_server() -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis()
     server.start()
-    yield server  # type: ignore[misc]
+    yield server
     server.cleanup()
 
 
