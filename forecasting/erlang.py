@@ -543,12 +543,15 @@ def _exp_neg(x: FloatArray, out: FloatArray) -> FloatArray:
     """
     far = x > _EXP32_TOP if x.size and float(x.max()) > _EXP32_TOP else None
     far_x = None if far is None else x[far]
+    # (no mixed float32/float64 ufuncs: numpy runs those through slow casting loops)
     hi = x.astype(np.float32)
-    lo = np.subtract(x, hi)
+    lo = hi.astype(np.float64)
+    np.subtract(x, lo, out=lo)
     np.negative(hi, out=hi)
     np.exp(hi, out=hi)
     np.subtract(1.0, lo, out=lo)
-    np.multiply(hi, lo, out=out)
+    out[...] = hi
+    out *= lo
     if far is not None and far_x is not None:
         out[far] = np.exp(-far_x)
     return out

@@ -25,6 +25,18 @@ MUTATIONS = [
         "drop the occupancy cap (Erlang C search)",
         "forecasting/erlang.py",
         "        lo = np.maximum(lo, occupancy_floor(ab, occ).astype(np.float64))\n",
+        "        pass\n",
+    ),
+    (
+        "fast Erlang C search decides inside its error margin",
+        "forecasting/erlang.py",
+        "    lower = np.subtract(1.0, tol, out=work[14])\n",
+        "    tol *= 0.0\n    lower = np.subtract(1.0, tol, out=work[14])\n",
+    ),
+    (
+        "uniform expansion without its c_1 term",
+        "forecasting/gamma_terms.py",
+        "        c += c1\n",
         "",
     ),
     (

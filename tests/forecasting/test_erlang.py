@@ -293,3 +293,24 @@ def test_a_guess_off_by_several_agents_is_walked_to_the_answer(
     n = required_agents(traffic, aht, targets)
     assert sum(walked) > traffic.size / 2
     assert n.ravel().tolist() == _exact(traffic, aht, targets)
+
+
+def test_near_ties_are_decided_exactly() -> None:
+    # Targets a hair (1e-9) above and below the exact service level of some
+    # count: the fast path's own error (single-precision exponentials, the
+    # truncated expansion) is far larger, so only its margin test keeps these
+    # right.
+    rng = np.random.default_rng(5)
+    a = np.exp(rng.uniform(math.log(0.5), math.log(3000.0), 12))
+    aht, target = 240.0, 20.0
+    traffic, levels = [], []
+    for x in a:
+        n = int(x) + 1 + int(rng.integers(0, 3))
+        exact = float(ref.service_level(n, float(x), aht, target))
+        traffic += [x, x]
+        levels += [exact - 1e-9, exact + 1e-9]
+    got = required_agents(np.array(traffic), aht, Targets(np.array(levels), target))
+    want = [
+        ref.required_agents(float(x), aht, s, target) for x, s in zip(traffic, levels, strict=True)
+    ]
+    assert got.tolist() == want
