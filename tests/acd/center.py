@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -178,12 +179,14 @@ def agent(aid: str, queues: dict[str, int] | None = None,
                        skills=skills or {})
 
 
-def queue(name: str = "support", **kw: object) -> QueueConfig:
-    defaults: dict[str, object] = {
+def queue(name: str = "support", **kw: Any) -> QueueConfig:
+    """A queue with quick test timings; ``kw`` overrides any QueueConfig field
+    (a misspelt one fails: dataclasses.replace raises TypeError)."""
+    defaults: dict[str, Any] = {
         "wrap_up_seconds": 0,
         "ring_timeout_seconds": 1,
         "announce_period_seconds": 0,
         "short_abandon_seconds": 0,
     }
     defaults.update(kw)
-    return dataclasses.replace(QueueConfig(name=name), **defaults)  # type: ignore[arg-type]
+    return dataclasses.replace(QueueConfig(name=name), **defaults)

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 import pytest
 
 from acd.core.models import AgentState
 from acd.core.settings import AgentConfig, BusinessHours, QueueConfig
 from acd.store.embedded import EmbeddedRedis
+from telephony.fake import AgentBehaviour
 from tests.acd.center import Center, agent, build_center, eventually, queue
 
-CenterFactory = Callable[..., Awaitable[Center]]
+
+class CenterFactory(Protocol):
+    """Builds a center with its ACD started; closed at the end of the test."""
+
+    async def __call__(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig], *,
+                       behaviours: dict[str, str] | None = None,
+                       talk_seconds: float = 0.3) -> Center: ...
 
 
 @pytest.fixture
@@ -24,9 +32,11 @@ async def center_factory(
 ) -> AsyncIterator[CenterFactory]:
     centers: list[Center] = []
 
-    async def make(queues: Sequence[QueueConfig], agents: Sequence[AgentConfig],
-                   **kw: object) -> Center:
-        c = await build_center(redis_server.url, key_prefix, queues, agents, **kw)  # type: ignore[arg-type]
+    async def make(queues: Sequence[QueueConfig], agents: Sequence[AgentConfig], *,
+                   behaviours: dict[str, str] | None = None,
+                   talk_seconds: float = 0.3) -> Center:
+        c = await build_center(redis_server.url, key_prefix, queues, agents,
+                               behaviours=behaviours, talk_seconds=talk_seconds)
         centers.append(c)
         await c.start_acd()
         return c
@@ -387,7 +397,7 @@ async def test_unreachable_phone_on_dial_is_not_a_miss(center_factory: CenterFac
     assert view.state is AgentState.AVAILABLE  # not auto-paused: the phone failed
     assert view.missed == 0 and not view.reachable
     # the phone registers again: offered calls again
-    c.fake.agents["1001"].behaviour = "answer"  # type: ignore[assignment]
+    c.fake.agents["1001"].behaviour = AgentBehaviour.ANSWER
     await c.fake.unregister("1001")
     await c.fake.register("1001")
     await eventually(lambda: _reachable(c, "1001"), 5, "presence back")

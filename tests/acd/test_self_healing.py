@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import pytest
 
 from acd.core.models import AgentState
 from acd.store.embedded import EmbeddedRedis
-from tests.acd.center import Center, agent, build_center, eventually, queue
+from tests.acd.center import Acd, Center, agent, build_center, eventually, queue
 from tests.redis_reads import stream_entries
 
 STUCK_STATES = (AgentState.RINGING, AgentState.ON_CALL)
@@ -131,8 +131,8 @@ async def test_redis_back_empty_is_detected_agents_recreated_and_callers_requeue
     assert holding.outcome == "answered" and not holding.fell_back
 
 
-async def _reset_noticed(health: object) -> bool:
-    return "redis_reset" in dict(health)  # type: ignore[call-overload]
+async def _reset_noticed(health: Mapping[str, str]) -> bool:
+    return "redis_reset" in health
 
 
 async def test_a_failing_handler_leaves_no_phantom_call(
@@ -354,8 +354,8 @@ async def test_a_redis_outage_longer_than_the_lease_reaps_no_healthy_peer(
     assert stats.get("lost", 0) == 0 and stats["answered"] == 1
 
 
-async def _redis_up(*acds: object) -> bool:
-    return all(not a.service.degraded.is_down("redis") for a in acds)  # type: ignore[attr-defined]
+async def _redis_up(*acds: Acd) -> bool:
+    return all(not a.service.degraded.is_down("redis") for a in acds)
 
 
 async def test_a_reservation_whose_lease_runs_out_is_released(

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -156,11 +157,11 @@ async def test_killed_acd_process_its_callers_fall_back_its_conversations_stay_f
     assert isinstance(fake, FakeAsterisk) and isinstance(store, Store)
     first = await _start(world, "first")
     for aid in AGENTS:
-        await eventually(lambda a=aid: _known(store, a), 10, "agents created")  # type: ignore[misc]
+        await eventually(partial(_known, store, aid), 10, "agents created")
         await store.agent_command(aid, "login", time.time())
     talking = [await fake.place_call(caller_id=f"talk{i}") for i in range(2)]
     for aid in AGENTS:
-        await eventually(lambda a=aid: _state_is(store, a, AgentState.ON_CALL), 10,  # type: ignore[misc]
+        await eventually(partial(_state_is, store, aid, AgentState.ON_CALL), 10,
                          f"agent {aid} on call")
     waiting = await fake.place_call(caller_id="waiting", patience=30)
     await eventually(lambda: _waiting_count(store, 1), 10, "a caller on hold")
@@ -177,7 +178,7 @@ async def test_killed_acd_process_its_callers_fall_back_its_conversations_stay_f
     await asyncio.gather(*(call.wait_done(10) for call in talking))
     assert [c.fell_back for c in talking] == [False, False]  # answered calls are final
     for aid in AGENTS:
-        await eventually(lambda a=aid: _state_is(store, a, AgentState.AVAILABLE), 15,  # type: ignore[misc]
+        await eventually(partial(_state_is, store, aid, AgentState.AVAILABLE), 15,
                          f"agent {aid} freed")
     await eventually(lambda: _stat_is(store, "handled", 2), 10, "both conversations counted")
     stats = await _stats(store)
@@ -202,7 +203,7 @@ async def test_one_of_two_acd_processes_killed_mid_ring_frees_its_agent(
     fake.agents["1002"].talk_seconds = 0.2  # may take the caller in the fallback queue
     doomed = await _start(world, "doomed", ring_timeout=2)
     for aid in AGENTS:
-        await eventually(lambda a=aid: _known(store, a), 10, "agents created")  # type: ignore[misc]
+        await eventually(partial(_known, store, aid), 10, "agents created")
     await store.agent_command("1001", "login", time.time())
     ringing = await fake.place_call(caller_id="rings", patience=5)
     await eventually(lambda: _state_is(store, "1001", AgentState.RINGING), 10, "ringing")
@@ -250,7 +251,7 @@ async def test_killed_between_dial_and_answer_the_conversation_is_counted_answer
     fake.agents["1001"].ring_delay = 1.0  # answered after the ACD is gone
     first = await _start(world, "first")
     for aid in AGENTS:
-        await eventually(lambda a=aid: _known(store, a), 10, "agents created")  # type: ignore[misc]
+        await eventually(partial(_known, store, aid), 10, "agents created")
     await store.agent_command("1001", "login", time.time())
     talking = await fake.place_call(caller_id="late-answer")
     await eventually(lambda: _rang(fake, "1001"), 10, "the phone ringing")

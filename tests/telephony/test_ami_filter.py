@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from acd.presence import AMI_EVENT_FILTERS
-from telephony.ami_client import AmiClient
+from telephony.ami_client import AmiClient, EventCallback
 from telephony.ami_codec import AmiMessage
 from telephony.fake import FakeAsterisk
 
@@ -19,13 +19,13 @@ async def test_filtered_client_gets_only_the_events_it_asked_for() -> None:
                              event_filters=AMI_EVENT_FILTERS)
         unfiltered = AmiClient("127.0.0.1", fake.ami_port, "acd", "s")
 
-        def record(into: list[str]) -> object:
+        def record(into: list[str]) -> EventCallback:
             def callback(msg: AmiMessage) -> None:
                 into.append(msg.event or "")
             return callback
 
-        filtered.on_event(None, record(seen_filtered))  # type: ignore[arg-type]
-        unfiltered.on_event(None, record(seen_all))  # type: ignore[arg-type]
+        filtered.on_event(None, record(seen_filtered))
+        unfiltered.on_event(None, record(seen_all))
         async with filtered, unfiltered:
             await fake.register("1001")
             fake.emit("Newchannel", [("Channel", "PJSIP/x-1")])
