@@ -4,7 +4,6 @@ experiences (the commands Asterisk received, in order) and on the statistics."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
@@ -91,7 +90,7 @@ async def test_no_answer_then_answered_by_another_agent(center_factory: CenterFa
                              [agent("1001"), agent("1002")],
                              behaviours={"1001": "no_answer"})
     await c.login("1001")  # logged in first: longest idle
-    await asyncio.sleep(0.05)
+    c.advance(1.0)
     await c.login("1002")
     call = await c.fake.place_call(caller_id="5550002")
     await call.wait_done(10)
@@ -161,7 +160,15 @@ async def test_full_queue_is_handled_like_max_wait(center_factory: CenterFactory
 
 
 async def _waiting(c: Center, n: int) -> bool:
-    return await c.store.waiting_count("support") == n
+    return await _waiting_in(c, "support", n)
+
+
+async def _waiting_in(c: Center, queue_name: str, n: int) -> bool:
+    return await c.store.waiting_count(queue_name) == n
+
+
+async def _agent_busy(c: Center, agent_id: str) -> bool:
+    return await c.agent_state(agent_id) in (AgentState.RINGING, AgentState.ON_CALL)
 
 
 async def test_closed_hours_plays_message_and_hangs_up(center_factory: CenterFactory) -> None:
@@ -187,7 +194,7 @@ async def test_paused_agent_gets_no_call_until_unpaused(center_factory: CenterFa
     await c.acd.service.commands.pause("1001", "Lunch")
     call = await c.fake.place_call()
     await eventually(lambda: _waiting(c, 1), 5, "caller queued")
-    await asyncio.sleep(0.3)
+    assert await c.acd.service.dispatcher.sweep() == 0  # nothing to match while paused
     assert call.dial_attempts == []
     view = await c.store.agent("1001")
     assert view is not None
@@ -216,7 +223,7 @@ async def test_wrap_up_holds_next_call(center_factory: CenterFactory) -> None:
     c = await center_factory([queue(wrap_up_seconds=1)], [agent("1001")], talk_seconds=0.2)
     await c.login("1001")
     first = await c.fake.place_call(caller_id="1")
-    await asyncio.sleep(0.05)
+    await eventually(lambda: _agent_busy(c, "1001"), 5, "the first call reached the agent")
     second = await c.fake.place_call(caller_id="2")
     await first.wait_done(10)
     await second.wait_done(10)
@@ -231,9 +238,11 @@ async def test_priority_callers_first(center_factory: CenterFactory) -> None:
     await c.login("1001")
     await c.acd.service.commands.pause("1001", "Meeting")
     normal1 = await c.fake.place_call(caller_id="n1")
-    await asyncio.sleep(0.05)
+    await eventually(lambda: _waiting(c, 1), 5, "n1 queued")
+    c.advance(1.0)
     normal2 = await c.fake.place_call(caller_id="n2")
-    await asyncio.sleep(0.05)
+    await eventually(lambda: _waiting(c, 2), 5, "n2 queued")
+    c.advance(1.0)
     vip = await c.fake.place_call("inbound?queue=support&priority=5", caller_id="vip")
     await eventually(lambda: _waiting(c, 3), 5, "three callers queued")
     await c.acd.service.commands.unpause("1001")
@@ -249,9 +258,10 @@ async def test_fair_across_queues(center_factory: CenterFactory) -> None:
     await c.login("1001")
     await c.acd.service.commands.pause("1001", "Meeting")
     in_y = await c.fake.place_call("inbound?queue=y", caller_id="y-first")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: _waiting_in(c, "y", 1), 5, "y queued")
+    c.advance(1.0)
     in_x = await c.fake.place_call("inbound?queue=x", caller_id="x-second")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: _waiting_in(c, "x", 1), 5, "x queued")
     await c.acd.service.commands.unpause("1001")
     await in_y.wait_done(10)
     await in_x.wait_done(10)
@@ -387,7 +397,7 @@ async def test_unreachable_phone_on_dial_is_not_a_miss(center_factory: CenterFac
     c = await center_factory([queue(auto_pause_after_misses=1)], [agent("1001"), agent("1002")],
                              behaviours={"1001": "unreachable"})
     await c.login("1001")
-    await asyncio.sleep(0.05)
+    c.advance(1.0)
     await c.login("1002")
     call = await c.fake.place_call()
     await call.wait_done(10)
