@@ -221,6 +221,7 @@ async def test_actions_while_down_raise_not_connected(pbx: FakeAsterisk) -> None
 async def test_pending_action_fails_when_connection_drops() -> None:
     """An action in flight when the socket dies fails fast instead of timing out."""
     accepted: list[asyncio.StreamWriter] = []
+    asked: list[bytes] = []
 
     async def silent_ami(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
@@ -234,7 +235,8 @@ async def test_pending_action_fails_when_connection_drops() -> None:
         )
         accepted.append(writer)
         try:
-            await reader.read(1024)  # the next action: never answered
+            asked.append(await reader.read(1024))  # the next action: never answered
+            await reader.read(1024)
         finally:
             writer.close()
 
@@ -244,7 +246,11 @@ async def test_pending_action_fails_when_connection_drops() -> None:
     await client.start()
     try:
         pending = asyncio.ensure_future(client.action("Ping"))
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # until the server has the Ping: then the socket dies
+            if asked:
+                break
+            await asyncio.sleep(0.01)
+        assert asked and b"Ping" in asked[0]
         accepted[0].close()
         with pytest.raises(AmiNotConnected):
             await asyncio.wait_for(pending, 2.0)

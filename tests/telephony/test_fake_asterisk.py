@@ -365,7 +365,11 @@ async def test_caller_hangup_during_dial_sends_notice_before_reply(pbx: FakeAste
     async with Acd(dial) as port:
         pbx.agi_port = port
         call = await pbx.place_call()
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # until the agent's phone rings (the Dial is in flight)
+            if pbx.agents["1001"].device_state == "RINGING":
+                break
+            await asyncio.sleep(0.01)
+        assert pbx.agents["1001"].device_state == "RINGING"
         await call.hangup()
         await call.wait_done(5)
     assert lines == [
