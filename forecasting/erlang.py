@@ -156,7 +156,8 @@ def scheduled_agents(agents: ArrayLike, shrinkage: ArrayLike) -> IntArray:
     (30.000000000000004) would give.
     """
     n = np.asarray(agents)
-    _check("agents", (n >= 0) & (n == np.floor(n)), "a whole number >= 0")
+    if not (np.issubdtype(n.dtype, np.integer) and (not n.size or n.min() >= 0)):
+        _check("agents", (n >= 0) & (n == np.floor(n)), "a whole number >= 0")
     units = fraction_units("shrinkage", shrinkage, allow_one=False)
     keep = FRACTION_SCALE - units
     n_int = np.asarray(n, dtype=np.int64)
