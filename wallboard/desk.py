@@ -36,6 +36,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from acd.agents import PAUSE_CODES
+from acd.core.models import AgentView
 from acd.core.settings import Config
 from acd.store.keys import Keys
 from acd.store.store import Store
@@ -57,7 +58,7 @@ from wallboard.auth import (
     credential_fingerprint,
 )
 from wallboard.live import LiveHub
-from wallboard.snapshot import AGENT_STATES, Board, JsonObject, SnapshotBuilder, display_name
+from wallboard.snapshot import Board, JsonObject, SnapshotBuilder, display_name
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ LANG_COOKIE = "acd_desk_lang"
 # Close code of a desk socket whose session ended (4000-4999: the
 # application's own); the reason is an :class:`Ended` value.
 SESSION_ENDED_CLOSE = 4401
-_OWN_CALL_STATES = frozenset({"ringing", "on_call"})
 
 
 class Desk:
@@ -113,17 +113,15 @@ class Desk:
     async def agent_view(self, agent_id: str) -> JsonObject:
         await self.day.refresh()
         now = self.clock()
-        row = _texts(await self.redis.hgetall(self.keys.agent(agent_id)))
+        view = await self.store.agent(agent_id)
+        if view is None:  # not in Redis (yet): as the store would create it
+            view = AgentView.from_hash(agent_id, {})
         configured = self.config.agent(agent_id)
-        state = row.get("state") or "logged_out"
-        if state not in AGENT_STATES:
-            state = "logged_out"
-        since = _float(row.get("state_since"))
-        pending = row.get("pending", "") if state != "logged_out" else ""
-        if pending not in ("pause", "logout"):
-            pending = ""
+        state = view.state.value
+        since = view.state_since or None
+        pending = view.pending
         figures = self.day.figures(agent_id, state, since)
-        call_id = row.get("call_id", "")
+        call_id = view.call_id
         call = await self._call_json(call_id, agent_id, now) if call_id else None
         last = None
         if figures.last_call and figures.last_call != call_id:
@@ -143,15 +141,15 @@ class Desk:
             "generated_at": now,
             "agent": {
                 "id": agent_id,
-                "name": row.get("name") or (configured.name if configured else agent_id),
+                "name": (view.name if view.name != agent_id else "")
+                or (configured.name if configured else agent_id),
                 "state": state,
                 "state_since": since,
-                "pause_reason": row.get("pause_reason", "") if state == "paused" else "",
+                "pause_reason": view.pause_reason if state == "paused" else "",
                 "pending": pending,
-                "pending_reason": row.get("pending_reason", "") if pending == "pause" else "",
-                "reachable": row.get("reachable", "1") != "0",
-                # The ACD's own calls make the phone busy too.
-                "phone_busy": row.get("phone_busy") == "1" and state not in _OWN_CALL_STATES,
+                "pending_reason": view.pending_reason,
+                "reachable": view.reachable,
+                "phone_busy": view.phone_busy,
                 "queues": sorted(configured.queues) if configured else [],
             },
             "call": call,
@@ -162,7 +160,7 @@ class Desk:
         }
 
     async def _call_json(self, call_id: str, agent_id: str, now: float) -> JsonObject | None:
-        h = _texts(await self.redis.hgetall(self.keys.call(call_id)))
+        h = await self.store.call_record(call_id)
         if not h:
             return None
         queue = h.get("queue", "")
@@ -219,7 +217,8 @@ class Desk:
     async def _wrap_up_call(self, agent_id: str, now: float) -> JsonObject | None:
         """The call an agent in wrap-up is finishing, when its queue has
         dispositions (a supervisor may record one for them)."""
-        call_id = _text(await self.redis.hget(self.keys.agent(agent_id), "call_id") or "")
+        view = await self.store.agent(agent_id)
+        call_id = view.call_id if view is not None else ""
         call = await self._call_json(call_id, agent_id, now) if call_id else None
         if call is None or not call["can_disposition"]:
             return None
@@ -690,10 +689,6 @@ async def desk_ws(request: web.Request) -> web.StreamResponse:
 
 
 # --- small parsing helpers --------------------------------------------------------
-
-
-def _texts(raw: Mapping[Any, Any]) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
 
 
 def _text(value: object) -> str:

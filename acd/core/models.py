@@ -54,13 +54,22 @@ class AgentView:
     calls: int
     talk_seconds: float
     wrap_until: float
+    pending: str = ""  # "pause" or "logout" once the current call is over
+    pending_reason: str = ""
+    # in use on a call the ACD did not make (never while ringing or on its call)
+    phone_busy: bool = False
 
     @classmethod
     def from_hash(cls, agent_id: str, h: Mapping[str, str]) -> AgentView:
+        """The one reading of an agent hash: a missing or unknown state is
+        logged out; a missing ``reachable`` is unreachable (as routing treats it)."""
         try:
             state = AgentState(h.get("state") or AgentState.LOGGED_OUT)
         except ValueError:
             state = AgentState.LOGGED_OUT
+        pending = h.get("pending", "")
+        if pending not in ("pause", "logout") or state is AgentState.LOGGED_OUT:
+            pending = ""
         return cls(
             id=agent_id,
             name=h.get("name", agent_id),
@@ -75,6 +84,10 @@ class AgentView:
             calls=_i(h.get("calls")),
             talk_seconds=_f(h.get("talk_seconds")),
             wrap_until=_f(h.get("wrap_until")),
+            pending=pending,
+            pending_reason=h.get("pending_reason", "") if pending == "pause" else "",
+            phone_busy=h.get("phone_busy") == "1"
+            and state not in (AgentState.RINGING, AgentState.ON_CALL),
         )
 
 

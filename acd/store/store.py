@@ -229,6 +229,11 @@ class Store:
         )
         return int(position) if status == "ok" else None
 
+    async def call_record(self, call_id: str) -> dict[str, str]:
+        """Every field of a call's hash (for views that show more than
+        :class:`CallView`: answer time, disposition, note, survey); {} when gone."""
+        return _map(await self.redis.hgetall(self.keys.call(call_id)))
+
     async def call(self, call_id: str) -> CallView | None:
         h = _map(await self.redis.hgetall(self.keys.call(call_id)))
         return CallView.from_hash(call_id, h) if h else None
