@@ -76,21 +76,22 @@ PREVIOUS = {
 }
 
 
-#: CPU seconds (process_time) of the last timed() call's median run: on a shared
-#: machine the wall time also counts the slices other processes took
-CPU_MEDIAN: list[float] = []
+def sample(fn: Callable[[], object], k: int, wall: list[float], cpu: list[float]) -> object:
+    """Run ``fn`` ``k`` times, appending wall and CPU seconds; the last result."""
+    result = None
+    for _ in range(k):
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return result
 
 
 def timed(runs: int, fn: Callable[[], object]) -> tuple[float, float, object]:
     """(median, best) wall seconds over ``runs`` calls, and the last result."""
-    times, cpu, result = [], [], None
-    for _ in range(runs):
-        c0, t0 = time.process_time(), time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    CPU_MEDIAN[:] = [float(np.median(cpu))]
-    return float(np.median(times)), min(times), result
+    wall: list[float] = []
+    result = sample(fn, runs, wall, [])
+    return float(np.median(wall)), min(wall), result
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, object]:
@@ -118,15 +119,14 @@ def erlang_day(runs: int, peer_runs: int) -> bool:
         agents = required_agents(traffic, aht, targets)  # one call, (50, 96)
         return agents, scheduled_agents(agents, SHRINKAGE)
 
-    run_ours()  # first call of the process: page faults of the working block
-    ours_s, ours_best, pair = timed(runs, run_ours)
-    ours_cpu = CPU_MEDIAN[0]
+    pair = run_ours()  # first call of the process: page faults of the working block
     assert isinstance(pair, tuple)
     ours, ours_sched = pair
     try:
         from pyworkforce.queuing import ErlangC
     except ImportError:
         print("pyworkforce is not installed (pip install -e '.[bench]'); ours only:")
+        ours_s, _, _ = timed(runs, run_ours)
         print(f"ours: {traffic.size} intervals in {ours_s * 1e3:.2f} ms (median)")
         return True
 
@@ -145,8 +145,17 @@ def erlang_day(runs: int, peer_runs: int) -> bool:
                 out.append((int(r["raw_positions"]), int(r["positions"])))
         return out
 
-    peer_s, peer_best, peer_result = timed(peer_runs, peer)
-    peer_cpu = CPU_MEDIAN[0]
+    # Ours is timed in batches before and after every peer run, so both sample
+    # the same moments of a machine whose speed drifts (other jobs share it).
+    batch = max(runs // (peer_runs + 1), 1)
+    ours_t, ours_c, peer_t, peer_c = [], [], [], []
+    sample(run_ours, batch, ours_t, ours_c)
+    peer_result: object = None
+    for _ in range(peer_runs):
+        peer_result = sample(peer, 1, peer_t, peer_c)
+        sample(run_ours, batch, ours_t, ours_c)
+    ours_s, ours_best, ours_cpu = float(np.median(ours_t)), min(ours_t), float(np.median(ours_c))
+    peer_s, peer_best, peer_cpu = float(np.median(peer_t)), min(peer_t), float(np.median(peer_c))
     assert isinstance(peer_result, list)
     theirs = np.array([r[0] for r in peer_result]).reshape(ours.shape)
     theirs_sched = np.array([r[1] for r in peer_result]).reshape(ours.shape)
