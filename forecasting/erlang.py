@@ -497,8 +497,9 @@ def _search_service_level(
     np.multiply(scratch, tau, out=expo[1])
     expo[0] = tau
     _exp_neg(expo[0:2], out=expo[0:2])
-    np.multiply(expo[1], expo[0], out=expo[2])
-    np.divide(expo[1], expo[0], out=expo[0])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # exp(-tau) underflows
+        np.multiply(expo[1], expo[0], out=expo[2])
+        np.divide(expo[1], expo[0], out=expo[0])
     excess = np.subtract(counts, a, out=q)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         # q = n E / (g ((n - a) / B + a)): a count meets when q <= 1
@@ -549,7 +550,8 @@ def _exp_neg(x: FloatArray, out: FloatArray) -> FloatArray:
     lo = hi.astype(np.float64)
     np.subtract(x, lo, out=lo)
     np.negative(hi, out=hi)
-    np.exp(hi, out=hi)
+    with np.errstate(under="ignore"):
+        np.exp(hi, out=hi)
     np.subtract(1.0, lo, out=lo)
     out[...] = hi
     out *= lo

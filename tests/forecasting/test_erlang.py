@@ -314,3 +314,26 @@ def test_near_ties_are_decided_exactly() -> None:
         ref.required_agents(float(x), aht, s, target) for x, s in zip(traffic, levels, strict=True)
     ]
     assert got.tolist() == want
+
+
+def test_extreme_targets_and_loads_stay_exact_and_quiet() -> None:
+    # target 10 hours at a 5 s AHT (exp(-tau) underflows), SL 99.99%, tiny and
+    # huge loads, an occupancy cap: no floating-point warning, reference answers
+    a = np.array([1e-3, 0.02, 3.7, 250.0, 9000.0, 20_000.0])
+    aht = np.array([5.0, 5.0, 30.0, 300.0, 5.0, 600.0])
+    targets = Targets(
+        np.array([0.9999, 0.5, 0.999, 0.8, 0.9, 0.95]),
+        np.array([36_000.0, 36_000.0, 0.0, 1.0, 3600.0, 20.0]),
+        None,
+        np.array([1.0, 0.5, 1.0, 0.85, 1.0, 0.999999]),
+    )
+    with np.errstate(divide="raise", over="raise", invalid="raise"):
+        n = required_agents(a, aht, targets)
+    occ = np.asarray(targets.max_occupancy, dtype=np.float64)
+    sl = np.asarray(targets.service_level, dtype=np.float64)
+    t = np.asarray(targets.target_seconds, dtype=np.float64)
+    want = [
+        ref.required_agents(float(a[i]), float(aht[i]), float(sl[i]), float(t[i]), float(occ[i]))
+        for i in range(a.size)
+    ]
+    assert n.tolist() == want
