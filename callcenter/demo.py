@@ -201,56 +201,50 @@ async def seed_history(rt: Runtime, rng: random.Random, now: float) -> int:
     """Simulated counters for today's intervals before the demo started, so the
     board's "today" figures and service-level sparkline have a morning behind
     them. Returns the number of intervals written."""
-    keys = rt.service.store.keys
+    store = rt.service.store
     tz = zoneinfo.ZoneInfo(rt.config.wallboard.timezone)
     midnight = dt.datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0,
                                                           microsecond=0)
     start = int(midnight.timestamp()) // INTERVAL_SECONDS * INTERVAL_SECONDS
     current = int(now) // INTERVAL_SECONDS * INTERVAL_SECONDS
     written = 0
-    async with rt.redis.pipeline(transaction=False) as pipe:
-        for qi, queue in enumerate(rt.config.queues):
-            for epoch in range(start, current, INTERVAL_SECONDS):
-                hour = dt.datetime.fromtimestamp(epoch, tz).hour
-                busy = 8 <= hour < 19
-                # Busier first queues; from the fifth on, all alike (any count works).
-                peak = max(14, 40 - 8 * qi)
-                offered = rng.randint(10, peak) if busy else rng.randint(0, 2)
-                counts: dict[str, float] = {"offered": offered}
-                for _ in range(offered):
-                    wait = rng.expovariate(1 / (25.0 + 25 * (qi % 4)))
-                    if rng.random() < 0.06:
-                        counts["abandoned"] = counts.get("abandoned", 0) + 1
-                        if wait < queue.short_abandon_seconds:
-                            counts["short_abandoned"] = counts.get("short_abandoned", 0) + 1
-                        continue
-                    talk = rng.lognormvariate(5.0, 0.5)
-                    for field, value in (
-                        ("answered", 1), ("handled", 1), ("wait_seconds", wait),
-                        ("talk_seconds", talk), ("wrap_seconds", queue.wrap_up_seconds),
-                        ("handle_seconds", talk + queue.wrap_up_seconds),
-                        (wait_bucket_field(wait), 1),
-                    ):
+    for qi, queue in enumerate(rt.config.queues):
+        for epoch in range(start, current, INTERVAL_SECONDS):
+            hour = dt.datetime.fromtimestamp(epoch, tz).hour
+            busy = 8 <= hour < 19
+            # Busier first queues; from the fifth on, all alike (any count works).
+            peak = max(14, 40 - 8 * qi)
+            offered = rng.randint(10, peak) if busy else rng.randint(0, 2)
+            counts: dict[str, float] = {"offered": offered}
+            for _ in range(offered):
+                wait = rng.expovariate(1 / (25.0 + 25 * (qi % 4)))
+                if rng.random() < 0.06:
+                    counts["abandoned"] = counts.get("abandoned", 0) + 1
+                    if wait < queue.short_abandon_seconds:
+                        counts["short_abandoned"] = counts.get("short_abandoned", 0) + 1
+                    continue
+                talk = rng.lognormvariate(5.0, 0.5)
+                for field, value in (
+                    ("answered", 1), ("handled", 1), ("wait_seconds", wait),
+                    ("talk_seconds", talk), ("wrap_seconds", queue.wrap_up_seconds),
+                    ("handle_seconds", talk + queue.wrap_up_seconds),
+                    (wait_bucket_field(wait), 1),
+                ):
+                    counts[field] = counts.get(field, 0) + value
+                if wait <= queue.service_level_seconds:
+                    counts["answered_within_target"] = (
+                        counts.get("answered_within_target", 0) + 1
+                    )
+                if queue.dispositions:
+                    resolved = rng.random() < 0.88
+                    for field, value in (("dispositioned", 1), ("resolved", resolved)):
                         counts[field] = counts.get(field, 0) + value
-                    if wait <= queue.service_level_seconds:
-                        counts["answered_within_target"] = (
-                            counts.get("answered_within_target", 0) + 1
-                        )
-                    if queue.dispositions:
-                        resolved = rng.random() < 0.88
-                        for field, value in (("dispositioned", 1), ("resolved", resolved)):
-                            counts[field] = counts.get(field, 0) + value
-                    if rng.random() < 0.3:  # a third of callers answer the survey
-                        good = rng.random() < 0.86
-                        for field, value in (("csat_answers", 1), ("csat_good", good)):
-                            counts[field] = counts.get(field, 0) + value
-                key = keys.stats(queue.name, epoch)
-                for field, value in counts.items():
-                    pipe.hincrbyfloat(key, field, value)
-                pipe.zadd(keys.stats_index(queue.name), {str(epoch): epoch})
-                pipe.sadd(keys.queues, queue.name)
-                written += 1
-        await pipe.execute()
+                if rng.random() < 0.3:  # a third of callers answer the survey
+                    good = rng.random() < 0.86
+                    for field, value in (("csat_answers", 1), ("csat_good", good)):
+                        counts[field] = counts.get(field, 0) + value
+            await store.add_counters(queue.name, epoch, counts, now)
+            written += 1
     return written
 
 

@@ -319,6 +319,17 @@ PRELUDE = (
     "local BUCKETS = {" + ", ".join(str(b) for b in WAIT_BUCKETS) + "}\n" + PRELUDE
 )
 
+# ARGV[5..]: queue, at (epoch), then field/amount pairs: add to the counters
+# of the interval holding ``at`` (history imported or simulated; the ACD's own
+# counting happens inside the scripts that change state).
+ADD_COUNTERS = PRELUDE + r"""
+local queue = ARGV[5]
+local at = tonumber(ARGV[6])
+for i = 7, #ARGV - 1, 2 do count(queue, at, ARGV[i], tonumber(ARGV[i + 1])) end
+changed('stats', queue, '')
+return 1
+"""
+
 # ARGV[5..]: agent id, name, endpoint, queues (comma-separated: idle time is
 # counted to them)
 ENSURE_AGENT = PRELUDE + r"""

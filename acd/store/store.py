@@ -124,6 +124,7 @@ class Store:
                 "CALLBACK_FAILED",
                 "PRUNE_WAITING",
                 "REASSERT_RING",
+                "ADD_COUNTERS",
             )
         }
         # Every script declares this key; all the others share its hash tag.
@@ -559,6 +560,16 @@ class Store:
     async def publish_change(self, kind: str, queue: str = "", agent: str = "") -> None:
         msg = json.dumps({"kind": kind, "queue": queue, "agent": agent})
         await self.redis.publish(self.keys.changes, msg)
+
+    async def add_counters(
+        self, queue: str, at: float, values: Mapping[str, float], now: float
+    ) -> None:
+        """Add ``values`` to the counters of ``queue``'s interval holding ``at``
+        (history brought in from elsewhere, or the demo's simulated morning)."""
+        pairs: list[object] = []
+        for name, amount in values.items():
+            pairs.extend((name, repr(float(amount))))
+        await self._run("ADD_COUNTERS", now, queue, repr(float(at)), *pairs)
 
     async def interval_counters(
         self, queue: str, starts: Sequence[int], fields: Sequence[str]

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd.core.errors import InvalidTransition, UnknownAgent
-from acd.core.intervals import interval_start
+from acd.core.intervals import interval_start, wait_bucket_field
 from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.dispatcher import Dispatcher
 from acd.store.embedded import EmbeddedRedis
@@ -236,3 +236,36 @@ async def test_a_caller_refused_by_a_full_queue_counts_as_offered_and_timed_out(
                                fields={"owner": "x"}) is None
     stats = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
     assert float(stats["offered"]) == 2 and float(stats["timed_out"]) == 1
+
+
+async def test_the_scripts_put_a_wait_in_the_same_bucket_as_python(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """The wait histogram's buckets from both sides: the answer script and
+    ``wait_bucket_field`` (used for imported or simulated history) agree."""
+    store = await ready_store(redis_client, key_prefix, 1)
+    waits = [0.0, 5.0, 5.25, 120.0, 120.5, 600.0, 3600.0, 3600.5, 90_000.0]
+    for i, wait in enumerate(waits):
+        start = interval_start(NOW) + 900 * 200 * i  # an interval of its own
+        cid = f"w{i}"
+        await store.enqueue(cid, "q", arrival=start, priority=0, max_length=0, now=start,
+                            fields={"owner": "x"})
+        assert await store.claim(cid, "a0", start + wait)
+        await store.answered(cid, "a0", start + wait, 120, start + wait)
+        counters = await hash_of(redis_client, store.keys.stats("q", interval_start(start)))
+        buckets = [k for k in counters if k.startswith(("wait_le_", "wait_gt_"))]
+        assert buckets == [wait_bucket_field(wait)], wait
+        await store.call_finished(cid, "a0", 0, start + wait + 1)
+        await store.wrap_up_expired("a0", start + wait + 1)
+
+
+async def test_added_counters_land_in_their_interval_and_its_index(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
+    await store.add_counters("q", NOW + 10, {"offered": 3, "handle_seconds": 12.5}, NOW)
+    await store.add_counters("q", NOW + 20, {"offered": 1}, NOW)
+    counters = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
+    assert counters == {"offered": "4", "handle_seconds": "12.5"}
+    rows = await store.interval_counters("q", [interval_start(NOW)], ["offered"])
+    assert rows == [["4"]]
