@@ -508,7 +508,7 @@ def test_colour_science_matches_published_values() -> None:
     assert ciede2000(lab((200, 60, 0), True), lab((0, 90, 255), True)) > 40
 
 
-STATE_CARDS_JS = """() => [...document.querySelectorAll('.agent:not([hidden])')].map(card => {
+STATE_CARDS_JS = """() => [...document.querySelectorAll('.agent')].map(card => {
   const state = card.querySelector('.state');
   const box = getComputedStyle(card);
   return {id: card.dataset.agent, shown: card.dataset.state,
@@ -609,6 +609,8 @@ def test_states_are_not_told_by_colour_alone_and_every_text_has_contrast(
                      ("available", {"reachable": False})]  # fmt: skip
             for i, (state, kwargs) in enumerate(shown):
                 await w.set_agent(f"a{i}", state, at=now - 30, publish=False, **kwargs)
+            for i in range(len(shown), len(NAMES)):  # seven cards: one page, never rotating
+                await w.set_agent(f"a{i}", "logged_out", at=now - 30, publish=False)
         finally:
             await client.aclose()
 
@@ -620,6 +622,7 @@ def test_states_are_not_told_by_colour_alone_and_every_text_has_contrast(
         page.goto(server.url + "?queues=support,sales,billing")
         page.wait_for_selector('body[data-connected="yes"]', timeout=10_000)
         page.wait_for_selector('.agent[data-agent="a6"]', state="attached")
+        assert page.locator("#agents").get_attribute("data-pages") == "1"
         page.screenshot(path=str(tmp_path / "states.png"))
 
         # (a) Every state has its own glyph and its own words, not just a colour.
