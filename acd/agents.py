@@ -13,6 +13,7 @@ import hmac
 import logging
 from collections.abc import Callable
 
+from acd.core.agent_rules import Command
 from acd.core.errors import AcdError, InvalidDisposition, UnknownAgent, UnknownCall
 from acd.core.settings import AgentConfig, Config
 from acd.dispatcher import Dispatcher
@@ -52,7 +53,7 @@ class AgentCommands:
         self.clock = clock
 
     async def _apply(
-        self, agent_id: str, action: str, reason: str = "", by: str = ""
+        self, agent_id: str, action: Command, reason: str = "", by: str = ""
     ) -> CommandResult:
         if agent_id not in self.dispatcher.agents:
             raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
@@ -67,16 +68,16 @@ class AgentCommands:
     # the event stream. Each returns whether the change is done or pending.
 
     async def login(self, agent_id: str, by: str = "") -> CommandResult:
-        return await self._apply(agent_id, "login", by=by)
+        return await self._apply(agent_id, Command.LOGIN, by=by)
 
     async def logout(self, agent_id: str, by: str = "") -> CommandResult:
-        return await self._apply(agent_id, "logout", by=by)
+        return await self._apply(agent_id, Command.LOGOUT, by=by)
 
     async def pause(self, agent_id: str, reason: str, by: str = "") -> CommandResult:
-        return await self._apply(agent_id, "pause", reason.strip()[:100] or "paused", by=by)
+        return await self._apply(agent_id, Command.PAUSE, reason.strip()[:100] or "paused", by=by)
 
     async def unpause(self, agent_id: str, by: str = "") -> CommandResult:
-        return await self._apply(agent_id, "unpause", by=by)
+        return await self._apply(agent_id, Command.UNPAUSE, by=by)
 
     async def disposition(
         self, agent_id: str, call_id: str, code: str, note: str = "", by: str = ""

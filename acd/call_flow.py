@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,12 +31,12 @@ from typing import TypeVar
 from redis.exceptions import RedisError
 
 from acd.core.errors import CallActive
-from acd.core.models import AgentState, CallState, CallView
+from acd.core.models import AgentState, CallState, CallView, Exit, Left
 from acd.core.routing import RingEnd, announce_minutes, expected_wait, ring_end
 from acd.core.settings import Config, QueueConfig
 from acd.degraded import Degraded, describe
 from acd.dispatcher import Dispatcher
-from acd.store.store import Store
+from acd.store.store import LeaveResult, Store
 from telephony.agi_server import AgiSession
 from telephony.errors import AgiError, CallerHangup
 
@@ -399,13 +400,12 @@ class CallFlow:
                 continue
             now = self.clock()
             if now >= deadline:
-                outcome = "overflowed" if queue.overflow_queue else "timed_out"
+                outcome = Exit.OVERFLOWED if queue.overflow_queue else Exit.TIMED_OUT
                 left = await self._hold_through_outage(
                     session, "ending a wait",
-                    lambda o=outcome: self.store.leave(  # type: ignore[misc]
-                        w.call_id, o, queue.short_abandon_seconds, self.clock()),
+                    functools.partial(self._leave_now, w.call_id, outcome, queue),
                 )
-                if left.outcome != "none":
+                if left.outcome is not Left.NONE:
                     await self._music_off(session, w)
                     return WaitResult.TIMEOUT
                 continue  # an agent was reserved at the last moment: take it
@@ -424,6 +424,9 @@ class CallFlow:
             await self.dispatcher.match_call(call_id, known=known)
         except (RedisError, OSError) as exc:
             self.degraded.failed("redis", "matching a call", exc)
+
+    async def _leave_now(self, call_id: str, outcome: Exit, queue: QueueConfig) -> LeaveResult:
+        return await self.store.leave(call_id, outcome, queue.short_abandon_seconds, self.clock())
 
     async def _music_off(self, session: AgiSession, w: _Waiting) -> None:
         if w.music_on:
@@ -688,9 +691,9 @@ class CallFlow:
             return
         # Hung up: an abandon. Otherwise the ACD let go of a live caller (an
         # error, a silent peer): the dialplan's fallback queue has them.
-        outcome = "abandoned" if exit_.caller_hung_up else "lost"
+        outcome = Exit.ABANDONED if exit_.caller_hung_up else Exit.LOST
         left = await self.store.leave(call.id, outcome, queue.short_abandon_seconds, exit_.at)
-        if left.outcome != "none":
+        if left.outcome is not Left.NONE:
             log.info("call %s %s after %.1f s", call.id, left.outcome, left.wait)
         if call.state is CallState.RINGING and call.agent:
             self._on_agent_free(call.agent)

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from acd.agents import AgentCommands, AgentFeatureCodes
 from acd.call_flow import REQUEUE, CallFlow
 from acd.callbacks import Callbacks
-from acd.core.models import AgentState, CallState
+from acd.core.models import LIVE_CALL_STATES, AgentState, CallState
 from acd.core.settings import Config
 from acd.degraded import Degraded
 from acd.dispatcher import Dispatcher
@@ -372,13 +372,13 @@ class AcdService:
                  await self.store.owned_call_states(self.instance_id)}
         for call_id, (state, agent) in owned.items():
             if call_id in self.flow.live:
-                if state == "ringing" and agent:
+                if state is CallState.RINGING and agent:
                     self.dispatcher.deliver(call_id, agent)
                 continue
             if call_id in self.flow.unsettled:
                 continue
             queue = self.config.queue(await self._queue_of(call_id))
-            if queue is not None and state in ("waiting", "ringing", "on_call"):
+            if queue is not None and state in LIVE_CALL_STATES:
                 log.warning("call %s is %s in Redis but this process holds no socket for "
                             "it: settled", call_id, state)
                 await self.flow.settle(call_id, queue, False, now)
@@ -388,8 +388,7 @@ class AcdService:
         rows = await self.store.call_rows(waiting, "state", "owner")
         for call_id in waiting:
             row = rows.get(call_id, {})
-            if row.get("state") in ("waiting", "ringing", "on_call") and \
-                    row.get("owner") == self.instance_id:
+            if row.get("state") in LIVE_CALL_STATES and row.get("owner") == self.instance_id:
                 continue
             self.dispatcher.deliver(call_id, REQUEUE)
 
@@ -414,7 +413,7 @@ class AcdService:
             # Conversations the dead process connected but never recorded (the
             # answer came after it died): Asterisk shows the caller bridged.
             for call_id, state, agent in await self.store.owned_call_states(instance):
-                if state == "ringing" and agent and call_id in bridged:
+                if state is CallState.RINGING and agent and call_id in bridged:
                     if await self.store.agent_answered(agent, call_id, now):
                         log.info("call %s of dead instance %s is bridged to agent %s: "
                                  "recorded answered", call_id, instance, agent)

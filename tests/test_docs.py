@@ -14,7 +14,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd.call_flow import WaitResult
+from acd.core.agent_rules import Command
 from acd.core.intervals import COUNTER_FIELDS, WAIT_BUCKETS
+from acd.core.models import Exit
 from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.service import AcdService
 from acd.store import scripts
@@ -225,7 +227,7 @@ async def test_every_field_and_event_the_scripts_write_is_documented(
     await store.ensure_agents(agents, NOW)
     for a in agents:
         await store.set_reachable(a.id, True, NOW)
-        await store.agent_command(a.id, "login", NOW)
+        await store.agent_command(a.id, Command.LOGIN, NOW)
     fields = {"caller_id": "555", "caller_name": "Ann", "owner": "me",
               "channel": "PJSIP/t-1", "target": "120"}
     await store.enqueue("c1", "q", arrival=NOW, priority=1, max_length=0, now=NOW,
@@ -237,7 +239,7 @@ async def test_every_field_and_event_the_scripts_write_is_documented(
     await store.ring_missed(call, "a0", "NOANSWER", 3, NOW + 16)
     assert await store.claim("c1", "a1", NOW + 17)
     assert await store.agent_answered("a1", "c1", NOW + 20)
-    await store.agent_command("a1", "pause", NOW + 30, "Lunch", "sup")
+    await store.agent_command("a1", Command.PAUSE, NOW + 30, "Lunch", "sup")
     assert await store.call_finished("c1", "a1", 10, NOW + 60)
     await store.set_disposition("c1", "a1", "sold", "note", resolved=True,
                                 end_wrap_up=False, now=NOW + 62, by="")
@@ -256,7 +258,7 @@ async def test_every_field_and_event_the_scripts_write_is_documented(
     # a caller who gives up
     await store.enqueue("c3", "q", arrival=NOW + 100, priority=0, max_length=0, now=NOW + 100,
                         fields=fields)
-    await store.leave("c3", "abandoned", 5, NOW + 140)
+    await store.leave("c3", Exit.ABANDONED, 5, NOW + 140)
 
     documented_agent = _hash_fields("Agent hash")
     documented_call = _hash_fields("Call hash")
@@ -398,7 +400,7 @@ async def test_every_snapshot_field_is_documented_and_every_documented_field_is_
     store = Store(redis_client, config.redis)
     await store.ensure_agents(config.agents, NOW)
     await store.set_reachable("a0", True, NOW)
-    await store.agent_command("a0", "login", NOW)
+    await store.agent_command("a0", Command.LOGIN, NOW)
     await store.enqueue("c1", "q", arrival=NOW, priority=0, max_length=0, now=NOW,
                         fields={"owner": "me", "caller_id": "555"})
     builder = SnapshotBuilder(config, redis_client, clock=lambda: NOW + 5)

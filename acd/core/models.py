@@ -23,6 +23,33 @@ class CallState(enum.StrEnum):
     DONE = "done"
 
 
+# A caller still on the line (waiting, ringing or talking to an agent).
+LIVE_CALL_STATES: frozenset[CallState] = frozenset(
+    {CallState.WAITING, CallState.RINGING, CallState.ON_CALL}
+)
+
+
+class Exit(enum.StrEnum):
+    """Why a caller left a queue without being answered there (what the call
+    flow asks the store to record)."""
+
+    ABANDONED = "abandoned"  # the caller hung up (short or not: the store decides)
+    TIMED_OUT = "timed_out"  # max wait reached, sent to the exit target
+    OVERFLOWED = "overflowed"  # max wait reached, moved to the overflow queue
+    LOST = "lost"  # the ACD could not keep the caller: the dialplan fallback has them
+
+
+class Left(enum.StrEnum):
+    """What the store recorded for an exit."""
+
+    NONE = "none"  # the call had already left (or was answered meanwhile)
+    ABANDONED = "abandoned"
+    SHORT_ABANDONED = "short_abandoned"
+    TIMED_OUT = "timed_out"
+    OVERFLOWED = "overflowed"
+    LOST = "lost"
+
+
 def _f(value: str | None, default: float = 0.0) -> float:
     try:
         return float(value) if value not in (None, "") else default

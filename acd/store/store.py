@@ -15,9 +15,17 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-from acd.core.agent_rules import Status
+from acd.core.agent_rules import Command, Status
 from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
-from acd.core.models import AgentState, AgentView, CallView, waiting_score
+from acd.core.models import (
+    AgentState,
+    AgentView,
+    CallState,
+    CallView,
+    Exit,
+    Left,
+    waiting_score,
+)
 from acd.core.routing import ring_end
 from acd.core.settings import AgentConfig, RedisConfig
 from acd.store import scripts as lua
@@ -71,7 +79,7 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class LeaveResult:
-    outcome: str  # "none" when the call had already left
+    outcome: Left  # NONE when the call had already left
     wait: float
 
 
@@ -85,6 +93,13 @@ def _strs(values: Any) -> list[str]:
 
 def _map(raw: Any) -> dict[str, str]:
     return {_str(k): _str(v) for k, v in raw.items()}
+
+
+def _call_state(raw: object) -> CallState | None:
+    try:
+        return CallState(_str(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 _ROUTING_FIELDS = ("queue", "arrival", "queue_arrival", "priority", "state", "agent", "owner",
@@ -150,9 +165,11 @@ class Store:
                             ",".join(agent.queues))
 
     async def agent_command(
-        self, agent_id: str, action: str, now: float, reason: str = "", by: str = ""
+        self, agent_id: str, action: Command, now: float, reason: str = "", by: str = ""
     ) -> CommandResult:
-        status, state = await self._run("AGENT_COMMAND", now, agent_id, action, reason, by)
+        status, state = await self._run(
+            "AGENT_COMMAND", now, agent_id, Command(action).value, reason, by
+        )
         return CommandResult(Status(_str(status)), AgentState(_str(state)))
 
     async def set_reachable(self, agent_id: str, reachable: bool, now: float) -> bool:
@@ -343,8 +360,11 @@ class Store:
             out[aid] = (int(float(calls or 0)), float(talk or 0))
         return out
 
-    async def owned_call_states(self, instance_id: str) -> list[tuple[str, str, str]]:
-        """(call id, state, agent) for every call this process holds."""
+    async def owned_call_states(
+        self, instance_id: str
+    ) -> list[tuple[str, CallState | None, str]]:
+        """(call id, state, agent) for every call this process holds (state
+        None: the call's hash is gone)."""
         ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))
         if not ids:
             return []
@@ -352,8 +372,8 @@ class Store:
             for cid in ids:
                 pipe.hmget(self.keys.call(cid), "state", "agent")
             rows = await pipe.execute()
-        return [(cid, _str(st or ""), _str(ag or "")) for cid, (st, ag) in zip(ids, rows,
-                                                                               strict=True)]
+        return [(cid, _call_state(st), _str(ag or ""))
+                for cid, (st, ag) in zip(ids, rows, strict=True)]
 
     async def ring_missed(
         self, call: CallView, agent_id: str, status: str, auto_pause_after: int, now: float
@@ -395,10 +415,12 @@ class Store:
         return bool(await self._run("CALL_FINISHED", now, call_id, agent_id, wrap_seconds))
 
     async def leave(
-        self, call_id: str, outcome: str, short_abandon_seconds: int, now: float
+        self, call_id: str, outcome: Exit, short_abandon_seconds: int, now: float
     ) -> LeaveResult:
-        result, wait = await self._run("LEAVE", now, call_id, outcome, short_abandon_seconds)
-        return LeaveResult(str(result), float(wait))
+        result, wait = await self._run(
+            "LEAVE", now, call_id, Exit(outcome).value, short_abandon_seconds
+        )
+        return LeaveResult(Left(_str(result)), float(wait))
 
     async def reassert_ring(
         self, call_id: str, agent_id: str, *, lease: float, queue: str, arrival: float,

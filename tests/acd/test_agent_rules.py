@@ -56,10 +56,10 @@ async def test_the_redis_script_applies_exactly_the_table(
             rule = decide(state, command, pending)
             if rule is None:
                 with pytest.raises(InvalidTransition) as refused:
-                    await store.agent_command(aid, command.value, NOW, "lunch")
+                    await store.agent_command(aid, command, NOW, "lunch")
                 assert state.value in str(refused.value) and command.value in str(refused.value)
                 continue
-            result = await store.agent_command(aid, command.value, NOW, "lunch")
+            result = await store.agent_command(aid, command, NOW, "lunch")
             assert result.status is rule.status, (state, command, pending)
             assert result.state is (rule.to or state), (state, command, pending)
             stored = await hash_of(redis_client, store.keys.agent(aid))
@@ -73,5 +73,5 @@ async def test_an_unknown_agent_is_a_coded_error_with_its_id(
 ) -> None:
     store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
     with pytest.raises(UnknownAgent) as missing:
-        await store.agent_command("nobody", "login", NOW)
+        await store.agent_command("nobody", Command.LOGIN, NOW)
     assert missing.value.data == {"agent": "nobody"} and "'nobody'" in missing.value.message

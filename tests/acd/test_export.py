@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from acd.core.agent_rules import Command
+from acd.core.models import Exit
 from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig, WallboardConfig
 from acd.store.keys import Keys
 from acd.store.store import Store
@@ -111,7 +113,7 @@ async def test_the_forecaster_reads_back_what_the_acd_counted(
     agent = AgentConfig(id="a1", name="A", endpoint="PJSIP/a1", queues={"support": 50})
     await store.ensure_agents([agent], t0)
     await store.set_reachable("a1", True, t0)
-    await store.agent_command("a1", "login", t0)
+    await store.agent_command("a1", Command.LOGIN, t0)
     for i, (wait, talk) in enumerate([(30.0, 200.0), (150.0, 100.0)]):
         arrival = t0 + 10 + i * 400
         cid = f"c{i}"
@@ -123,7 +125,7 @@ async def test_the_forecaster_reads_back_what_the_acd_counted(
         await store.wrap_up_expired("a1", arrival + wait + talk)
     await store.enqueue("gone", "support", arrival=t0 + 20, priority=0, max_length=0,
                         now=t0 + 20, fields={"owner": "x"})
-    await store.leave("gone", "abandoned", 5, t0 + 80)
+    await store.leave("gone", Exit.ABANDONED, 5, t0 + 80)
     request, _ = parse_request(cfg, "2026-11-23", "2026-11-23", ["support"])
     assert request is not None
     out = tmp_path / "intervals.csv"

@@ -8,8 +8,10 @@ import random
 import pytest
 import redis.asyncio as aioredis
 
+from acd.core.agent_rules import Command
 from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.intervals import interval_start, wait_bucket_field
+from acd.core.models import Exit
 from acd.core.settings import AgentConfig, Config, QueueConfig, RedisConfig
 from acd.dispatcher import Dispatcher
 from acd.store.embedded import EmbeddedRedis
@@ -29,7 +31,7 @@ async def ready_store(redis_client: aioredis.Redis, prefix: str, n_agents: int) 
     await store.ensure_agents(agents(n_agents), NOW)
     for a in agents(n_agents):
         await store.set_reachable(a.id, True, NOW)
-        await store.agent_command(a.id, "login", NOW)
+        await store.agent_command(a.id, Command.LOGIN, NOW)
     return store
 
 
@@ -127,10 +129,10 @@ async def test_abandon_short_abandon_and_full_queue(
     await store.enqueue("c2", "q", arrival=NOW, priority=0, max_length=2, now=NOW, fields={})
     assert await store.enqueue("c3", "q", arrival=NOW, priority=0, max_length=2, now=NOW,
                                fields={}) is None
-    short = await store.leave("c1", "abandoned", 5, NOW + 3)
-    long = await store.leave("c2", "abandoned", 5, NOW + 40)
+    short = await store.leave("c1", Exit.ABANDONED, 5, NOW + 3)
+    long = await store.leave("c2", Exit.ABANDONED, 5, NOW + 40)
     assert (short.outcome, long.outcome) == ("short_abandoned", "abandoned")
-    assert (await store.leave("c2", "abandoned", 5, NOW + 41)).outcome == "none"
+    assert (await store.leave("c2", Exit.ABANDONED, 5, NOW + 41)).outcome == "none"
     stats = await hash_of(redis_client, store.keys.stats("q", interval_start(NOW)))
     assert float(stats["offered"]) == 3  # the refused caller was offered too
     assert float(stats["timed_out"]) == 1
@@ -142,15 +144,15 @@ async def test_abandon_short_abandon_and_full_queue(
 async def test_agent_commands_and_errors(redis_client: aioredis.Redis, key_prefix: str) -> None:
     store = await ready_store(redis_client, key_prefix, 1)
     with pytest.raises(UnknownAgent):
-        await store.agent_command("nobody", "login", NOW)
+        await store.agent_command("nobody", Command.LOGIN, NOW)
     with pytest.raises(InvalidTransition):
-        await store.agent_command("a0", "login", NOW)  # already logged in
-    await store.agent_command("a0", "pause", NOW, "Lunch <b>")
+        await store.agent_command("a0", Command.LOGIN, NOW)  # already logged in
+    await store.agent_command("a0", Command.PAUSE, NOW, "Lunch <b>")
     agent = await store.agent("a0")
     assert agent is not None and agent.state.value == "paused"
     assert agent.pause_reason == "Lunch <b>"
     assert await store.available_agent_ids() == []
-    await store.agent_command("a0", "unpause", NOW + 1)
+    await store.agent_command("a0", Command.UNPAUSE, NOW + 1)
     assert await store.available_agent_ids() == ["a0"]
     await store.set_reachable("a0", False, NOW + 2)
     assert await store.available_agent_ids() == []
@@ -198,7 +200,7 @@ async def test_waiting_callbacks_are_counted_per_queue_while_they_wait(
     retry = await store.callback_failed("cb", "a0", "caller", retry_seconds=60, attempts=3,
                                         now=NOW + 30)
     assert retry == "retry" and await store.waiting_callbacks(["q"]) == {"q": 1}
-    await store.leave("cb", "abandoned", 5, NOW + 40)
+    await store.leave("cb", Exit.ABANDONED, 5, NOW + 40)
     assert await store.waiting_callbacks(["q"]) == {"q": 0}
     assert await store.waiting_count("q") == 1  # the caller on the line is not one
 
@@ -211,7 +213,7 @@ async def test_available_idle_time_is_counted_per_interval_for_occupancy(
     store = Store(redis_client, RedisConfig(key_prefix=key_prefix))
     await store.ensure_agents(agents(1), t0)
     await store.set_reachable("a0", True, t0)
-    await store.agent_command("a0", "login", t0)
+    await store.agent_command("a0", Command.LOGIN, t0)
     await store.set_reachable("a0", False, t0 + 30)  # phone gone: not available time
     await store.set_reachable("a0", True, t0 + 50)
     await store.enqueue("c", "q", arrival=t0 + 200, priority=0, max_length=0, now=t0 + 200,

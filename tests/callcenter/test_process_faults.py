@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.core.agent_rules import Command
 from acd.core.models import AgentState
 from acd.core.settings import RedisConfig
 from acd.store.client import connect
@@ -158,7 +159,7 @@ async def test_killed_acd_process_its_callers_fall_back_its_conversations_stay_f
     first = await _start(world, "first")
     for aid in AGENTS:
         await eventually(partial(_known, store, aid), 10, "agents created")
-        await store.agent_command(aid, "login", time.time())
+        await store.agent_command(aid, Command.LOGIN, time.time())
     talking = [await fake.place_call(caller_id=f"talk{i}") for i in range(2)]
     for aid in AGENTS:
         await eventually(partial(_state_is, store, aid, AgentState.ON_CALL), 10,
@@ -204,7 +205,7 @@ async def test_one_of_two_acd_processes_killed_mid_ring_frees_its_agent(
     doomed = await _start(world, "doomed", ring_timeout=2)
     for aid in AGENTS:
         await eventually(partial(_known, store, aid), 10, "agents created")
-    await store.agent_command("1001", "login", time.time())
+    await store.agent_command("1001", Command.LOGIN, time.time())
     ringing = await fake.place_call(caller_id="rings", patience=5)
     await eventually(lambda: _state_is(store, "1001", AgentState.RINGING), 10, "ringing")
     survivor = await _start(world, "survivor", ring_timeout=2)
@@ -252,7 +253,7 @@ async def test_killed_between_dial_and_answer_the_conversation_is_counted_answer
     first = await _start(world, "first")
     for aid in AGENTS:
         await eventually(partial(_known, store, aid), 10, "agents created")
-    await store.agent_command("1001", "login", time.time())
+    await store.agent_command("1001", Command.LOGIN, time.time())
     talking = await fake.place_call(caller_id="late-answer")
     await eventually(lambda: _rang(fake, "1001"), 10, "the phone ringing")
     first.kill()
