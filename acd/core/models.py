@@ -85,6 +85,9 @@ class AgentView:
     pending_reason: str = ""
     # in use on a call the ACD did not make (never while ringing or on its call)
     phone_busy: bool = False
+    # when it last entered the available set (kept after it left: the set says
+    # whether it is in it now); for the ongoing idle time
+    avail_since: float = 0.0
 
     @classmethod
     def from_hash(cls, agent_id: str, h: Mapping[str, str]) -> AgentView:
@@ -115,6 +118,7 @@ class AgentView:
             pending_reason=h.get("pending_reason", "") if pending == "pause" else "",
             phone_busy=h.get("phone_busy") == "1"
             and state not in (AgentState.RINGING, AgentState.ON_CALL),
+            avail_since=_f(h.get("avail_since")),
         )
 
 

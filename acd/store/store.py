@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 
 from acd.core.agent_rules import Command, Status
 from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
+from acd.core.metrics import IntervalCounters
 from acd.core.models import (
     AgentState,
     AgentView,
@@ -620,3 +621,113 @@ class Store:
             total += float(hs or 0)
             n += int(float(hd or 0))
         return total, n
+
+    # ---- board readers (the wallboard's view of the layout) ------------------
+
+    async def known_queues(self) -> list[str]:
+        """Every queue the ACD has counted or queued a call for, sorted."""
+        return sorted(_strs(await self.redis.smembers(self.keys.queues)))
+
+    async def known_agent_ids(self) -> list[str]:
+        """Every agent the store knows, sorted."""
+        return sorted(_strs(await self.redis.smembers(self.keys.agents)))
+
+    async def board_agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
+        """One view per id, in that order, in one round trip; an agent with no
+        hash yet is logged out (unlike :meth:`agents`, which skips it)."""
+        if not agent_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.hgetall(self.keys.agent(aid))
+            hashes = await pipe.execute()
+        return [AgentView.from_hash(aid, _map(h)) for aid, h in zip(agent_ids, hashes, strict=True)]
+
+    async def queue_heads(self, queues: Sequence[str], now: float) -> dict[str, QueueHead]:
+        """Who waits in each queue now (count, VIPs, callbacks, the longest
+        waiting caller), in one round trip."""
+        if not queues:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for q in queues:
+                pipe.zcard(self.keys.waiting(q))
+                pipe.zcount(self.keys.waiting(q), "-inf", now - _VIP_SCORE_OFFSET)
+                pipe.scard(self.keys.waiting_callbacks(q))
+                pipe.zrange(self.keys.arrivals(q), 0, 0, withscores=True)
+            rows = await pipe.execute()
+        heads: dict[str, QueueHead] = {}
+        for i, q in enumerate(queues):
+            waiting, vip, callbacks, oldest = rows[4 * i:4 * i + 4]
+            heads[q] = QueueHead(
+                waiting=int(waiting),
+                vip_waiting=int(vip),
+                callbacks_waiting=int(callbacks),
+                oldest_call=_str(oldest[0][0]) if oldest else "",
+                oldest_arrival=float(oldest[0][1]) if oldest else None,
+            )
+        return heads
+
+    async def interval_counters_many(
+        self, cells: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], IntervalRecord]:
+        """The counters of each (queue, interval start) in one round trip; an
+        interval never counted reads as zeros."""
+        if not cells:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for q, start in cells:
+                pipe.hgetall(self.keys.stats(q, int(start)))
+            hashes = await pipe.execute()
+        return {
+            cell: IntervalRecord.from_hash(_map(h))
+            for cell, h in zip(cells, hashes, strict=True)
+        }
+
+    async def caller_labels(self, call_ids: Sequence[str]) -> dict[str, str]:
+        """What a board shows for each caller: the name, else the number ("" when
+        neither is known or the call is gone)."""
+        rows = await self.call_rows(call_ids, "caller_name", "caller_id")
+        return {
+            cid: row.get("caller_name") or row.get("caller_id") or "" for cid, row in rows.items()
+        }
+
+
+# A waiting-set score is arrival - priority * 1e6 (waiting_score): a score
+# below now - 5e5 is a caller with priority > 0 (a VIP).
+_VIP_SCORE_OFFSET = 5e5
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHead:
+    """Who waits in one queue now."""
+
+    waiting: int
+    vip_waiting: int  # priority above 0
+    callbacks_waiting: int  # callers waiting to be called back
+    oldest_call: str  # "" when nobody waits
+    oldest_arrival: float | None  # arrival of the longest waiting caller
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRecord:
+    """One ``stats`` hash: the counters :mod:`acd.core.metrics` computes with,
+    and every numeric field by name (``lost``, ``idle_seconds`` and the
+    outcome counters included); absent or unparsable fields are 0."""
+
+    counters: IntervalCounters
+    values: Mapping[str, float]
+
+    def get(self, name: str) -> float:
+        return self.values.get(name, 0.0)
+
+    @classmethod
+    def from_hash(cls, h: Mapping[str, str]) -> IntervalRecord:
+        values: dict[str, float] = {}
+        for name, raw in h.items():
+            try:
+                number = float(raw)
+            except ValueError:
+                continue
+            if number == number and number not in (float("inf"), float("-inf")):
+                values[name] = number
+        return cls(IntervalCounters.from_hash(h), values)
