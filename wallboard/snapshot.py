@@ -24,6 +24,7 @@ from acd.core.intervals import INTERVAL_SECONDS, interval_start
 from acd.core.routing import expected_wait
 from acd.core.settings import Config, QueueConfig, Threshold
 from acd.store.keys import Keys
+from wallboard import figures
 
 AGENT_STATES: tuple[str, ...] = (
     "logged_out",
@@ -110,13 +111,13 @@ def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Thres
     return result
 
 
-# Snapshot fields shown as whole percent (the rest: seconds or counts, shown whole).
-SHARE_FIELDS = frozenset(
-    {"service_level", "service_level_hour", "abandon_rate", "occupancy", "resolution_rate", "csat"}
-)
+# Snapshot fields shown as whole percent (the rest: seconds or counts, shown
+# whole): the registry's percent figures, and the abandon rate that colours
+# the abandoned count.
+SHARE_FIELDS = figures.SHARE_FIELDS | {"abandon_rate"}
 # Live figures: the only ones that may flash red or sound. Today's cumulative
 # figures only change colour (they would otherwise flash all day).
-LIVE_FIELDS = frozenset({"waiting", "longest_wait_seconds", "expected_wait_seconds"})
+LIVE_FIELDS = figures.LIVE_FIELDS
 
 
 def as_displayed(metric: str, value: float) -> float:
@@ -357,6 +358,7 @@ class SnapshotBuilder:
             "service_level_variant": self._variant.value,
             "thresholds": _thresholds_json(self._thresholds),
             "live_metrics": sorted(LIVE_FIELDS),
+            "metrics": figures.descriptors(),
             "limits": {
                 "paused": cfg.wallboard.pause_alert_seconds,
                 "wrap_up": cfg.wallboard.wrap_up_alert_seconds,
@@ -437,7 +439,7 @@ class SnapshotBuilder:
         settings = self._config.wallboard.queue_display.get(name)
         thresholds = self.queue_thresholds(name)
         lost = sum(extras.get((name, s), {}).get("lost", 0.0) for s in today)
-        idle = sum(extras.get((name, s), {}).get("idle_seconds", 0.0) for s in today)
+        idle = _idle_today(extras, [name], today)
         outcomes = _outcome_totals(extras, [name], today)
         per_interval = {s: counters.get((name, s), metrics.EMPTY) for s in today}
         day = metrics.figures(day_total, self._variant)
@@ -461,9 +463,6 @@ class SnapshotBuilder:
         # The wait a caller arriving now should expect (as the ACD announces it);
         # unknown while nobody serves the queue.
         ewt = expected_wait(waiting + 1, serving, aht_recent) if serving else None
-        occupancy = metrics.occupancy(day_total.handle_seconds, idle)
-        if not idle:
-            occupancy = None  # no idle-time counter written (yet): unknown, not 100 %
 
         values: dict[str, float | None] = {
             "service_level": day.service_level,
@@ -499,15 +498,12 @@ class SnapshotBuilder:
             "lost": round(lost),
             "vip_waiting": vip_waiting,
             "expected_wait_seconds": _round(ewt, 1),
-            "occupancy": _round(occupancy, 4),
-            "calls_per_agent": _round(day.answered / counts["logged_in"], 1)
-            if counts["logged_in"]
-            else None,
             "abandon_rate": _round(day.abandon_rate, 4),
             "asa_seconds": _round(day.asa_seconds, 1),
             "aht_seconds": _round(day.aht_seconds, 1),
             "median_wait_seconds": _round(day.median_wait_seconds, 1),
             **_outcome_json(outcomes, day_total.handled),
+            **figures.computed(figures.Facts(day_total, idle, counts["logged_in"], outcomes)),
             "callbacks_waiting": callbacks_waiting,
             "agents": counts,
             "levels": levels,
@@ -536,6 +532,7 @@ class SnapshotBuilder:
         outcomes = _outcome_totals(extras, list(day_totals), today)
         longest = [q["longest_wait_seconds"] for q in queues if q["longest_wait_seconds"]]
         arrivals = [q["oldest_arrival"] for q in queues if q["oldest_arrival"] is not None]
+        board_counts = _agent_counts(agents)
         values: dict[str, float | None] = {
             "service_level": day.service_level,
             "abandon_rate": day.abandon_rate,
@@ -557,10 +554,21 @@ class SnapshotBuilder:
             "asa_seconds": _round(day.asa_seconds, 1),
             "aht_seconds": _round(day.aht_seconds, 1),
             **_outcome_json(outcomes, summed.handled),
+            **figures.computed(figures.Facts(
+                summed, _idle_today(extras, list(day_totals), today), board_counts["logged_in"],
+                outcomes)),
             "callbacks_waiting": sum(q["callbacks_waiting"] for q in queues),
-            "agents": _agent_counts(agents),
+            "agents": board_counts,
             "levels": _levels(values, self._thresholds),
         }
+
+
+def _idle_today(
+    extras: Mapping[tuple[str, int], Mapping[str, float]],
+    queues: Sequence[str],
+    today: Sequence[int],
+) -> float:
+    return sum(extras.get((q, s), {}).get("idle_seconds", 0.0) for q in queues for s in today)
 
 
 def _outcome_totals(
@@ -579,11 +587,9 @@ def _outcome_json(outcomes: Mapping[str, float], handled: float) -> JsonObject:
     the callback and disposition counts behind them, today."""
     answers = outcomes["csat_answers"]
     return {
-        "resolution_rate": _round(outcomes["resolved"] / handled, 4) if handled else None,
         "resolved": round(outcomes["resolved"]),
         "dispositioned": round(outcomes["dispositioned"]),
         "handled": round(handled),
-        "csat": _round(outcomes["csat_good"] / answers, 4) if answers else None,
         "csat_answers": round(answers),
         "callbacks_requested": round(outcomes["callback_requested"]),
         "callbacks_answered": round(outcomes["callback_answered"]),

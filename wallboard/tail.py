@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from acd.core.settings import Threshold
 from wallboard import delta as deltas_codec
+from wallboard import figures, i18n
 
 NONE = "—"
 
@@ -106,6 +107,13 @@ def render(snapshot: Mapping[str, Any], now: float, *, colour: bool = False) -> 
             ("  " + "/".join(str(agents.get(s, 0)) for s in _STATE_ORDER), None),
         ]
         lines.append("".join(_paint(text, level, colour) for text, level in cells))
+        derived = [
+            f"{i18n.ENGLISH.get(str(f['label']), str(f['label']))} "
+            f"{figures.format_value(str(f['format']), q.get(str(f['name'])))}"
+            for f in snapshot.get("metrics", []) if f.get("derived")
+        ]
+        if derived:
+            lines.append(" " * 14 + " · ".join(derived))
     agents_shown = [a for a in snapshot.get("agents", []) if a.get("state") != "logged_out"]
     lines += ["", f"{'AGENT':<20}{'STATE':<12}{'TIME':>8}  DETAIL"]
     for a in agents_shown:

@@ -22,61 +22,23 @@
   const LEVEL_MARK = { green: "●", amber: "▲", red: "■" };
   const TILE_LAYOUT_MAX = 3; // more queues: one compact row per queue
   const PAGE_SECONDS = 8; // agent pages rotate this often
-  // [metric, label, format, level key]
-  const BIG = [
-    ["waiting", "waiting", "count", "waiting"],
-    ["longest_wait_seconds", "longest_wait", "dur", "longest_wait_seconds"],
-    ["service_level", "sl_today", "pct", "service_level"],
-    ["service_level_hour", "sl_hour", "pct", "service_level_hour"],
-  ];
-  const SMALL = [
-    ["expected_wait_seconds", "expected_wait", "dur", "expected_wait_seconds"],
-    ["offered", "offered", "count", null],
-    ["answered", "answered", "count", null],
-    ["abandoned", "abandoned", "count", "abandon_rate"],
-    ["timed_out", "timed_out", "count", null],
-    ["lost", "lost", "count", null],
-    ["asa_seconds", "asa", "dur", "asa_seconds"],
-    ["aht_seconds", "aht", "dur", "aht_seconds"],
-    ["median_wait_seconds", "median_wait", "dur", "median_wait_seconds"],
-    ["occupancy", "occupancy", "pct", null],
-    ["calls_per_agent", "calls_per_agent", "num", null],
-    ["vip_waiting", "vip", "count", null],
-  ];
-  // Tiles: a strip of its own under the small figures (one line, value then label).
-  const OUTCOMES = [
-    ["callbacks_waiting", "callbacks_waiting", "count", null],
-    ["resolution_rate", "resolution_rate", "pct", null],
-    ["csat", "csat", "pct", null],
-  ];
-  const ROW = [
-    ["waiting", "waiting", "count", "waiting"],
-    ["vip_waiting", "vip", "count", null],
-    ["callbacks_waiting", "callbacks_waiting", "count", null],
-    ["longest_wait_seconds", "longest_wait", "dur", "longest_wait_seconds"],
-    ["expected_wait_seconds", "expected_wait", "dur", "expected_wait_seconds"],
-    ["service_level", "sl_today", "pct", "service_level"],
-    ["service_level_hour", "sl_hour", "pct", "service_level_hour"],
-    ["offered", "offered", "count", null],
-    ["answered", "answered", "count", null],
-    ["abandoned", "abandoned", "count", "abandon_rate"],
-    ["timed_out", "timed_out", "count", null],
-    ["lost", "lost", "count", null],
-    ["asa_seconds", "asa", "dur", "asa_seconds"],
-    ["aht_seconds", "aht", "dur", "aht_seconds"],
-    ["resolution_rate", "resolution_rate", "pct", null],
-    ["csat", "csat", "pct", null],
-  ];
-  const TOTALS = [
-    ["waiting", "waiting", "count", "waiting"],
-    ["longest_wait_seconds", "longest_wait", "dur", null],
-    ["service_level", "sl_today", "pct", "service_level"],
-    ["offered", "offered", "count", null],
-    ["answered", "answered", "count", null],
-    ["abandoned", "abandoned", "count", "abandon_rate"],
-    ["timed_out", "timed_out", "count", null],
-    ["lost", "lost", "count", null],
-  ];
+  // [metric, label, format, level key] per place, from the snapshot's figure
+  // registry (wallboard/figures.py): a new figure needs no change here.
+  let BIG = [];
+  let SMALL = [];
+  let OUTCOMES = [];
+  let ROW = [];
+  let TOTALS = [];
+  function setFigures(list) {
+    const at = (place) =>
+      list.filter((f) => f.places.includes(place)).map((f) => [f.name, f.label, f.format, f.level]);
+    BIG = at("big");
+    SMALL = at("small");
+    OUTCOMES = at("outcomes");
+    ROW = at("row");
+    TOTALS = at("totals");
+    live = new Set(list.filter((f) => f.live).map((f) => f.name));
+  }
 
   let snap = null;
   let live = new Set(["waiting", "longest_wait_seconds", "expected_wait_seconds"]);
@@ -361,7 +323,7 @@
     frozenAt = null;
     freshOnThisSocket = true;
     storeOk = true;
-    if (s.live_metrics) live = new Set(s.live_metrics);
+    if (s.metrics) setFigures(s.metrics);
     document.body.dataset.generatedAt = String(s.generated_at);
     document.body.dataset.version = String(s.version);
     if (s.board && s.board.title) document.getElementById("board-title").textContent = s.board.title;
