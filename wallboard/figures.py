@@ -109,6 +109,13 @@ shown("aht_seconds", "aht", Fmt.DURATION, SMALL, ROW, level="aht_seconds")
 shown("median_wait_seconds", "median_wait", Fmt.DURATION, SMALL, level="median_wait_seconds")
 
 
+@figure("occupancy", "occupancy", Fmt.PERCENT, SMALL, ROW)
+def occupancy(f: Facts) -> float | None:
+    """Handle time / (handle time + available idle time), today: 100 % for a
+    team busy all day, unknown only before any handle or idle second."""
+    return metrics.occupancy(f.counters.handle_seconds, f.idle_seconds)
+
+
 @figure("calls_per_agent", "calls_per_agent", Fmt.NUMBER, SMALL, digits=1)
 def calls_per_agent(f: Facts) -> float | None:
     """Calls answered today per agent logged in now."""

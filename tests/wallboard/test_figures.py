@@ -71,3 +71,20 @@ def test_format_value_matches_the_page() -> None:
     assert figures.format_value("num", 3.14159) == "3.1"
     assert figures.format_value("count", 12345) == "12345"
     assert figures.format_value("pct", None) == "—"
+
+
+async def test_occupancy_is_handle_time_over_handle_and_idle_time(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aredis: aioredis.Redis, config: Config,
+) -> None:
+    store = Store(aredis, config.redis)
+    # support: 30 min talking, 10 min idle; sales: busy, never idle
+    await store.add_counters("support", NOW - 60, {"handle_seconds": 1800,
+                                                   "idle_seconds": 600}, NOW)
+    await store.add_counters("sales", NOW - 60, {"handle_seconds": 300}, NOW)
+    client = await aiohttp_client(create_app(config, aredis, clock=lambda: NOW))
+    snap = await (await client.get("/api/snapshot")).json()
+    by_name = {q["name"]: q for q in snap["queues"]}
+    assert by_name["support"]["occupancy"] == 0.75
+    assert by_name["sales"]["occupancy"] == 1.0
+    assert snap["totals"]["occupancy"] == round(2100 / 2700, 4)
