@@ -109,7 +109,7 @@ shown("aht_seconds", "aht", Fmt.DURATION, SMALL, ROW, level="aht_seconds")
 shown("median_wait_seconds", "median_wait", Fmt.DURATION, SMALL, level="median_wait_seconds")
 
 
-@figure("occupancy", "occupancy", Fmt.PERCENT, SMALL, ROW)
+@figure("occupancy", "occupancy", Fmt.PERCENT, SMALL)
 def occupancy(f: Facts) -> float | None:
     """Handle time / (handle time + available idle time), today: 100 % for a
     team busy all day, unknown only before any handle or idle second."""
