@@ -3,16 +3,16 @@ loopback port, one per test session, flushed before each test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
-from acd.core.errors import InvalidTransition, UnknownAgent
 from acd.core.settings import AgentConfig, BoardConfig, Config, QueueConfig, WallboardConfig
 from acd.store.embedded import EmbeddedRedis
-from tests.wallboard.acd_writer import AcdWriter
+from tests.wallboard.floor import Floor
 
 
 class RedisServer(EmbeddedRedis):
@@ -43,8 +43,10 @@ async def aredis(clean_redis: RedisServer) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-def writer(aredis: aioredis.Redis) -> AcdWriter:
-    return AcdWriter(aredis)
+async def floor(aredis: aioredis.Redis) -> Floor:
+    """The test configuration's floor in the store, every agent logged out
+    with a registered softphone (now: the wall clock)."""
+    return await Floor.open(aredis, make_config(), time.time())
 
 
 QUEUES = ("support", "sales", "billing")
@@ -73,55 +75,3 @@ def make_config(**wallboard: object) -> Config:
             AgentConfig(id="a4", name="Dana", endpoint="PJSIP/1004", queues={"billing": 80}),
         ),
     )
-
-
-class RedisAgentCommands:
-    """The agent API's other side, as the ACD would do it, minus routing: the
-    same state changes in Redis and a change message. Raises the ACD's errors."""
-
-    def __init__(self, writer: AcdWriter, config: Config, clock: Callable[[], float]) -> None:
-        self._writer = writer
-        self._config = config
-        self._clock = clock
-
-    async def _state(self, agent_id: str) -> str:
-        if self._config.agent(agent_id) is None:
-            raise UnknownAgent(f"no agent {agent_id!r}", agent=agent_id)
-        state = await self._writer.redis.hget(self._writer.keys.agent(agent_id), "state")
-        return str(state or "logged_out")
-
-    async def login(self, agent_id: str, by: str = "") -> None:
-        if await self._state(agent_id) != "logged_out":
-            raise InvalidTransition("already logged in", agent=agent_id)
-        await self._writer.set_agent(agent_id, "available", at=self._clock())
-
-    async def _defer(self, agent_id: str, change: str, reason: str = "") -> bool:
-        """Ringing or on a call: record the change as pending, as the ACD does."""
-        if await self._state(agent_id) not in ("ringing", "on_call"):
-            return False
-        await self._writer.redis.hset(
-            self._writer.keys.agent(agent_id),
-            mapping={"pending": change, "pending_reason": reason},
-        )
-        return True
-
-    async def logout(self, agent_id: str, by: str = "") -> None:
-        await self._state(agent_id)
-        if not await self._defer(agent_id, "logout"):
-            await self._writer.set_agent(agent_id, "logged_out", at=self._clock())
-
-    async def pause(self, agent_id: str, reason: str, by: str = "") -> None:
-        if await self._state(agent_id) == "logged_out":
-            raise InvalidTransition("not logged in", agent=agent_id)
-        if not await self._defer(agent_id, "pause", reason):
-            await self._writer.set_agent(agent_id, "paused", at=self._clock(), pause_reason=reason)
-
-    async def unpause(self, agent_id: str, by: str = "") -> None:
-        if await self._state(agent_id) != "paused":
-            raise InvalidTransition("not paused", agent=agent_id)
-        await self._writer.set_agent(agent_id, "available", at=self._clock())
-
-    async def disposition(
-        self, agent_id: str, call_id: str, code: str, note: str = "", by: str = ""
-    ) -> str:
-        raise InvalidTransition("no calls in this stand-in", agent=agent_id)

@@ -15,12 +15,15 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from acd.core.agent_rules import Command
 from acd.core.errors import AcdError, StoreError
+from acd.core.models import Left
 from acd.core.settings import Config, QueueDisplay, Threshold
 from acd.store.embedded import free_port
 from acd.store.keys import Keys
-from tests.wallboard.acd_writer import AcdWriter
-from tests.wallboard.conftest import RedisAgentCommands, make_config
+from acd.store.store import Store
+from tests.wallboard.conftest import make_config
+from tests.wallboard.floor import Floor
 from wallboard.app import STATUS_BY_CODE, AgentCommands, create_app, status_for
 from wallboard.server import HttpLimits, LimitedSite
 
@@ -54,33 +57,37 @@ def make_client(
     return make
 
 
-async def populate(w: AcdWriter) -> None:
-    """A morning on the support queue, hand-countable."""
+@pytest.fixture
+async def floor(aredis: aioredis.Redis) -> Floor:
+    """The floor as the ACD left it at start, the evening before NOW."""
+    return await Floor.open(aredis, make_config(), NOW - 13 * 3600)
+
+
+async def populate(floor: Floor) -> None:
+    """A morning on the support queue, hand-countable, every call through the
+    ACD's scripts (Bob, a2, takes the morning's calls)."""
     at = dt.datetime(2024, 6, 3, tzinfo=dt.UTC).timestamp()
     h = 3600.0
     # Yesterday evening: must not count today.
-    await w.count("support", at - 600, offered=7, answered=7, publish=False)
+    await floor.history("support", at - 600, offered=7, answered=7)
     # 10:00: one call answered after 300 s (outside the 120 s target).
-    await w.count("support", at + 10 * h, offered=1, publish=False)
-    await w.answered("support", at + 10 * h + 300, wait=300, publish=False)
+    await floor.answered_call("support", agent="a2", arrival=at + 10 * h, wait=300, talk=100,
+                              wrap=20)
     # 11:30: 4 offered; answered after 10, 50 and 200 s; one abandoned after 30 s.
-    await w.count("support", at + 11.5 * h, offered=4, publish=False)
-    for wait in (10, 50, 200):
-        await w.answered("support", at + 11.5 * h + 60, wait=wait, publish=False)
-        await w.handled("support", at + 11.5 * h + 600, talk=100, wrap=20, publish=False)
-    await w.abandoned("support", at + 11.5 * h + 60, wait=30, publish=False)
+    t = at + 11.5 * h
+    for arrival, wait in ((t, 10), (t + 140, 50), (t + 320, 200)):
+        await floor.answered_call("support", agent="a2", arrival=arrival, wait=wait, talk=100,
+                                  wrap=20)
+    assert await floor.abandoned("support", arrival=t + 60, wait=30) is Left.ABANDONED
     # 11:45: a short abandon (3 s): offered, but not held against anyone.
-    await w.count("support", at + 11.75 * h, offered=1, publish=False)
-    await w.abandoned("support", at + 11.75 * h + 3, wait=3, publish=False)
+    assert await floor.abandoned("support", arrival=at + 11.75 * h, wait=3) is Left.SHORT_ABANDONED
     # Now: one caller waiting since 12:05:00, with a hostile name.
-    await w.enqueue(
-        "c1", "support", arrival=NOW - 150, caller_name=HOSTILE, caller_id="+48111", publish=False
-    )
-    await w.enqueue("c2", "support", arrival=NOW - 400, caller_name="Mr <b>Bold</b>", publish=False)
-    await w.dequeue("c2", "support", at=NOW - 100, publish=False)
-    await w.set_agent("a1", "available", at=NOW - 20, publish=False)
-    await w.set_agent("a2", "on_call", at=NOW - 100, queue="support", call_id="c2", publish=False)
-    await w.set_agent("a3", "paused", at=NOW - 60, pause_reason=HOSTILE, publish=False)
+    await floor.caller("c1", "support", arrival=NOW - 150, name=HOSTILE, number="+48111")
+    # Bob answered c2 at 12:05:50 after 300 s (late: offered and answered at 12:00).
+    await floor.agent("a2", "on_call", at=NOW - 100, queue="support", call_id="c2",
+                      caller_name="Mr <b>Bold</b>", wait=300)
+    await floor.agent("a1", "available", at=NOW - 20)
+    await floor.agent("a3", "paused", at=NOW - 60, reason=HOSTILE)
 
 
 def page_config(html: str) -> dict[str, Any]:
@@ -99,27 +106,29 @@ async def get_snapshot(client: Client, query: str = "") -> dict[str, Any]:
     return data
 
 
-async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> None:
-    await populate(writer)
+async def test_snapshot_numbers(make_client: MakeClient, floor: Floor) -> None:
+    await populate(floor)
     data = await get_snapshot(await make_client())
     assert data["generated_at"] == NOW
     assert [q["name"] for q in data["queues"]] == ["support", "sales", "billing"]
     support = data["queues"][0]
     # offered: 1 (10:00) + 4 (11:30) + 1 (11:45) + 2 enqueued now
     assert support["offered"] == 8
-    assert support["answered"] == 4
+    assert support["answered"] == 5  # 10:00, three at 11:30, c2
     assert support["abandoned"] == 1  # the 3 s abandon is short
     assert support["short_abandoned"] == 1
     assert support["abandon_rate"] == pytest.approx(1 / 8)
-    # within target: 10 s and 50 s; against: 4 answered + 1 abandoned
-    assert support["service_level"] == pytest.approx(2 / 5)
+    # within target: 10 s and 50 s; against: 5 answered + 1 abandoned
+    assert support["service_level"] == pytest.approx(2 / 6, abs=1e-4)  # 4 places
     # last 60 min (11:07:30-12:07:30): the 10:00 call is out
-    assert support["service_level_hour"] == pytest.approx(2 / 4)
+    assert support["service_level_hour"] == pytest.approx(2 / 5)
     assert support["service_level_target_seconds"] == 120
-    assert support["asa_seconds"] == pytest.approx(round((300 + 10 + 50 + 200) / 4, 1))
+    assert support["asa_seconds"] == pytest.approx(round((300 + 10 + 50 + 200 + 300) / 5, 1))
+    # handled: the 10:00 and 11:30 calls, 100 s talk + 20 s wrap-up each (c2 is still on)
     assert support["aht_seconds"] == 120.0
-    # waits 10, 50, 200, 300: rank 2 is the 50 s call, alone in (45, 50] -> 50
-    assert support["median_wait_seconds"] == 50.0
+    # waits 10, 50, 200, 300, 300: rank 2.5 lies halfway into the 200 s call's
+    # bucket, (190, 200], alone there -> 195
+    assert support["median_wait_seconds"] == 195.0
     assert support["waiting"] == 1
     assert support["longest_wait_seconds"] == 150.0
     assert support["longest_waiting_caller"] == HOSTILE
@@ -134,13 +143,14 @@ async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> N
         "phone_busy": 0,
         "pending": 0,
     }
-    assert support["levels"]["service_level"] == "red"  # 40 % <= 60 %
+    assert support["levels"]["service_level"] == "red"  # 33 % <= 60 %
     assert support["levels"]["longest_wait_seconds"] == "red"  # 150 s >= 120 s
     series = support["series"]
     assert series["start"] == NOW - 7.5 * 60 - 12 * 3600
     assert len(series["service_level"]) == 49  # 00:00 ... 12:00
     assert series["service_level"][40] == 0.0  # 10:00, one call answered late
     assert series["service_level"][46] == 0.5  # 11:30: 2 within / (3 answered + 1 abandoned)
+    assert series["service_level"][48] == 0.0  # 12:00: c2, answered late
     assert series["service_level"][0] is None
     sales = data["queues"][1]
     assert sales["service_level_target_seconds"] == 60
@@ -156,24 +166,22 @@ async def test_snapshot_numbers(make_client: MakeClient, writer: AcdWriter) -> N
 
 
 async def test_new_acd_facts_pending_phone_busy_lost_vip_and_totals(
-    make_client: MakeClient, writer: AcdWriter
+    make_client: MakeClient, floor: Floor
 ) -> None:
-    await populate(writer)
-    at = NOW - 300
-    await writer.count("support", at, offered=2, lost=2, publish=False)
-    await writer.count("sales", at, offered=1, lost=1, publish=False)
-    await writer.enqueue("v1", "support", arrival=NOW - 10, priority=5, publish=False)
-    await writer.set_agent("a1", "available", at=NOW - 20, publish=False,
-                           extra={"phone_busy": "1"})
-    await writer.set_agent("a2", "on_call", at=NOW - 100, queue="support", publish=False,
-                           extra={"pending": "pause", "pending_reason": "Lunch"})
-    await writer.set_agent("a4", "ringing", at=NOW - 3, publish=False,
-                           extra={"pending": "nonsense"})
+    await populate(floor)
+    # Callers the ACD could not keep (the dialplan's fallback took them).
+    for queue in ("support", "support", "sales"):
+        await floor.lost(queue, arrival=NOW - 300, at=NOW - 290)
+    await floor.caller("v1", "support", arrival=NOW - 10, priority=5)
+    await floor.store.set_phone_busy("a1", True, NOW - 15)  # a call the ACD did not make
+    result = await floor.store.agent_command("a2", Command.PAUSE, NOW - 50, "Lunch")
+    assert result.status == "pending"  # on a call: the pause waits for its end
+    await floor.agent("a4", "ringing", at=NOW - 3)
     data = await get_snapshot(await make_client())
     agents = {a["id"]: a for a in data["agents"]}
     assert agents["a1"]["phone_busy"] is True and agents["a2"]["phone_busy"] is False
     assert agents["a2"]["pending"] == "pause" and agents["a2"]["pending_reason"] == "Lunch"
-    assert agents["a4"]["pending"] == ""  # unknown values read as nothing pending
+    assert agents["a4"]["state"] == "ringing" and agents["a4"]["pending"] == ""
     support, sales, billing = data["queues"]
     assert support["lost"] == 2 and sales["lost"] == 1 and billing["lost"] == 0
     assert support["vip_waiting"] == 1 and support["waiting"] == 2
@@ -182,6 +190,7 @@ async def test_new_acd_facts_pending_phone_busy_lost_vip_and_totals(
     # is busy, a2 on call), AHT 120 s.
     assert support["expected_wait_seconds"] == pytest.approx(3 * 120.0)
     assert billing["expected_wait_seconds"] == pytest.approx(180.0)  # a4 ringing, no AHT yet
+    assert billing["offered"] == 1  # the call ringing a4
     totals = data["totals"]
     assert totals["lost"] == 3 and totals["waiting"] == 2 and totals["vip_waiting"] == 1
     assert totals["offered"] == support["offered"] + sales["offered"] + billing["offered"]
@@ -190,7 +199,7 @@ async def test_new_acd_facts_pending_phone_busy_lost_vip_and_totals(
 
 
 async def test_per_queue_thresholds_and_colour_on_the_displayed_value(
-    make_client: MakeClient, writer: AcdWriter
+    make_client: MakeClient, floor: Floor
 ) -> None:
     config = make_config(
         thresholds={"service_level": Threshold(amber=95, red=92, higher_is_better=True),
@@ -204,10 +213,10 @@ async def test_per_queue_thresholds_and_colour_on_the_displayed_value(
     )
     start = NOW - 600
     # 923 of 1000 within target: 92.3 % shows "92%", so it is red (red at 92).
-    await writer.count("support", start, offered=1000, answered=1000,
-                       answered_within_target=923, publish=False)
-    await writer.enqueue("s1", "sales", arrival=NOW - 45, publish=False)
-    await writer.enqueue("s2", "support", arrival=NOW - 45, publish=False)
+    await floor.history("support", start, offered=1000, answered=1000,
+                        answered_within_target=923)
+    await floor.caller("s1", "sales", arrival=NOW - 45)
+    await floor.caller("s2", "support", arrival=NOW - 45)
     data = await get_snapshot(await make_client(config))
     support, sales, _ = data["queues"]
     assert support["levels"]["service_level"] == "red"
@@ -255,9 +264,9 @@ async def test_boards_by_url_and_by_name(make_client: MakeClient) -> None:
 
 
 async def test_configured_thresholds_colour_the_metrics(
-    make_client: MakeClient, writer: AcdWriter
+    make_client: MakeClient, floor: Floor
 ) -> None:
-    await populate(writer)
+    await populate(floor)
     config = make_config(
         thresholds={
             "service_level": Threshold(amber=50, red=30, higher_is_better=True),
@@ -265,15 +274,15 @@ async def test_configured_thresholds_colour_the_metrics(
         }
     )
     support = (await get_snapshot(await make_client(config)))["queues"][0]
-    assert support["levels"]["service_level"] == "amber"  # 40 %: above red 30, below 50
+    assert support["levels"]["service_level"] == "amber"  # 33 %: above red 30, below 50
     assert support["levels"]["longest_wait_seconds"] == "amber"  # 150 s
     assert "asa_seconds" not in support["levels"]  # not configured: no colour
 
 
 async def test_page_is_escaped_and_served_without_a_cdn(
-    make_client: MakeClient, writer: AcdWriter
+    make_client: MakeClient, floor: Floor
 ) -> None:
-    await populate(writer)
+    await populate(floor)
     client = await make_client(make_config(language="pl"))
     resp = await client.get("/?board=front")
     html = await resp.text()
@@ -347,12 +356,13 @@ async def agent_state(redis: aioredis.Redis, agent_id: str) -> tuple[str | None,
 
 
 @pytest.fixture
-def commands(writer: AcdWriter) -> RedisAgentCommands:
-    return RedisAgentCommands(writer, make_config(), clock=lambda: NOW)
+def commands(floor: Floor) -> AgentCommands:
+    """The ACD's agent commands (acd.agents) on the floor's store and scripts."""
+    return floor.commands(clock=lambda: NOW)
 
 
 async def test_agent_api_changes_state_with_the_token(
-    make_client: MakeClient, aredis: aioredis.Redis, commands: RedisAgentCommands
+    make_client: MakeClient, aredis: aioredis.Redis, commands: AgentCommands
 ) -> None:
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     auth = {"Authorization": "Bearer s3cret"}
@@ -362,6 +372,9 @@ async def test_agent_api_changes_state_with_the_token(
     resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": HOSTILE})
     assert resp.status == 200
     assert await agent_state(aredis, "a1") == ("paused", HOSTILE)
+    assert (await client.post("/api/agents/a1/unpause", headers=auth)).status == 200
+    assert await agent_state(aredis, "a1") == ("available", "")
+    # Unpausing an agent who is not paused is no error: it stays available.
     assert (await client.post("/api/agents/a1/unpause", headers=auth)).status == 200
     assert (await client.post("/api/agents/a1/logout", headers=auth)).status == 200
     assert (await agent_state(aredis, "a1"))[0] == "logged_out"
@@ -374,11 +387,11 @@ async def test_agent_api_changes_state_with_the_token(
 async def test_agent_api_without_the_right_token_is_401_and_changes_nothing(
     make_client: MakeClient,
     aredis: aioredis.Redis,
-    writer: AcdWriter,
-    commands: RedisAgentCommands,
+    floor: Floor,
+    commands: AgentCommands,
     headers: dict[str, str],
 ) -> None:
-    await writer.set_agent("a1", "available", at=NOW - 5, publish=False)
+    await floor.agent("a1", "available", at=NOW - 5)
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     for action in ("login", "logout", "pause", "unpause"):
         resp = await client.post(f"/api/agents/a1/{action}", headers=headers, json={"reason": "x"})
@@ -390,23 +403,25 @@ async def test_agent_api_without_the_right_token_is_401_and_changes_nothing(
 
 
 async def test_agent_api_is_disabled_without_a_configured_token(
-    make_client: MakeClient, aredis: aioredis.Redis, commands: RedisAgentCommands
+    make_client: MakeClient, aredis: aioredis.Redis, commands: AgentCommands
 ) -> None:
     client = await make_client(make_config(api_token=""), commands=commands)
     resp = await client.post("/api/agents/a1/login", headers={"Authorization": "Bearer "})
     assert resp.status == 403
     assert "api_token" in (await resp.json())["message"]
-    assert await agent_state(aredis, "a1") == (None, None)
+    assert await agent_state(aredis, "a1") == ("logged_out", "")
 
 
 async def test_agent_api_errors_map_to_statuses(
-    make_client: MakeClient, commands: RedisAgentCommands
+    make_client: MakeClient, commands: AgentCommands
 ) -> None:
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     auth = {"Authorization": "Bearer s3cret"}
     resp = await client.post("/api/agents/nobody/login", headers=auth)
     assert resp.status == 404 and (await resp.json())["error"] == "unknown_agent"
-    resp = await client.post("/api/agents/a1/unpause", headers=auth)
+    resp = await client.post("/api/agents/a1/unpause", headers=auth)  # logged out
+    assert resp.status == 409 and (await resp.json())["error"] == "invalid_transition"
+    resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": "x"})
     assert resp.status == 409 and (await resp.json())["error"] == "invalid_transition"
     resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": "x" * 101})
     assert resp.status == 400
@@ -416,21 +431,27 @@ async def test_agent_api_errors_map_to_statuses(
 
 
 async def test_pausing_an_agent_on_a_call_is_pending_202(
-    make_client: MakeClient, writer: AcdWriter, commands: RedisAgentCommands
+    make_client: MakeClient, floor: Floor, commands: AgentCommands
 ) -> None:
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     auth = {"Authorization": "Bearer s3cret"}
-    await writer.set_agent("a2", "on_call", at=NOW - 30, queue="support", publish=False)
+    await floor.agent("a2", "on_call", at=NOW - 30, queue="support")
     resp = await client.post("/api/agents/a2/pause", headers=auth, json={"reason": "Lunch"})
     assert resp.status == 202
     assert await resp.json() == {"ok": True, "agent": "a2", "action": "pause", "pending": "pause"}
     agent = next(a for a in (await get_snapshot(client))["agents"] if a["id"] == "a2")
     assert agent["state"] == "on_call" and agent["pending"] == "pause"
     assert agent["pending_reason"] == "Lunch"
-    await writer.set_agent("a3", "ringing", at=NOW - 3, publish=False)
+    await floor.agent("a3", "ringing", at=NOW - 3)
     resp = await client.post("/api/agents/a3/logout", headers=auth)
     assert resp.status == 202 and (await resp.json())["pending"] == "logout"
-    await writer.set_agent("a1", "available", at=NOW - 3, publish=False)
+    # Wrap-up is still the call's: a logout waits for it too.
+    await floor.agent("a4", "wrap_up", at=NOW - 10, wrap=60)
+    resp = await client.post("/api/agents/a4/logout", headers=auth)
+    assert resp.status == 202 and (await resp.json())["pending"] == "logout"
+    agent = next(a for a in (await get_snapshot(client))["agents"] if a["id"] == "a4")
+    assert agent["state"] == "wrap_up" and agent["pending"] == "logout"
+    await floor.agent("a1", "available", at=NOW - 3)
     resp = await client.post("/api/agents/a1/pause", headers=auth, json={"reason": "x"})
     assert resp.status == 200 and "pending" not in await resp.json()  # done at once
 
@@ -447,19 +468,19 @@ async def test_pausing_an_agent_on_a_call_is_pending_202(
     ],
 )
 async def test_bad_input_is_4xx_json_never_500(
-    make_client: MakeClient, writer: AcdWriter, commands: RedisAgentCommands,
+    make_client: MakeClient, aredis: aioredis.Redis, floor: Floor, commands: AgentCommands,
     headers: dict[str, str], body: bytes,
 ) -> None:
-    await writer.set_agent("a1", "available", at=NOW - 5, publish=False)
+    await floor.agent("a1", "available", at=NOW - 5)
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     resp = await client.post("/api/agents/a1/pause", headers=headers, data=body)
     assert 400 <= resp.status < 500
     assert (await resp.json())["error"] in ("bad_request", "too_large")
-    assert (await agent_state(writer.redis, "a1"))[0] == "available"
+    assert (await agent_state(aredis, "a1"))[0] == "available"
 
 
 async def test_non_utf8_authorization_is_401(
-    make_client: MakeClient, commands: RedisAgentCommands
+    make_client: MakeClient, commands: AgentCommands
 ) -> None:
     client = await make_client(make_config(api_token="s3cret"), commands=commands)
     reader, writer = await asyncio.open_connection(client.host, client.port)
@@ -475,7 +496,7 @@ async def test_agent_command_with_redis_down_is_503(make_client: MakeClient) -> 
     dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
     try:
         config = make_config(api_token="s3cret")
-        commands = RedisAgentCommands(AcdWriter(dead), config, clock=lambda: NOW)
+        commands = Floor(Store(dead, config.redis), config).commands(clock=lambda: NOW)
         client = await make_client(config, commands=commands, redis=dead)
         resp = await client.post("/api/agents/a1/login", headers={"Authorization": "Bearer s3cret"})
         assert resp.status == 503 and (await resp.json())["error"] == "store_unavailable"

@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from acd.store.embedded import free_port
-from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer, make_config
+from tests.wallboard.floor import Floor, stamp
 from wallboard import delta
 from wallboard.app import create_app
 from wallboard.live import LiveHub
@@ -74,18 +74,18 @@ def agent(snapshot: dict[str, Any], agent_id: str) -> dict[str, Any]:
 
 
 async def test_ws_sends_the_snapshot_then_an_update_after_a_change(
-    client: Client, writer: AcdWriter
+    client: Client, floor: Floor
 ) -> None:
-    await writer.set_agent("a1", "available", at=time.time(), publish=False)
+    await floor.agent("a1", "available", at=time.time())
     async with client.ws_connect("/ws?queues=support") as ws:
         first = await next_snapshot(ws)
         assert [q["name"] for q in first["queues"]] == ["support"]
         assert agent(first, "a1")["state"] == "available"
         assert first["queues"][0]["waiting"] == 0
 
-        at = time.time()
-        await writer.enqueue("c1", "support", arrival=at, caller_name="<script>x</script>")
-        await writer.set_agent("a1", "paused", at=at, pause_reason="lunch")
+        at = stamp()
+        await floor.caller("c1", "support", arrival=at, name="<script>x</script>")
+        await floor.agent("a1", "paused", at=at, reason="lunch")
         update = await next_snapshot(ws)
         while update["last_change_at"] != at:  # the burst may arrive in two updates
             update = await next_snapshot(ws)
@@ -96,13 +96,13 @@ async def test_ws_sends_the_snapshot_then_an_update_after_a_change(
 
 
 async def test_every_socket_on_a_board_gets_the_same_bytes(
-    client: Client, writer: AcdWriter
+    client: Client, floor: Floor
 ) -> None:
     async with client.ws_connect("/ws") as one, client.ws_connect("/ws") as two:
         await next_snapshot(one)
         await next_snapshot(two)
-        at = time.time()
-        await writer.set_agent("a2", "on_call", at=at, queue="support")
+        at = stamp()
+        await floor.agent("a2", "on_call", at=at, queue="support")
 
         async def raw_update(ws: aiohttp.ClientWebSocketResponse) -> str:
             while True:
@@ -116,19 +116,19 @@ async def test_every_socket_on_a_board_gets_the_same_bytes(
 
 
 async def test_a_change_reaches_the_board_as_a_small_numbered_delta(
-    client: Client, writer: AcdWriter
+    client: Client, floor: Floor
 ) -> None:
     now = time.time()
     for agent_id in ("a1", "a2", "a3", "a4"):
-        await writer.set_agent(agent_id, "available", at=now, publish=False)
+        await floor.agent(agent_id, "available", at=now)
     screen = Screen()
     async with client.ws_connect("/ws") as ws:
         first = await screen.next(ws)
         assert first["type"] == "snapshot" and first["version"] >= 1
         full_size = len(screen.last_raw)
 
-        at = time.time()
-        await writer.set_agent("a3", "paused", at=at, pause_reason="lunch")
+        at = stamp()
+        await floor.agent("a3", "paused", at=at, reason="lunch")
         sent_agents: list[str] = []
         while True:  # an update already on its way may carry the write
             board = await screen.next(ws)
@@ -155,13 +155,13 @@ async def test_a_change_reaches_the_board_as_a_small_numbered_delta(
 
 
 async def test_a_viewer_that_asks_gets_the_full_board_again(
-    client: Client, writer: AcdWriter
+    client: Client, floor: Floor
 ) -> None:
     screen = Screen()
     async with client.ws_connect("/ws?queues=support") as ws:
         await screen.next(ws)
-        at = time.time()
-        await writer.set_agent("a1", "wrap_up", at=at, queue="support")
+        at = stamp()
+        await floor.agent("a1", "wrap_up", at=at, queue="support", wrap=1)
         board = await screen.next(ws)
         while board["last_change_at"] != at:
             board = await screen.next(ws)
@@ -173,7 +173,7 @@ async def test_a_viewer_that_asks_gets_the_full_board_again(
         # Anything else a viewer sends is still ignored.
         await ws.send_str('{"type": "resync", "x": "' + "y" * 500 + '"}')
         await ws.send_str("resync")
-        await writer.set_agent("a1", "available", at=time.time())
+        await floor.agent("a1", "available", at=time.time())  # the wrap-up ran out
         await screen.next(ws)
         assert screen.fulls == 2
 
@@ -181,14 +181,14 @@ async def test_a_viewer_that_asks_gets_the_full_board_again(
 async def test_without_deltas_every_update_is_the_full_board(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
     aredis: aioredis.Redis,
-    writer: AcdWriter,
+    floor: Floor,
 ) -> None:
     client = await aiohttp_client(create_app(make_config(), aredis, live_deltas=False))
     async with client.ws_connect("/ws") as ws:
         first = json.loads((await ws.receive(timeout=5)).data)
         assert first["type"] == "snapshot" and "version" not in first
-        at = time.time()
-        await writer.set_agent("a1", "on_call", at=at, queue="support")
+        at = stamp()
+        await floor.agent("a1", "on_call", at=at, queue="support")
         while True:
             update = json.loads((await ws.receive(timeout=5)).data)
             if update["type"] == "snapshot" and update["last_change_at"] == at:
@@ -196,18 +196,20 @@ async def test_without_deltas_every_update_is_the_full_board(
         assert agent(update, "a1")["state"] == "on_call"
 
 
-async def test_bad_change_messages_still_refresh(client: Client, writer: AcdWriter) -> None:
+async def test_bad_change_messages_still_refresh(client: Client, floor: Floor) -> None:
     async with client.ws_connect("/ws") as ws:
         await next_snapshot(ws)
-        await writer.set_agent("a3", "wrap_up", at=time.time(), publish=False)
-        await writer.redis.publish(writer.keys.changes, "not json")
+        # A change the ACD makes without a change message (a start with an
+        # agent renamed in the configuration), then a message that is not JSON.
+        await floor.rename_agent("a3", "Chen Li", time.time())
+        await floor.store.redis.publish(floor.store.keys.changes, "not json")
         # An update already on its way may have been built before the write;
         # the refresh the bad message causes must follow well before the
         # periodic 10 s refresh.
         deadline = time.monotonic() + 3.0
         while True:
             update = await next_snapshot(ws)
-            if agent(update, "a3")["state"] == "wrap_up":
+            if agent(update, "a3")["name"] == "Chen Li":
                 break
             assert time.monotonic() < deadline, "a bad change message did not refresh"
 
@@ -236,18 +238,20 @@ async def test_updates_resume_after_a_redis_restart(
     redis = aioredis.Redis.from_url(own_redis.url, decode_responses=True)
     try:
         client = await aiohttp_client(create_app(make_config(), redis))
-        writer = AcdWriter(redis)
         async with client.ws_connect("/ws") as ws:
             await next_snapshot(ws)
             own_redis.stop()
             await asyncio.sleep(0.3)
             own_redis.start()  # same port, empty data
-            at = time.time()
+            # The ACD starts again on the empty Redis and rings Alice.
+            floor = await Floor.open(redis, make_config(), time.time())
+            await floor.agent("a1", "ringing", at=time.time())
             for _ in range(50):  # until the hub has subscribed again
-                await writer.set_agent("a1", "ringing", at=at)
                 try:
                     update = await asyncio.wait_for(next_snapshot(ws), 0.5)
                 except TimeoutError:
+                    # Announce it again: one sent before the hub was back is lost.
+                    await floor.store.publish_change("agent", agent="a1")
                     continue
                 if agent(update, "a1")["state"] == "ringing":
                     break
@@ -319,11 +323,20 @@ def test_render_keeps_escape_sequences_out_of_the_terminal() -> None:
     assert "Eve?[2J" in text and "1:05" in text
 
 
-async def test_tail_once_prints_the_same_numbers(client: Client, writer: AcdWriter) -> None:
-    now = time.time()
-    await writer.count("support", now, offered=4, answered=3, answered_within_target=2)
-    await writer.count("support", now, abandoned=1, publish=False)
-    await writer.set_agent("a1", "paused", at=now - 65, pause_reason="training")
+async def test_tail_once_prints_the_same_numbers(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], aredis: aioredis.Redis
+) -> None:
+    noon = 1717416000.0  # 2024-06-03 12:00 UTC: the board's clock, mid-day
+    client = await aiohttp_client(create_app(make_config(), aredis, clock=lambda: noon))
+    floor = await Floor.open(aredis, make_config(), noon - 3600)
+    # 11:50: four callers; Alice answers after 10 s and then 60 s, Bob after
+    # 150 s (outside the 120 s target); one hangs up after 30 s.
+    t = noon - 600
+    await floor.answered_call("support", agent="a1", arrival=t, wait=10, talk=30)
+    await floor.answered_call("support", agent="a1", arrival=t + 60, wait=60, talk=30)
+    await floor.answered_call("support", agent="a2", arrival=t, wait=150, talk=30)
+    await floor.abandoned("support", arrival=t, wait=30)
+    await floor.agent("a1", "paused", at=noon - 65, reason="training")
     out = io.StringIO()
     url = str(client.make_url("/"))
     code = await asyncio.to_thread(run_tail, url, None, once=True, out=out)
