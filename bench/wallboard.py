@@ -181,6 +181,7 @@ class FakeAcd:
         q = self.rng.choice(QUEUES)
         pipe = self.redis.pipeline(transaction=True)
         kind = self.rng.choice(("call", "agent", "stats"))
+        agent = ""
         if kind == "call" and (len(self.waiting[q]) < 5 or self.rng.random() < 0.5):
             self.serial += 1
             call = f"c{self.serial}"
@@ -206,13 +207,16 @@ class FakeAcd:
             agent = f"a{self.rng.randrange(AGENTS)}"
             state = self.rng.choice(("available", "on_call", "wrap_up", "paused", "ringing"))
             pipe.hset(self.keys.agent(agent), mapping={"state": state, "state_since": at})
+            q = ""  # as the scripts' agent changes: the agent named, not a queue
         else:
             key = self.keys.stats(q, interval_start(at))
             pipe.hincrby(key, "answered", 1)
             pipe.hincrby(key, "answered_within_target", 1)
             pipe.hincrbyfloat(key, "wait_seconds", 20.0)
             pipe.hincrby(key, wait_bucket_field(20.0), 1)
-        pipe.publish(self.keys.changes, json.dumps({"kind": kind, "queue": q, "at": at}))
+        # The message as the scripts send it: what changed, and when.
+        message = {"kind": kind, "queue": q, "agent": agent, "at": at}
+        pipe.publish(self.keys.changes, json.dumps(message))
         await pipe.execute()
         return at
 

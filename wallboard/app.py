@@ -123,10 +123,11 @@ def create_app(
     hub = LiveHub(
         redis,
         Keys(config.redis.key_prefix).changes,
-        builder.build,
+        builder.build_live,
         clock=clock,
         deltas=live_deltas,
         min_interval=LIVE_MIN_INTERVAL,
+        on_change=builder.note_change,
     )
 
     app = web.Application(

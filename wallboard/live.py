@@ -25,8 +25,9 @@ import logging
 import math
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
@@ -38,6 +39,9 @@ from wallboard.snapshot import Board, JsonObject, dumps
 log = logging.getLogger(__name__)
 
 BuildSnapshot = Callable[[Board, "float | None"], Awaitable[JsonObject]]
+# Told of every change message (decoded), or None when changes may have been
+# missed (a new subscription): the snapshot builder reads only what changed.
+ChangeListener = Callable[["Mapping[str, object] | None"], None]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -66,15 +70,27 @@ class _Message:
         return cls(payload, text_frame(payload))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class _Built:
-    """One board's latest snapshot: as data (to diff), as bytes, numbered."""
+    """One board's latest snapshot: as data (to diff), as bytes, numbered.
+    The full message is encoded when a socket first needs it: with deltas,
+    most updates reach every viewer as a delta and never need it."""
 
     snapshot: JsonObject
-    full: _Message
     version: int
     at: float  # loop time it was built
     delta: _Message | None = None  # from version - 1 to this one, when one can say it
+    versioned: bool = False  # the full message carries the version (deltas on)
+    _full: _Message | None = None
+
+    @property
+    def full(self) -> _Message:
+        if self._full is None:
+            snapshot = self.snapshot
+            if self.versioned:
+                snapshot = deltas_codec.full(snapshot, self.version)
+            self._full = _Message.of(dumps(snapshot))
+        return self._full
 
 
 @dataclass(eq=False, slots=True)
@@ -108,6 +124,7 @@ class LiveHub:
         max_buffer_bytes: int = 1 << 20,
         deltas: bool = False,
         clock: Callable[[], float] = time.time,
+        on_change: ChangeListener | None = None,
     ) -> None:
         self._redis = redis
         self._channel = channel
@@ -120,6 +137,7 @@ class LiveHub:
         self._max_buffer_bytes = max_buffer_bytes
         self._deltas = deltas
         self._clock = clock
+        self._on_change = on_change
         self._clients: set[_Client] = set()
         self._dirty = asyncio.Event()
         self._last_change_at: float | None = None
@@ -188,7 +206,10 @@ class LiveHub:
                 self.subscribed = True
                 self.ready.set()
                 backoff = 0.1
-                self._dirty.set()  # changes may have been missed while away
+                # Changes may have been missed while away: everything is news.
+                if self._on_change is not None:
+                    self._on_change(None)
+                self._dirty.set()
                 # get_message with a timeout rather than listen(): redis-py can
                 # swallow a cancellation inside a blocking read, and the flag
                 # below still ends the loop within the timeout.
@@ -209,13 +230,19 @@ class LiveHub:
                     await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
 
     def _note_change(self, data: object) -> None:
+        decoded: object = None
         try:
             raw = data.decode() if isinstance(data, bytes) else str(data)
-            at = float(json.loads(raw).get("at"))
+            decoded = json.loads(raw)
+            stamp: Any = decoded.get("at") if isinstance(decoded, dict) else None
+            at = float(stamp)
         except (ValueError, TypeError, AttributeError):
             at = self._clock()  # a change all the same; timestamp it on arrival
         if math.isfinite(at) and (self._last_change_at is None or at > self._last_change_at):
             self._last_change_at = at
+        if self._on_change is not None:
+            # A message that says nothing usable: anything may have changed.
+            self._on_change(decoded if isinstance(decoded, dict) else None)
         self._dirty.set()
 
     async def _broadcast_loop(self) -> None:
@@ -301,15 +328,14 @@ class LiveHub:
 
     def _encode(self, snapshot: JsonObject, previous: _Built | None, at: float) -> _Built:
         if not self._deltas:
-            return _Built(snapshot=snapshot, full=_Message.of(dumps(snapshot)), version=0, at=at)
+            return _Built(snapshot=snapshot, version=0, at=at)
         version = previous.version + 1 if previous is not None else 1
-        full = _Message.of(dumps(deltas_codec.full(snapshot, version)))
         change = deltas_codec.diff(previous.snapshot, snapshot) if previous is not None else None
         delta = None
         if change is not None and previous is not None:
             message = deltas_codec.message(change, snapshot, version, previous.version)
             delta = _Message.of(dumps(message))
-        return _Built(snapshot=snapshot, full=full, version=version, at=at, delta=delta)
+        return _Built(snapshot=snapshot, version=version, at=at, delta=delta, versioned=True)
 
     def _offer(self, client: _Client, built: _Built, *, full: bool = False) -> None:
         """Queue ``built`` for ``client``: its delta when the socket has every
