@@ -173,8 +173,7 @@ class Floor:
         await self._ring(call_id, agent, answer - min(RING_SECONDS, wait))
         await self._answer(call_id, agent, queue, answer)
         assert await self.store.call_finished(call_id, agent, int(wrap), answer + talk)
-        if wrap > 0:
-            assert await self.store.wrap_up_expired(agent, answer + talk + int(wrap))
+        await self._end_call(await self.view(agent), answer + talk + int(wrap))
         return call_id
 
     # ---- counters -----------------------------------------------------------
@@ -284,6 +283,7 @@ class Floor:
         elif view.state is AgentState.ON_CALL:
             assert await self.store.call_finished(view.call_id, view.id, 0, at)
         elif view.state is AgentState.WRAP_UP:
+            # The stored end, not at + wrap: the script keeps it to 14 digits.
             assert await self.store.wrap_up_expired(view.id, max(at, view.wrap_until))
 
     async def _ring(self, call_id: str, agent_id: str, at: float) -> None:

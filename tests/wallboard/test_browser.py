@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from acd.core.intervals import INTERVAL_SECONDS
 from acd.core.metrics import today_interval_starts
 from acd.core.settings import AgentConfig, Config, QueueConfig, WallboardConfig
 from acd.store.embedded import free_port
-from tests.wallboard.acd_writer import AcdWriter
+from acd.store.store import Store
 from tests.wallboard.conftest import RedisServer
+from tests.wallboard.floor import Floor
 from wallboard.app import create_app
 from wallboard.tail import format_count, format_duration, format_percent
 
@@ -66,46 +67,48 @@ def browser_config(timezone: str = "Europe/Warsaw") -> Config:
     )
 
 
-async def populate(w: AcdWriter, config: Config, now: float) -> None:
-    """A busy day so far: counters for every interval since midnight, callers
-    waiting, agents in every state."""
+QUEUES = ("support", "sales", "billing")
+STATES = ("available", "on_call", "on_call", "wrap_up", "ringing", "paused", "on_call")
+
+
+async def populate(
+    floor: Floor, now: float, agents: Sequence[tuple[str, dict[str, Any]]] | None = None
+) -> None:
+    """A busy day so far, every call through the ACD's scripts: calls in every
+    interval since midnight (answered by a0, a1, a2 for their first queues, or
+    abandoned), callers waiting, agents in every state (``agents``: the state
+    and Floor.agent keywords of a0, a1, ... instead)."""
     rng = random.Random(7)
-    for qi, queue in enumerate(("support", "sales", "billing")):
-        for start in today_interval_starts(now, config.wallboard.timezone):
+    for qi, queue in enumerate(QUEUES):
+        for start in today_interval_starts(now, floor.config.wallboard.timezone):
             busy = 8 <= time.gmtime(start).tm_hour <= 18
             offered = rng.randint(6, 20) if busy else rng.randint(0, 2)
-            for _ in range(offered):
-                at = start + rng.uniform(0, min(INTERVAL_SECONDS, now - start) - 1)
+            arrivals = sorted(
+                start + rng.uniform(0, min(INTERVAL_SECONDS, now - start) - 1)
+                for _ in range(offered)
+            )
+            for at in arrivals:
                 wait = rng.expovariate(1 / (35 + 30 * qi))
-                await w.count(queue, at, offered=1, publish=False)
                 if rng.random() < 0.07 + 0.05 * qi:
-                    await w.abandoned(queue, at, wait=wait, publish=False)
+                    await floor.abandoned(queue, arrival=at, wait=wait)
                 else:
-                    await w.answered(queue, at, wait=wait, publish=False)
-                    await w.handled(queue, at, talk=rng.uniform(90, 400), wrap=10.0, publish=False)
+                    await floor.answered_call(queue, agent=f"a{qi}", arrival=at, wait=wait,
+                                              talk=rng.uniform(90, 400), wrap=10.0)
         for n in range(qi * 3 + 1):
             name = HOSTILE_CALLER if (queue, n) == ("support", 0) else f"Caller {qi}{n}"
-            await w.enqueue(
-                f"c{qi}{n}",
-                queue,
-                arrival=now - 40 * (qi + 1) - 7 * n,
-                caller_name=name,
-                publish=False,
-            )
-    states = ["available", "on_call", "on_call", "wrap_up", "ringing", "paused", "on_call"]
-    for i in range(len(NAMES) - 2):
-        state = states[i % len(states)]
-        queue = ("support", "sales", "billing")[i % 3]
-        await w.set_agent(
-            f"a{i}",
-            state,
-            at=now - 13 * i - 5,
-            pause_reason=HOSTILE_REASON if state == "paused" else "",
-            queue=queue if state in ("on_call", "ringing", "wrap_up") else "",
-            call_id="c00" if state == "on_call" else "",
-            reachable=i != 3,
-            publish=False,
-        )
+            await floor.caller(f"c{qi}{n}", queue, arrival=now - 40 * (qi + 1) - 7 * n, name=name)
+    if agents is None:
+        agents = []
+        for i in range(len(NAMES) - 2):
+            state = STATES[i % len(STATES)]
+            agents.append((state, {
+                "at": now - 13 * i - 5,
+                "reason": HOSTILE_REASON if state == "paused" else "",
+                "caller_name": HOSTILE_CALLER if state == "on_call" else f"Caller a{i}",
+                "reachable": i != 3,
+            }))  # fmt: skip
+    for i, (state, kwargs) in enumerate(agents):
+        await floor.agent(f"a{i}", state, **{"at": now - 30, **kwargs})
 
 
 class ServerThread:
@@ -246,7 +249,7 @@ def test_tv_page_shows_the_snapshot_and_recovers_from_a_restart(
     async def setup() -> None:
         client = aioredis.Redis.from_url(clean_redis.url, decode_responses=True)
         try:
-            await populate(AcdWriter(client), config, now)
+            await populate(await Floor.open(client, config, now - 86400), now)
         finally:
             await client.aclose()
 
@@ -288,14 +291,7 @@ def test_tv_page_shows_the_snapshot_and_recovers_from_a_restart(
         assert page.locator('body[data-connected="yes"]').count() == 1
 
         # And it is live again: a change shows up without a reload.
-        async def change() -> None:
-            client = aioredis.Redis.from_url(clean_redis.url, decode_responses=True)
-            try:
-                await AcdWriter(client).set_agent("a12", "available", at=time.time())
-            finally:
-                await client.aclose()
-
-        run_in_thread(change())
+        write(clean_redis.url, ("a12", "available", {}))
         page.wait_for_selector('.agent[data-agent="a12"]', state="attached", timeout=5_000)
         check_numbers_match(page, server.url)
         assert errors == []
@@ -318,14 +314,21 @@ def test_arabic_board_is_right_to_left(chromium: Any, clean_redis: RedisServer) 
         server.stop()
 
 
-def write(redis_url: str, *changes: tuple[str, str, dict[str, Any]]) -> None:
-    """Agent changes (id, state, set_agent keywords), each published as the ACD does."""
+def write(redis_url: str, *changes: tuple[str, str, dict[str, Any]], start: bool = False) -> None:
+    """Agent changes (id, state, Floor.agent keywords) through the store, each
+    announced by its script as the ACD does; ``start``: the ACD starts first
+    (every agent of browser_config() in the store, logged out)."""
+    config = browser_config()
 
     async def run() -> None:
         client = aioredis.Redis.from_url(redis_url, decode_responses=True)
         try:
+            if start:
+                floor = await Floor.open(client, config, time.time())
+            else:
+                floor = Floor(Store(client, config.redis), config)
             for agent_id, state, kwargs in changes:
-                await AcdWriter(client).set_agent(agent_id, state, at=time.time(), **kwargs)
+                await floor.agent(agent_id, state, **{"at": time.time(), **kwargs})
         finally:
             await client.aclose()
 
@@ -344,7 +347,7 @@ def test_deltas_change_the_page_and_a_missed_one_brings_a_full_resync(
     chromium: Any, clean_redis: RedisServer
 ) -> None:
     config = browser_config()
-    write(clean_redis.url, *((f"a{i}", "available", {"publish": False}) for i in range(4)))
+    write(clean_redis.url, *((f"a{i}", "available", {}) for i in range(4)), start=True)
     server = ServerThread(config, clean_redis.url, free_port())
     server.start()
     seen: list[dict[str, Any]] = []  # every data message the server sent, in order
@@ -385,7 +388,7 @@ def test_deltas_change_the_page_and_a_missed_one_brings_a_full_resync(
         assert seen[0]["type"] == "snapshot"
 
         # A delta changes the page.
-        write(clean_redis.url, ("a2", "paused", {"pause_reason": "Coffee"}))
+        write(clean_redis.url, ("a2", "paused", {"reason": "Coffee"}))
         card = page.locator('.agent[data-agent="a2"]')
         page.wait_for_function(
             "() => document.querySelector('.agent[data-agent=\"a2\"]').dataset.state === 'paused'"
@@ -599,18 +602,15 @@ def test_states_are_not_told_by_colour_alone_and_every_text_has_contrast(
     async def setup() -> None:
         client = aioredis.Redis.from_url(clean_redis.url, decode_responses=True)
         try:
-            w = AcdWriter(client)
-            await populate(w, config, now)  # figures in every level, a hostile caller
+            # Figures in every level, a hostile caller; seven agents logged in
+            # (the rest stay logged out): one page of cards, never rotating.
             shown: list[tuple[str, dict[str, Any]]] = [
                      ("available", {}), ("ringing", {"queue": "sales"}),
-                     ("on_call", {"queue": "support"}), ("wrap_up", {"queue": "billing"}),
-                     ("paused", {"pause_reason": "Lunch"}),
-                     ("available", {"extra": {"phone_busy": "1"}}),
+                     ("on_call", {"queue": "support"}), ("wrap_up", {}),
+                     ("paused", {"reason": "Lunch"}),
+                     ("available", {"phone_busy": True}),
                      ("available", {"reachable": False})]  # fmt: skip
-            for i, (state, kwargs) in enumerate(shown):
-                await w.set_agent(f"a{i}", state, at=now - 30, publish=False, **kwargs)
-            for i in range(len(shown), len(NAMES)):  # seven cards: one page, never rotating
-                await w.set_agent(f"a{i}", "logged_out", at=now - 30, publish=False)
+            await populate(await Floor.open(client, config, now - 86400), now, shown)
         finally:
             await client.aclose()
 

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from acd.core.agent_rules import Command
 from acd.core.metrics import today_interval_starts
 from acd.core.settings import AgentConfig, Config, QueueConfig, QueueDisplay, WallboardConfig
 from acd.store.embedded import free_port
-from tests.wallboard.acd_writer import AcdWriter
 from tests.wallboard.conftest import RedisServer
+from tests.wallboard.floor import CALL_STATES, Floor
 from tests.wallboard.test_browser import ServerThread, chromium, run_in_thread  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -63,9 +64,12 @@ def floor(queues: int, agents: int) -> Config:
     )
 
 
-async def populate(w: AcdWriter, config: Config, now: float) -> None:
+async def populate(floor: Floor, now: float) -> None:
     """A busy day with extreme values: an hour-long wait, 5-digit counts,
-    4-digit abandons, pending pauses, busy phones, long pauses."""
+    4-digit abandons, pending pauses, busy phones, long pauses. The day's
+    counts are added per interval (ADD_COUNTERS: far too many calls to dial
+    one by one); callers and agents go through the ACD's scripts."""
+    config = floor.config
     rng = random.Random(11)
     names = [q.name for q in config.queues]
     starts = today_interval_starts(now, config.wallboard.timezone)
@@ -80,29 +84,27 @@ async def populate(w: AcdWriter, config: Config, now: float) -> None:
                 continue
             answered = int(offered * rng.uniform(0.7, 0.95))
             abandoned = offered - answered
-            await w.raw_counters(queue, start, {
-                "offered": offered, "answered": answered,
-                "answered_within_target": int(answered * rng.uniform(0.5, 1.0)),
-                "abandoned": abandoned, "timed_out": rng.randint(0, 2), "lost": rng.randint(0, 1),
-                "handled": answered, "handle_seconds": answered * 240.0,
-                "wait_seconds": answered * rng.uniform(10, 90),
-            })  # fmt: skip
+            await floor.history(
+                queue, start, offered=offered, answered=answered,
+                answered_within_target=int(answered * rng.uniform(0.5, 1.0)),
+                abandoned=abandoned, timed_out=rng.randint(0, 2), lost=rng.randint(0, 1),
+                handled=answered, handle_seconds=answered * 240.0,
+                wait_seconds=answered * rng.uniform(10, 90),
+            )  # fmt: skip
         for n in range(min(qi + 1, 6)):
             arrival = now - (3725 if (qi, n) == (0, 0) else 20 * (n + 1) + 7 * qi)
-            await w.enqueue(f"c{qi}-{n}", queue, arrival=arrival, priority=5 if n == 1 else 0,
-                            caller_name=f"Caller {qi}{n}", publish=False)
+            await floor.caller(f"c{qi}-{n}", queue, arrival=arrival, priority=5 if n == 1 else 0,
+                               name=f"Caller {qi}{n}")
     for i, agent in enumerate(config.agents):
         state = STATES[i % len(STATES)]
-        extra = {}
-        if i % 11 == 1:
-            extra = {"pending": "pause", "pending_reason": "Lunch"}
-        if i % 13 == 0 and state == "available":
-            extra = {"phone_busy": "1"}
-        await w.set_agent(
+        # A pause asked for during a call waits for its end (only then).
+        pending = Command.PAUSE if i % 11 == 1 and state in CALL_STATES else None
+        await floor.agent(
             agent.id, state, at=now - (900 if state == "paused" and i % 2 else 13 * i + 5),
-            pause_reason="Team meeting" if state == "paused" else "",
-            queue=names[i % len(names)] if state in ("on_call", "ringing", "wrap_up") else "",
-            reachable=i % 17 != 3, publish=False, extra=extra,
+            reason="Team meeting" if state == "paused" else "",
+            pending=pending, pending_reason="Lunch" if pending else "",
+            phone_busy=i % 13 == 0 and state == "available",
+            reachable=i % 17 != 3, caller_name=f"Caller of {agent.name}",
         )  # fmt: skip
 
 
@@ -123,7 +125,8 @@ def board(clean_redis: RedisServer) -> Iterator[Any]:
             client = aioredis.Redis.from_url(clean_redis.url, decode_responses=True)
             try:
                 await client.flushall()
-                await populate(AcdWriter(client), config, time.time())
+                now = time.time()
+                await populate(await Floor.open(client, config, now - 86400), now)
             finally:
                 await client.aclose()
 
