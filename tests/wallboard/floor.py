@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -260,13 +260,6 @@ class Floor:
         view = await self.view(agent_id)
         assert view.state is target, f"{agent_id} is {view.state}, not {target}"
         return view
-
-    async def agents(
-        self, states: Sequence[tuple[str, AgentState | str]], *, at: float
-    ) -> None:
-        """Several agents into plain states (no call details) at ``at``."""
-        for agent_id, state in states:
-            await self.agent(agent_id, state, at=at)
 
     async def _make_available(self, agent_id: str, at: float) -> None:
         state = (await self.view(agent_id)).state
