@@ -667,3 +667,47 @@ async def test_connections_beyond_the_cap_are_refused_with_503_and_websockets_pa
             else:
                 pytest.fail("no room after the idle connections closed")
             assert not ws.closed
+
+
+async def test_occupancy_counts_the_idle_time_running_now(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], aredis: aioredis.Redis
+) -> None:
+    """Occupancy = handle / (handle + available idle time), the idle stretch
+    still running included: Alice logs in, waits 10 minutes, takes a call,
+    and is idle again when the board is read."""
+    t = NOW - 3600  # 11:07:30, today
+    now = [t]
+    client = await aiohttp_client(create_app(make_config(), aredis, clock=lambda: now[0]))
+    floor = await Floor.open(aredis, make_config(), t - 60)
+    await floor.agent("a1", "available", at=t)
+
+    async def support() -> dict[str, Any]:
+        snap = await (await client.get("/api/snapshot")).json()
+        return next(q for q in snap["queues"] if q["name"] == "support")
+
+    now[0] = t + 600
+    assert (await support())["occupancy"] == 0.0  # 600 s idle, no handle time yet
+    # A caller at t + 600; Alice rings at t + 607 and answers at t + 610, talks
+    # 290 s; available again at t + 900.
+    await floor.answered_call("support", agent="a1", arrival=t + 600, wait=10, talk=290)
+    now[0] = t + 1000
+    # idle 607 s (counted when she rang) + 100 s running now; handle 290 s
+    assert (await support())["occupancy"] == round(290 / (290 + 607 + 100), 4)
+    # Bob's queue, sales: nobody available and no handle time: unknown.
+    snap = await (await client.get("/api/snapshot")).json()
+    sales = next(q for q in snap["queues"] if q["name"] == "sales")
+    assert sales["occupancy"] is None
+
+
+async def test_ongoing_idle_time_counts_from_local_midnight(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], aredis: aioredis.Redis
+) -> None:
+    midnight = dt.datetime(2024, 6, 3, tzinfo=dt.UTC).timestamp()
+    now = midnight + 600
+    client = await aiohttp_client(create_app(make_config(), aredis, clock=lambda: now))
+    floor = await Floor.open(aredis, make_config(), midnight - 7200)
+    await floor.agent("a4", "available", at=midnight - 3600)  # Dana, since 23:00 yesterday
+    await floor.history("billing", midnight + 60, handle_seconds=600)
+    snap = await (await client.get("/api/snapshot")).json()
+    billing = next(q for q in snap["queues"] if q["name"] == "billing")
+    assert billing["occupancy"] == 0.5  # 600 s handled, 600 s idle today

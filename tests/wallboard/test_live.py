@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,14 +15,23 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
+from acd.core import metrics
 from acd.store.embedded import free_port
-from tests.wallboard.conftest import RedisServer, make_config
+from tests.wallboard.conftest import QUEUES, RedisServer, make_config
 from tests.wallboard.floor import Floor, stamp
 from wallboard import delta
 from wallboard.app import create_app
 from wallboard.live import LiveHub
-from wallboard.snapshot import Board
+from wallboard.snapshot import (
+    CLOSED_REFRESH_SECONDS,
+    REFRESH_SECONDS,
+    Board,
+    SnapshotBuilder,
+)
+from wallboard.snapshot import _total as snapshot_total
 from wallboard.tail import format_duration, format_percent, render, run_tail, websocket_url
 
 Client = TestClient[web.Request, web.Application]
@@ -367,3 +377,188 @@ async def test_tail_with_a_wrong_token_or_no_server_exits_1(
     err = capsys.readouterr().err.strip()
     assert err.startswith("acd wallboard tail: cannot connect to ws://127.0.0.1:")
     assert len(err.splitlines()) == 1
+
+
+# --- live builds: what a change names is read again, the rest reused -----------------
+
+NOON = 1717416000.0  # 2024-06-03 12:00 UTC (the test configuration's time zone)
+
+
+class Clock:
+    """The builder's clock, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Changes:
+    """The change messages the scripts publish, fed to a builder as the live
+    hub feeds them. :meth:`settle` returns once every message published
+    before it was fed (a marker message closes the batch: one channel keeps
+    its order)."""
+
+    MARKER = "--settled--"
+
+    def __init__(self, redis: aioredis.Redis, channel: str, builder: SnapshotBuilder) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._builder = builder
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self.fed = 0
+
+    async def __aenter__(self) -> Changes:
+        await self._pubsub.subscribe(self._channel)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def settle(self) -> None:
+        await self._redis.publish(self._channel, json.dumps({"queue": self.MARKER}))
+        async with asyncio.timeout(10):
+            while True:
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                data = json.loads(message["data"])
+                if data.get("queue") == self.MARKER:
+                    return
+                self._builder.note_change(data)
+                self.fed += 1
+
+
+def without_clock_fields(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k not in ("generated_at", "last_change_at")}
+
+
+async def whole_read(aredis: aioredis.Redis, clock: Clock, board: Board) -> dict[str, Any]:
+    """The board read whole by a builder with nothing cached."""
+    return await SnapshotBuilder(make_config(), aredis, clock=clock).build(board)
+
+
+@pytest.mark.parametrize("seed", [13, 14, 15])
+async def test_a_live_build_shows_every_change_as_a_whole_read_would(
+    aredis: aioredis.Redis, seed: int
+) -> None:
+    """After each of many changes through the real scripts, the live build
+    (which re-reads only what the change messages named) is the board a
+    builder reading everything would show."""
+    clock = Clock(NOON - 600)  # 11:50: every count lands in this interval
+    floor = await Floor.open(aredis, make_config(), clock.now)
+    # No periodic re-reads in this test: only what the messages name is read.
+    live = SnapshotBuilder(
+        make_config(), aredis, clock=clock, refresh_seconds=1e6, closed_refresh_seconds=1e6
+    )
+    board = live.board()
+    rng = random.Random(seed)
+    async with Changes(aredis, floor.store.keys.changes, live) as changes:
+        await live.build_live(board)  # everything cached from here on
+        waiting: list[str] = []
+        for step in range(40):
+            clock.now += rng.uniform(0.5, 5.0)
+            at = clock.now
+            agent_id = rng.choice(["a1", "a2", "a3", "a4"])
+            action = rng.choice(["agent", "agent", "caller", "leave", "call"])
+            if action == "caller" or (action == "leave" and not waiting):
+                call_id = f"c{step}"
+                await floor.caller(call_id, rng.choice(QUEUES), arrival=at, name=f"Caller {step}")
+                waiting.append(call_id)
+            elif action == "leave":
+                await floor.leaves(waiting.pop(0), at)
+            elif action == "call":
+                view = await floor.view(agent_id)
+                if view.state.value in ("logged_out", "paused", "available"):
+                    await floor.answered_call(
+                        rng.choice(list(floor.config.agents[int(agent_id[1]) - 1].queues)),
+                        agent=agent_id, arrival=at - 30, wait=20, talk=8,
+                    )
+            else:
+                state = rng.choice(["available", "paused", "logged_out", "on_call", "wrap_up"])
+                await floor.agent(agent_id, state, at=at, reason="lunch", wait=5, talk=4)
+            await changes.settle()
+            shown = await live.build_live(board)
+            assert without_clock_fields(shown) == without_clock_fields(
+                await whole_read(aredis, clock, board)
+            ), f"step {step}: {action} {agent_id}"
+        assert changes.fed > 40
+
+
+async def test_a_late_count_in_an_earlier_interval_still_shows(aredis: aioredis.Redis) -> None:
+    """A call that arrived an hour ago ends now: its talk time lands in its
+    arrival's interval, which the board had read long before."""
+    clock = Clock(NOON - 60)  # 11:59; the call arrived at 11:10, in a closed interval
+    floor = await Floor.open(aredis, make_config(), NOON - 3600)
+    live = SnapshotBuilder(make_config(), aredis, clock=clock)
+    board = live.board()
+    view = await floor.agent("a1", "on_call", at=NOON - 2950, queue="support", wait=20)
+    async with Changes(aredis, floor.store.keys.changes, live) as changes:
+        before = await live.build_live(board)
+        support = next(q for q in before["queues"] if q["name"] == "support")
+        assert support["answered"] == 1 and support["aht_seconds"] is None  # still talking
+
+        assert await floor.store.call_finished(view.call_id, "a1", 0, NOON - 50)
+        await changes.settle()
+        deadline = clock.now + CLOSED_REFRESH_SECONDS
+        while True:
+            clock.now += 0.5
+            support = next(
+                q for q in (await live.build_live(board))["queues"] if q["name"] == "support"
+            )
+            if support["aht_seconds"] is not None:
+                break
+            assert clock.now <= deadline, "the late count did not show"
+        assert support["aht_seconds"] == 2900.0  # 11:10:50 to 11:59:10
+        assert support["series"]["offered"][44] == 1  # still counted at 11:00
+
+
+async def test_a_change_made_without_a_message_shows_after_the_refresh(
+    aredis: aioredis.Redis,
+) -> None:
+    """Nothing drifts: what changed unannounced (an agent renamed at a start)
+    is on the live board once every agent has been re-read."""
+    clock = Clock(NOON)
+    floor = await Floor.open(aredis, make_config(), NOON)
+    live = SnapshotBuilder(make_config(), aredis, clock=clock)
+    board = live.board()
+    async with Changes(aredis, floor.store.keys.changes, live) as changes:
+        await live.build_live(board)
+        await floor.rename_agent("a3", "Chen Li", NOON)
+        await floor.agent("a1", "paused", at=NOON, reason="lunch")  # announced
+        await changes.settle()
+        clock.now += 0.1
+        shown = await live.build_live(board)
+        assert agent(shown, "a1")["state"] == "paused"  # named by its message: at once
+        clock.now += REFRESH_SECONDS
+        shown = await live.build_live(board)
+        assert agent(shown, "a3")["name"] == "Chen Li"
+        assert without_clock_fields(shown) == without_clock_fields(
+            await whole_read(aredis, clock, board)
+        )
+
+
+def counters_strategy() -> st.SearchStrategy[metrics.IntervalCounters]:
+    amount = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+    buckets = len(metrics.EMPTY.wait_histogram)
+    return st.builds(
+        metrics.IntervalCounters,
+        offered=amount, answered=amount, handle_seconds=amount, wait_seconds=amount,
+        wait_histogram=st.lists(amount, min_size=buckets, max_size=buckets).map(tuple),
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(counters_strategy(), st.one_of(st.just(1.0), st.floats(0.0, 1.0))),
+        max_size=8,
+    )
+)
+def test_the_live_sums_are_the_metrics_sums(terms: list[tuple[Any, float]]) -> None:
+    counters = [c for c, _ in terms]
+    weights = [w for _, w in terms]
+    assert snapshot_total(counters) == metrics.total(counters)
+    assert snapshot_total(counters, weights) == metrics.window_total(
+        dict(enumerate(counters)), list(enumerate(weights))
+    )
