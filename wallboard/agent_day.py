@@ -24,7 +24,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from acd.core import metrics
+from acd.core.settings import RedisConfig
 from acd.store.keys import Keys
+from acd.store.store import Store
 
 PAGE = 5000
 _HANDLING = frozenset({"on_call", "wrap_up"})
@@ -66,8 +68,7 @@ class AgentDay:
     def __init__(
         self, redis: aioredis.Redis, keys: Keys, timezone: str, clock: Callable[[], float]
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self._store = Store(redis, RedisConfig(key_prefix=keys.prefix))
         self._timezone = timezone
         self._clock = clock
         self._day_start = -1.0
@@ -84,17 +85,16 @@ class AgentDay:
                 self._day_start = start
                 self._cursor = f"{int(start * 1000)}-0"
                 self._ledgers = {}
-                first = self._cursor
+                rows = await self._store.event_page(self._cursor, PAGE)
             else:
-                first = "(" + self._cursor
+                rows = await self._store.event_page(self._cursor, PAGE, after=True)
             while True:
-                rows: Any = await self._redis.xrange(self._keys.events, first, "+", count=PAGE)
                 for entry_id, fields in rows:
-                    self._apply({_text(k): _text(v) for k, v in fields.items()})
-                    self._cursor = _text(entry_id)
+                    self._apply(fields)
+                    self._cursor = entry_id
                 if len(rows) < PAGE:
                     return start
-                first = "(" + self._cursor
+                rows = await self._store.event_page(self._cursor, PAGE, after=True)
 
     def _apply(self, event: Mapping[str, str]) -> None:
         kind = event.get("type")
@@ -143,6 +143,3 @@ class AgentDay:
         aht = ledger.handle_seconds / ledger.handled if ledger.handled else None
         return DayFigures(ledger.calls, ledger.handled, aht, seconds, ledger.last_call)
 
-
-def _text(value: object) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -691,6 +691,15 @@ class Store:
             cid: row.get("caller_name") or row.get("caller_id") or "" for cid, row in rows.items()
         }
 
+    async def event_page(
+        self, start: str, count: int, *, after: bool = False
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` entries of the event stream from entry id ``start``
+        (``after``: the entries following it), oldest first, as (id, fields)."""
+        first = "(" + start if after else start
+        rows: Any = await self.redis.xrange(self.keys.events, first, "+", count=count)
+        return [(_str(entry_id), _map(fields)) for entry_id, fields in rows]
+
 
 # A waiting-set score is arrival - priority * 1e6 (waiting_score): a score
 # below now - 5e5 is a caller with priority > 0 (a VIP).

@@ -105,3 +105,23 @@ async def test_known_queues_and_agents(redis_client: aioredis.Redis, key_prefix:
     await store.add_counters("billing", NOW, {"offered": 1}, NOW)
     assert await store.known_agent_ids() == ["b"]
     assert await store.known_queues() == ["billing", "support"]
+
+
+async def test_event_page_reads_the_stream_in_pages_after_a_cursor(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = store_of(redis_client, key_prefix)
+    await store.ensure_agents(
+        [AgentConfig(id="a0", name="A", endpoint="PJSIP/a0", queues={"q": 50})], NOW
+    )
+    await store.set_reachable("a0", True, NOW)
+    for i, command in enumerate((Command.LOGIN, Command.PAUSE, Command.UNPAUSE)):
+        await store.agent_command("a0", command, NOW + i)
+    first = await store.event_page("0-0", 2)
+    assert len(first) == 2
+    rest = await store.event_page(first[-1][0], 100, after=True)
+    states = [f for _, f in first + rest if f.get("type") == "agent_state"]
+    assert [(f["from"], f["to"]) for f in states] == [
+        ("logged_out", "available"), ("available", "paused"), ("paused", "available")
+    ]
+    assert first[0][0] not in [entry_id for entry_id, _ in rest]
