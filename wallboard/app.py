@@ -496,9 +496,8 @@ async def agent_action(request: web.Request) -> web.StreamResponse:
 
 async def _pending(request: web.Request, agent_id: str) -> str:
     """The agent's pending change ("pause"/"logout"), as the ACD recorded it."""
-    keys = Keys(request.app[CONFIG_KEY].redis.key_prefix)
     try:
-        value = await request.app[REDIS_KEY].hget(keys.agent(agent_id), "pending")
+        view = await request.app[BUILDER_KEY].store.agent(agent_id)
     except (RedisError, OSError):
         return ""
-    return value.decode() if isinstance(value, bytes) else str(value or "")
+    return view.pending if view is not None else ""

@@ -250,6 +250,11 @@ class SnapshotBuilder:
         self._agent_json_memo: dict[str, tuple[AgentView, str, JsonObject]] = {}
 
     @property
+    def store(self) -> Store:
+        """The store the board is read through."""
+        return self._store
+
+    @property
     def thresholds(self) -> Mapping[str, Threshold]:
         return self._thresholds
 
