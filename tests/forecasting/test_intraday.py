@@ -14,19 +14,21 @@ from forecasting.arrivals import fit, to_grid
 from forecasting.errors import InvalidInput
 from forecasting.history import IntervalRecord
 from forecasting.intraday import PRIOR_CALLS, compare, needs_now, read_snapshot
-from forecasting.plan import PlanSettings, plan_days
+from forecasting.plan import PlanRow, PlanSettings, plan_days
 from tests.forecasting.synthetic import seasonal_history
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 DAY = date(2025, 2, 19)
 
 
-def _plan() -> list:
+def _plan() -> list[PlanRow]:
     model = fit(to_grid("sales", seasonal_history(seed=2, tz=WARSAW), 1800, WARSAW))
     return plan_days([model.forecast(DAY)], PlanSettings()).rows
 
 
-def _actuals(rows: list, until: datetime, factor: float, aht: float) -> list[IntervalRecord]:
+def _actuals(
+    rows: list[PlanRow], until: datetime, factor: float, aht: float
+) -> list[IntervalRecord]:
     out = []
     for r in rows:
         if r.start + timedelta(seconds=r.interval_seconds) > until or r.forecast_calls <= 0:

@@ -10,13 +10,14 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from acd.core.credentials import hash_password
+from tests.redis_reads import stream_entries
 from tests.wallboard.conftest import RedisServer
 from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
 from wallboard import i18n
@@ -51,7 +52,8 @@ async def make_client(
         if not clients:
             clients.append(await aiohttp_client(app))
             return clients[0]
-        other: Client = TestClient(clients[0].server)  # same server, own cookie jar
+        # the same server (so the same app), with a cookie jar of its own
+        other = cast(Client, TestClient(clients[0].server))
         await other.start_server()
         clients.append(other)
         return other
@@ -134,8 +136,9 @@ async def test_wrong_password_and_unknown_user_are_refused_alike(
     resp = await client.post("/signin", data={"user": HOSTILE, "password": "x"})
     assert resp.status == 401 and HOSTILE not in await resp.text()
     # Bad input: a 4xx JSON error, never a 500.
-    for body in ([], {"user": 5, "password": "x"}, {"user": "a\nb", "password": "x"},
-                 {"user": "1001", "password": "x" * 300}):
+    bodies: list[object] = [[], {"user": 5, "password": "x"}, {"user": "a\nb", "password": "x"},
+                            {"user": "1001", "password": "x" * 300}]
+    for body in bodies:
         resp = await client.post("/signin", json=body)
         assert resp.status == 400, body
         assert (await resp.json())["error"] == "bad_request"
@@ -262,11 +265,9 @@ async def test_a_supervisor_forces_a_logout_and_the_stream_records_who(
                              {"call_id": "c1", "code": "resolved"})
     assert status == 404 and body["error"] == "unknown_call"
 
-    events = await bed.rt.redis.xrange(bed.store.keys.events)
     commands = [
-        {_s(k): _s(v) for k, v in fields.items()}
-        for _, fields in events
-        if fields.get(b"type", fields.get("type")) in (b"agent_command", "agent_command")
+        e for e in await stream_entries(bed.rt.redis, bed.store.keys.events)
+        if e.get("type") == "agent_command"
     ]
     assert [(c["action"], c["agent"], c["by"]) for c in commands] == [
         ("pause", "1001", "sup"), ("logout", "1001", "sup")
@@ -577,7 +578,9 @@ async def test_an_expired_or_revoked_session_closes_its_socket(
     assert json.loads((await ws.receive()).data)["type"] == "desk"
     await sign_in(client, "1001")
     assert await _until_closed(ws) == (SESSION_ENDED_CLOSE, "signed_out")
-    hub = client.server.app[DESK_HUB_KEY]  # type: ignore[union-attr]
+    app = client.app
+    assert app is not None
+    hub = app[DESK_HUB_KEY]
     assert hub.closed_for_session == 3
 
 
@@ -658,8 +661,7 @@ async def test_a_supervisor_records_the_disposition_of_an_agents_wrap_up(
     # Recorded with who did it: the contact, the event stream, the next caller's history.
     [contact] = await bed.store.caller_history("+48500100300")
     assert (contact["disposition"], contact["disposition_by"]) == ("escalated", "sup")
-    events = await bed.rt.redis.xrange(bed.store.keys.events)
-    recorded = [{_s(k): _s(v) for k, v in f.items()} for _, f in events]
+    recorded = await stream_entries(bed.rt.redis, bed.store.keys.events)
     assert [(e["agent"], e["code"], e.get("by")) for e in recorded
             if e["type"] == "disposition"] == [("1001", "escalated", "sup")]
     gate = bed.fake.hold_ring("1001")

@@ -18,7 +18,7 @@ from wallboard.app import create_app
 from wallboard.tail import render
 
 NOW = 1_800_000_000.0
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 def test_every_figure_has_a_label_in_every_language_and_a_known_format() -> None:
