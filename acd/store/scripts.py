@@ -583,7 +583,7 @@ finish_call(cid, 'answered')
 if hget(ak, 'call_id') == cid then
   redis.call('HINCRBYFLOAT', ak, 'talk_seconds', talk)
   if wrap > 0 then
-    redis.call('HSET', ak, 'wrap_until', tostring(NOW + wrap))
+    redis.call('HSET', ak, 'wrap_until', string.format('%.17g', NOW + wrap))
     redis.call('ZADD', P .. 'wrapups', NOW + wrap, aid)
     set_agent_state(aid, 'wrap_up')
     return 1

@@ -276,7 +276,7 @@ class Floor:
         elif view.state is AgentState.ON_CALL:
             assert await self.store.call_finished(view.call_id, view.id, 0, at)
         elif view.state is AgentState.WRAP_UP:
-            # The stored end, not at + wrap: the script keeps it to 14 digits.
+            # The stored end (at + wrap, as the script computed it).
             assert await self.store.wrap_up_expired(view.id, max(at, view.wrap_until))
 
     async def _ring(self, call_id: str, agent_id: str, at: float) -> None:
