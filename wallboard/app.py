@@ -43,9 +43,12 @@ MAX_DISPOSITION_CODE = 64
 MAX_NOTE = 1000
 MAX_COMMAND_BODY = 4096
 HUB_STOP_SECONDS = 3.0
-# Changes are coalesced into at most one board update per this many seconds:
-# with deltas an update is cheap, so the wait a change adds can be short.
-LIVE_MIN_INTERVAL = 0.1
+# Changes are coalesced into at most one board update per this many seconds
+# (the first change after a quiet spell is built at once). With deltas and
+# live builds that read only what changed, an update costs a few ms, so the
+# wait a change adds can be short: 50 ms took 30 ms off the p95 of 1,000
+# viewers against 100 ms, for 4 % more of a core (docs/wallboard.md).
+LIVE_MIN_INTERVAL = 0.05
 
 
 class AgentCommands(Protocol):

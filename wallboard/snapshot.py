@@ -70,6 +70,8 @@ REFRESH_SECONDS = 1.0
 CLOSED_REFRESH_SECONDS = 5.0
 # Caller labels kept for the live board (a label never changes for a call).
 _MAX_CALLER_LABELS = 10_000
+# Agents and queues whose changes are counted before the counts start again.
+_MAX_NAMES = 10_000
 
 JsonObject = dict[str, Any]
 
@@ -298,6 +300,12 @@ class SnapshotBuilder:
         if not queue and not agent:
             self._epoch += 1
             return
+        if len(self._queue_changes) + len(self._agent_changes) > _MAX_NAMES:
+            # Names no board shows (messages are not checked against the
+            # configuration): start the counts again, everything is news.
+            self._queue_changes.clear()
+            self._agent_changes.clear()
+            self._epoch += 1
         if queue:
             self._queue_changes[queue] = self._queue_changes.get(queue, 0) + 1
         if agent:
