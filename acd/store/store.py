@@ -7,7 +7,7 @@ Reads are plain commands; every change runs one Lua script from
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -542,35 +542,31 @@ class Store:
             pipe.srem(self.keys.instances, instance_id)
             await pipe.execute()
 
+    async def _hash_rows(
+        self, ids: Sequence[str], key: Callable[[str], str], fields: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        if not ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for one in ids:
+                pipe.hmget(key(one), *fields)
+            rows = await pipe.execute()
+        return {
+            one: {f: _str(v) for f, v in zip(fields, row, strict=True) if v is not None}
+            for one, row in zip(ids, rows, strict=True)
+        }
+
     async def agent_rows(
         self, agent_ids: Sequence[str], *fields: str
     ) -> dict[str, dict[str, str]]:
         """Selected fields of many agents in one round trip."""
-        if not agent_ids:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for aid in agent_ids:
-                pipe.hmget(self.keys.agent(aid), *fields)
-            rows = await pipe.execute()
-        return {
-            aid: {f: _str(v) for f, v in zip(fields, row, strict=True) if v is not None}
-            for aid, row in zip(agent_ids, rows, strict=True)
-        }
+        return await self._hash_rows(agent_ids, self.keys.agent, fields)
 
     async def call_rows(
         self, call_ids: Sequence[str], *fields: str
     ) -> dict[str, dict[str, str]]:
         """Selected fields of many calls in one round trip (empty dict: no such call)."""
-        if not call_ids:
-            return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for cid in call_ids:
-                pipe.hmget(self.keys.call(cid), *fields)
-            rows = await pipe.execute()
-        return {
-            cid: {f: _str(v) for f, v in zip(fields, row, strict=True) if v is not None}
-            for cid, row in zip(call_ids, rows, strict=True)
-        }
+        return await self._hash_rows(call_ids, self.keys.call, fields)
 
     async def owned_calls(self, instance_id: str) -> list[CallView]:
         ids = _strs(await self.redis.smembers(self.keys.owner_calls(instance_id)))
