@@ -17,17 +17,22 @@ the moment its update had been written to every socket (the server logs it),
 without the viewers' own processing, which shares the same CPUs.
 
     .venv/bin/python bench/wallboard.py [--viewers 10,100,1000] [--seconds 10] [--rate 20]
-        [--queues 12] [--agents 200] [--modes full,delta]
+        [--queues 12] [--agents 200] [--modes full,delta] [--min-interval SECONDS]
+
+``BENCH_SERVER_PROFILE=PATH`` in the environment runs the server under
+cProfile and writes its profile to ``PATH.full`` / ``PATH.delta``.
 
 Target: 1,000 viewers with p95 <= 250 ms and the server under one core, on a
 200-agent, 12-queue board (the figures measured before on the same board are
-printed beside).
+printed beside: before deltas, and with deltas before live builds).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import functools
 import json
 import os
 import random
@@ -66,6 +71,14 @@ PREVIOUS = {
     10: (120.0, 186.0, 21.7, 76.0),
     100: (140.0, 226.0, 27.5, 76.0),
     1000: (513.0, 806.0, 41.0, 75.0),
+}
+# The same with deltas, before live builds (every update read the whole board
+# from Redis, 100 ms coalescing; medians of three runs at load 1.7-2.6):
+# p50 ms, p95 ms, srv p95 ms, server CPU %.
+PREVIOUS_DELTAS = {
+    10: (107.0, 173.0, 136.0, 31.0),
+    100: (95.0, 145.0, 117.0, 34.0),
+    1000: (183.0, 334.0, 199.0, 43.0),
 }
 
 
@@ -458,6 +471,7 @@ async def bench(
         f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'KB/msg':>7} "
         f"{'viewers CPU %':>13} {'load':>5} {'srv p95':>7}"
         "   before deltas: p50 / p95 ms, CPU %, KB/msg"
+        " | deltas before live builds: p50 / p95 / srv p95 ms, CPU %"
     )
     ok: bool | None = None
     for r in rows:
@@ -469,6 +483,11 @@ async def bench(
             + (
                 "   {:.0f} / {:.0f}, {:.1f}, {:.0f}".format(*PREVIOUS[int(r["viewers"])])
                 if r["viewers"] in PREVIOUS and r["mode"] == "delta"
+                else ""
+            )
+            + (
+                " | {:.0f} / {:.0f} / {:.0f}, {:.0f}".format(*PREVIOUS_DELTAS[int(r["viewers"])])
+                if r["viewers"] in PREVIOUS_DELTAS and r["mode"] == "delta"
                 else ""
             )
         )
@@ -498,7 +517,15 @@ def main() -> int:
     args = parser.parse_args()
     set_size(args.queues, args.agents)
     if args.serve:
-        asyncio.run(serve(args.redis_url, args.port, not args.full, args.min_interval))
+        run = functools.partial(serve, args.redis_url, args.port, not args.full, args.min_interval)
+        profile_to = os.environ.get("BENCH_SERVER_PROFILE")
+        if not profile_to:
+            asyncio.run(run())
+            return 0
+        # Where the server's time goes: its profile, one file per mode.
+        profiler = cProfile.Profile()
+        profiler.runcall(asyncio.run, run())
+        profiler.dump_stats(f"{profile_to}.{'full' if args.full else 'delta'}")
         return 0
     counts = [int(n) for n in args.viewers.split(",")]
     modes = [m for m in args.modes.split(",") if m in ("full", "delta")]
