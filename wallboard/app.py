@@ -76,7 +76,6 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "invalid_transition": 409,
     "invalid_disposition": 422,
     "config_error": 500,
-    "store_error": 503,
 }
 
 
@@ -329,7 +328,8 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     try:
         data = await request.app[BUILDER_KEY].build(board, hub.last_change_at)
     except (RedisError, OSError) as exc:
-        return _json_error(503, "store_unavailable", f"cannot read Redis: {exc}")
+        log.warning("snapshot: cannot read Redis: %s", _printable(str(exc)))
+        return _json_error(503, "store_unavailable", "statistics store unavailable")
     return web.Response(
         body=dumps(data), content_type="application/json", headers={"Cache-Control": "no-store"}
     )

@@ -40,7 +40,7 @@ from acd.core import metrics
 from acd.core.intervals import INTERVAL_SECONDS, interval_start
 from acd.core.models import AgentState, AgentView
 from acd.core.routing import expected_wait
-from acd.core.settings import Config, QueueConfig, Threshold
+from acd.core.settings import DEFAULT_THRESHOLDS, Config, QueueConfig, Threshold
 from acd.store.store import IntervalRecord, QueueHead, Store
 from wallboard import figures
 
@@ -97,17 +97,6 @@ _FIELDS_BY_CONFIG_NAME: Mapping[str, tuple[str, ...]] = {
     "median_wait": ("median_wait_seconds",),
 }
 _PERCENT_METRICS = frozenset({"service_level", "abandon_rate"})
-
-# Used when the configuration carries none (a Config built in code); the same
-# values the configuration loader fills in.
-DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
-    "service_level": Threshold(amber=80.0, red=60.0, higher_is_better=True),
-    "longest_wait": Threshold(amber=60.0, red=120.0, higher_is_better=False),
-    "waiting": Threshold(amber=3.0, red=6.0, higher_is_better=False),
-    "abandon_rate": Threshold(amber=5.0, red=10.0, higher_is_better=False),
-    "asa": Threshold(amber=30.0, red=60.0, higher_is_better=False),
-}
-
 
 def effective_thresholds(configured: Mapping[str, Threshold]) -> dict[str, Threshold]:
     """Thresholds keyed by snapshot field, in snapshot units (shares for rates)."""

@@ -42,7 +42,6 @@ from pydantic_core import ErrorDetails
 from acd.config.schema import (
     AGENT_ID,
     DAYS,
-    DEFAULT_THRESHOLDS,
     NAME,
     SECRET_KEYS,
     SECTIONS,
@@ -66,6 +65,7 @@ from acd.config.schema import (
 )
 from acd.core.errors import ConfigError
 from acd.core.settings import (
+    DEFAULT_THRESHOLDS,
     AgentConfig,
     AgiConfig,
     AmiConfig,

@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 
 from acd.core.routing import STRATEGIES
 from acd.core.settings import (
+    DEFAULT_THRESHOLDS,
     AgentConfig,
     AgiConfig,
     AmiConfig,
@@ -64,13 +65,6 @@ THRESHOLD_METRICS: Final[Mapping[str, bool]] = {
     "asa": False,
 }
 
-DEFAULT_THRESHOLDS: Final[Mapping[str, Threshold]] = {
-    "service_level": Threshold(amber=80.0, red=60.0, higher_is_better=True),
-    "longest_wait": Threshold(amber=60.0, red=120.0, higher_is_better=False),
-    "waiting": Threshold(amber=3.0, red=6.0, higher_is_better=False),
-    "abandon_rate": Threshold(amber=5.0, red=10.0, higher_is_better=False),
-    "asa": Threshold(amber=30.0, red=60.0, higher_is_better=False),
-}
 
 SERVICE_LEVEL_VARIANTS: Final = ("default", "answered", "offered")
 

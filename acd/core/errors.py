@@ -36,12 +36,6 @@ class ConfigError(AcdError):
         self.problems = problems
 
 
-class StoreError(AcdError):
-    """Redis is unreachable or returned something unexpected."""
-
-    code = "store_error"
-
-
 class CallActive(AcdError):
     """A call id that is already live was enqueued again (a duplicate
     ``agi_uniqueid``, or a session that raced its own re-enqueue)."""

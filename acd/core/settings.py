@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -73,6 +74,18 @@ class Threshold:
             return "red"
         return "amber" if value >= self.amber else "green"
 
+
+
+# Wallboard thresholds when the configuration sets none, by configuration name
+# (service level and abandon rate in percent, waits in seconds, ``waiting`` in
+# callers); the loader merges a file's values over these.
+DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
+    "service_level": Threshold(amber=80.0, red=60.0, higher_is_better=True),
+    "longest_wait": Threshold(amber=60.0, red=120.0, higher_is_better=False),
+    "waiting": Threshold(amber=3.0, red=6.0, higher_is_better=False),
+    "abandon_rate": Threshold(amber=5.0, red=10.0, higher_is_better=False),
+    "asa": Threshold(amber=30.0, red=60.0, higher_is_better=False),
+}
 
 @dataclass(frozen=True, slots=True)
 class BoardConfig:

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from acd.core.agent_rules import Command
-from acd.core.errors import AcdError, StoreError
+from acd.core.errors import AcdError
 from acd.core.models import Left
 from acd.core.settings import Config, QueueDisplay, Threshold
 from acd.store.embedded import free_port
@@ -517,7 +517,6 @@ async def test_ws_refuses_a_foreign_origin(make_client: MakeClient) -> None:
 
 
 def test_error_codes_map_in_one_table() -> None:
-    assert status_for(StoreError("down")) == 503
     assert status_for(AcdError("generic")) == 400
     assert STATUS_BY_CODE["invalid_transition"] == 409
 
