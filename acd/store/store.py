@@ -188,17 +188,23 @@ class Store:
         h = _map(await self.redis.hgetall(self.keys.agent(agent_id)))
         return AgentView.from_hash(agent_id, h) if h else None
 
-    async def agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
-        if not agent_ids:
+    async def _hashes(
+        self, ids: Sequence[str], key: Callable[[str], str]
+    ) -> list[dict[str, str]]:
+        """Whole hashes of many keys in one round trip, in ``ids`` order ({}: none)."""
+        if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for aid in agent_ids:
-                pipe.hgetall(self.keys.agent(aid))
+            for one in ids:
+                pipe.hgetall(key(one))
             hashes = await pipe.execute()
+        return [_map(h) for h in hashes]
+
+    async def agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
+        """The agents that have a hash, in ``agent_ids`` order."""
+        hashes = await self._hashes(agent_ids, self.keys.agent)
         return [
-            AgentView.from_hash(aid, _map(h))
-            for aid, h in zip(agent_ids, hashes, strict=True)
-            if h
+            AgentView.from_hash(aid, h) for aid, h in zip(agent_ids, hashes, strict=True) if h
         ]
 
     async def available_agent_ids(self) -> list[str]:
@@ -303,15 +309,8 @@ class Store:
         return _str(state or ""), reachable in ("1", b"1"), _str(call_id or "")
 
     async def _calls(self, call_ids: Sequence[str]) -> list[CallView]:
-        if not call_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for cid in call_ids:
-                pipe.hgetall(self.keys.call(cid))
-            hashes = await pipe.execute()
-        return [
-            CallView.from_hash(c, _map(h)) for c, h in zip(call_ids, hashes, strict=True) if h
-        ]
+        hashes = await self._hashes(call_ids, self.keys.call)
+        return [CallView.from_hash(c, h) for c, h in zip(call_ids, hashes, strict=True) if h]
 
     async def waiting_count(self, queue: str) -> int:
         count: Any = await self.redis.zcard(self.keys.waiting(queue))
@@ -470,13 +469,7 @@ class Store:
         if not caller_id:
             return []
         ids = _strs(await self.redis.zrevrange(self.keys.history(caller_id), 0, limit - 1))
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for cid in ids:
-                pipe.hgetall(self.keys.contact(cid))
-            rows = await pipe.execute()
-        return [_map(row) for row in rows if row]
+        return [row for row in await self._hashes(ids, self.keys.contact) if row]
 
     # ---- callbacks ---------------------------------------------------------
 
@@ -631,13 +624,8 @@ class Store:
     async def board_agents(self, agent_ids: Sequence[str]) -> list[AgentView]:
         """One view per id, in that order, in one round trip; an agent with no
         hash yet is logged out (unlike :meth:`agents`, which skips it)."""
-        if not agent_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for aid in agent_ids:
-                pipe.hgetall(self.keys.agent(aid))
-            hashes = await pipe.execute()
-        return [AgentView.from_hash(aid, _map(h)) for aid, h in zip(agent_ids, hashes, strict=True)]
+        hashes = await self._hashes(agent_ids, self.keys.agent)
+        return [AgentView.from_hash(aid, h) for aid, h in zip(agent_ids, hashes, strict=True)]
 
     async def queue_heads(self, queues: Sequence[str], now: float) -> dict[str, QueueHead]:
         """Who waits in each queue now (count, VIPs, callbacks, the longest
