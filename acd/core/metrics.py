@@ -37,6 +37,21 @@ class ServiceLevelVariant(enum.StrEnum):
     OFFERED = "offered"
 
 
+def parse_numbers(raw: Mapping[str, str] | Mapping[bytes, bytes]) -> dict[str, float]:
+    """The numeric fields of a counter hash (str or bytes); unparsable values
+    and NaN are left out, so they count as zero."""
+    parsed: dict[str, float] = {}
+    for key, value in raw.items():
+        name = key.decode() if isinstance(key, bytes) else key
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if number == number:  # NaN never enters a sum
+            parsed[name] = number
+    return parsed
+
+
 @dataclass(frozen=True, slots=True)
 class IntervalCounters:
     """Counters of one queue over one or more intervals.
@@ -68,16 +83,14 @@ class IntervalCounters:
         Unknown fields are ignored (a newer ACD may count more); unparsable
         values count as zero rather than hiding the whole board.
         """
+        return cls.from_values(parse_numbers(raw))
+
+    @classmethod
+    def from_values(cls, parsed: Mapping[str, float]) -> IntervalCounters:
+        """The counters among already parsed hash fields (others ignored)."""
         values: dict[str, float] = {}
         histogram = [0.0] * len(_BUCKET_FIELDS)
-        for key, value in raw.items():
-            name = key.decode() if isinstance(key, bytes) else key
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            if number != number:  # NaN never enters a sum
-                continue
+        for name, number in parsed.items():
             index = _BUCKET_INDEX.get(name)
             if index is not None:
                 histogram[index] = number

@@ -7,6 +7,7 @@ Reads are plain commands; every change runs one Lua script from
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from redis.exceptions import ResponseError
 
 from acd.core.agent_rules import Command, Status
 from acd.core.errors import AcdError, CallActive, InvalidTransition, UnknownAgent, UnknownCall
-from acd.core.metrics import IntervalCounters
+from acd.core.metrics import IntervalCounters, parse_numbers
 from acd.core.models import (
     AgentState,
     AgentView,
@@ -715,12 +716,6 @@ class IntervalRecord:
 
     @classmethod
     def from_hash(cls, h: Mapping[str, str]) -> IntervalRecord:
-        values: dict[str, float] = {}
-        for name, raw in h.items():
-            try:
-                number = float(raw)
-            except ValueError:
-                continue
-            if number == number and number not in (float("inf"), float("-inf")):
-                values[name] = number
-        return cls(IntervalCounters.from_hash(h), values)
+        parsed = parse_numbers(h)
+        finite = {k: v for k, v in parsed.items() if v not in (math.inf, -math.inf)}
+        return cls(IntervalCounters.from_values(parsed), finite)
