@@ -23,20 +23,14 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from forecasting.errors import InvalidInput
-from forecasting.gamma_terms import (
-    GAMMA_STAR_TABLE_SIZE,
-    UNIFORM_SCRATCH_ROWS,
-    FloatArray,
-    gamma_star_index,
-    inverse_erlang_b_uniform,
-    log_inverse_erlang_b,
-    uniform_erlang_b_error,
-)
+from forecasting.gamma_terms import FloatArray, log_inverse_erlang_b
 
 IntArray = NDArray[np.int64]
 
 #: Fractions (shrinkage, occupancy) are taken to 6 decimal places, exactly.
 FRACTION_SCALE = 1_000_000
+#: below this many agents, n * FRACTION_SCALE / keep is decided exactly in doubles
+_EXACT_FLOAT_AGENTS = 2**52 // FRACTION_SCALE
 
 
 def _floats(name: str, value: ArrayLike) -> FloatArray:
@@ -142,6 +136,10 @@ def occupancy(agents: ArrayLike, traffic: ArrayLike) -> FloatArray:
 
 def fraction_units(name: str, value: ArrayLike, *, allow_one: bool) -> IntArray:
     """A fraction as an exact integer count of millionths (0.3 -> 300000)."""
+    if type(value) is float or type(value) is int:  # the common scalar, without numpy
+        top = 1.0 if allow_one else 1.0 - 0.5 / FRACTION_SCALE
+        if 0.0 <= value <= top:
+            return np.asarray(round(value * FRACTION_SCALE), dtype=np.int64)
     f = _floats(name, value)
     top = 1.0 if allow_one else 1.0 - 0.5 / FRACTION_SCALE
     _check(name, (f >= 0) & (f <= top), "between 0 and 1" + ("" if allow_one else " (below 1)"))
@@ -160,6 +158,13 @@ def scheduled_agents(agents: ArrayLike, shrinkage: ArrayLike) -> IntArray:
         _check("agents", (n >= 0) & (n == np.floor(n)), "a whole number >= 0")
     units = fraction_units("shrinkage", shrinkage, allow_one=False)
     keep = FRACTION_SCALE - units
+    if n.size and n.max() < _EXACT_FLOAT_AGENTS:
+        # n * 1e6 and keep are exact in a double and the quotient is correctly
+        # rounded; its fraction is 0 or at least 1 / keep, far above the
+        # rounding below 9e9 agents, so the ceiling is the integer one (and
+        # a vector float division is much faster than an integer one).
+        q = np.asarray(np.multiply(n, float(FRACTION_SCALE), dtype=np.float64))
+        return np.asarray(np.ceil(q / keep), dtype=np.int64)
     n_int = np.asarray(n, dtype=np.int64)
     return np.asarray(-((-n_int * FRACTION_SCALE) // keep), dtype=np.int64)
 
@@ -337,7 +342,7 @@ def required_agents(
         if unsure.size:
             flat_t = _Flat(pick(sl_in), None, tau, hb).take(unsure)
             n[unsure] = _search(ab[unsure], flat_t, lo[unsure])
-        out = n.astype(np.int64)
+        out = n
     else:
         out = _search(ab, _Flat(pick(sl_in), pick(asa_in), tau, hb), lo)
     if busy is None:
@@ -424,192 +429,42 @@ def _search(a: FloatArray, t: _Flat, lo: FloatArray) -> IntArray:
 _HW_SLOPE = float(np.sqrt(np.pi / 2.0))
 #: steps the service-level search walks from its guess before handing over
 _WALK_STEPS = 8
-#: relative error allowed for E = exp(-(n - a) tau) and its steps (float32 exp, products);
-#: numpy's float32 exp is within about 2e-7 (measured over [0, 87])
-_EXP32_ERROR = 1e-6
-#: above this argument the float32 exp underflows; use float64 there
-_EXP32_TOP = 80.0
 #: relative error added per step of a walk (double-precision products)
 _ROUNDING = 1e-14
-#: relative tolerance per agent count (index gamma_star_index(n)): twice the
-#: expansion's bound (the count below inherits up to twice its error) plus E's
-_GSTAR_TABLE_LAST = GAMMA_STAR_TABLE_SIZE - 1
-_TOLERANCE = 2.0 * uniform_erlang_b_error(np.arange(GAMMA_STAR_TABLE_SIZE, dtype=np.float64)) + (
-    _EXP32_ERROR
-)
+#: relative error allowed on top of the expansion's bound: exp(-(n - a) tau)
+#: and the products of q, in double precision (below 1e-13 up to exp(-745))
+_EXTRA_TOLERANCE = 1e-12
+_NO_ELEMENTS = np.zeros(0, dtype=np.intp)
 
 
 def _search_service_level(
     a: FloatArray, tau: FloatArray, g: FloatArray, log_goal: FloatArray, lo: FloatArray
-) -> tuple[FloatArray, NDArray[np.intp]]:
+) -> tuple[IntArray, NDArray[np.intp]]:
     """Service-level search without an incomplete gamma: ``(agents, unsure)``.
 
-    A count ``n`` meets the target when ``C(n) exp(-(n - a) tau) <= g``
-    (``g = 1 - SL``), i.e. ``q = n E / (g D) <= 1`` with ``E = exp(-(n - a)
-    tau)`` and ``D = (n - a) / B + a``. The guess solves the Halfin-Whitt form
-    with ``log(1 + beta Phi / phi)`` replaced by its quadratic (no special
-    function); ``1 / B`` at the guess comes from Temme's uniform expansion and
-    at its two neighbours from the exact recurrences, so each element costs one
-    logarithm, table lookups and single-precision exponentials, and the three
-    counts are tested together. A count is decided only when ``q`` is further
-    from 1 than the error bound of those approximations; the elements returned
-    in ``unsure`` (within the bound, or a long walk) are left to the exact
-    search, so the result is exact.
+    The compiled fast path (:mod:`forecasting.sl_kernel`, imported on first
+    use); the elements it returns in ``unsure`` are left to the exact search.
     """
-    # One block for the working arrays: fewer allocations, and glibc then keeps
-    # the heap between calls instead of returning it to the system after each
-    # (its mmap threshold adapts to the block), which halves repeated calls.
-    work = np.empty((13 + UNIFORM_SCRATCH_ROWS, a.size))
-    counts, inv_b, expo, q = work[0:3], work[3:6], work[6:9], work[9:12]
-    n, scratch = counts[1], work[12]
-    # beta = 2 G / (sqrt(k^2 + G) + k) = 2 (sqrt(k^2 + G) - k), k = slope + sqrt(a) tau
-    sqrt_a = np.sqrt(a, out=q[0])
-    k = np.multiply(sqrt_a, tau, out=q[1])
-    k += _HW_SLOPE
-    np.multiply(k, k, out=n)
-    n += log_goal
-    np.sqrt(n, out=n)
-    n -= k
-    n *= sqrt_a
-    n *= 2.0
-    n += a
-    np.ceil(n, out=n)
-    np.maximum(n, lo, out=n)
-    np.subtract(n, 1.0, out=counts[0])
-    np.add(n, 1.0, out=counts[2])
-    index = gamma_star_index(n)
-    inverse_erlang_b_uniform(n, a, index, out=inv_b[1], scratch=work[13:])
-    # 1/B(n - 1) = (1/B(n) - 1) a / n and 1/B(n + 1) = 1 + 1/B(n) (n + 1) / a, exactly
-    with np.errstate(over="ignore", invalid="ignore"):
-        np.subtract(inv_b[1], 1.0, out=inv_b[0])
-        inv_b[0] *= a
-        inv_b[0] /= n
-        np.divide(counts[2], a, out=inv_b[2])
-        inv_b[2] *= inv_b[1]
-        inv_b[2] += 1.0
-    # one relative tolerance for the three counts (the one below needs twice the bound)
-    tol = np.take(_TOLERANCE, index, out=work[13])
-    if float(n.max()) >= _GSTAR_TABLE_LAST:
-        big = n >= _GSTAR_TABLE_LAST
-        tol[big] = 2.0 * uniform_erlang_b_error(n[big]) + _EXP32_ERROR
-    # E at n - 1, n, n + 1 from exp(-(n - a) tau) and exp(-tau)
-    np.subtract(n, a, out=scratch)
-    np.multiply(scratch, tau, out=expo[1])
-    expo[0] = tau
-    _exp_neg(expo[0:2], out=expo[0:2])
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # exp(-tau) underflows
-        np.multiply(expo[1], expo[0], out=expo[2])
-        np.divide(expo[1], expo[0], out=expo[0])
-    excess = np.subtract(counts, a, out=q)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        # q = n E / (g ((n - a) / B + a)): a count meets when q <= 1
-        excess *= inv_b
-        excess += a
-        excess *= g
-        np.divide(expo, excess, out=q)
-        q *= counts
-    lower = np.subtract(1.0, tol, out=work[14])
-    upper = np.add(tol, 1.0, out=tol)
-    meets = q <= lower
-    fails = q > upper
-    at_floor = n <= lo
-    ok_here = fails[0] | at_floor
-    ok_here &= meets[1]
-    ok_above = fails[1] & meets[2]
-    out = np.where(ok_here, n, np.where(ok_above, counts[2], 0.0))
-    ok_here |= ok_above
-    if ok_here.all():
-        return out, np.zeros(0, dtype=np.intp)
-    left = np.flatnonzero(~ok_here)
-    # Walk down from n - 1 (it met) or up from n + 1 (it failed); anything else is unsure.
-    meets_below = ~at_floor[left] & meets[0, left]
-    fails_above = fails[1, left] & fails[2, left]
-    down = left[meets_below]
-    up = left[fails_above & ~meets_below]
-    unsure: list[NDArray[np.intp]] = [left[~meets_below & ~fails_above]]
-    tol = upper - 1.0
-    if down.size:
-        unsure.append(_walk(out, down, a, tau, g, lo, counts[0], inv_b[0], expo[0], tol, -1))
-    if up.size:
-        unsure.append(_walk(out, up, a, tau, g, lo, counts[2], inv_b[2], expo[2], tol, 1))
-    return out, np.concatenate(unsure)
+    from forecasting import sl_kernel
 
-
-def _exp_neg(x: FloatArray, out: FloatArray) -> FloatArray:
-    """``exp(-x)`` for ``x >= 0`` through the vectorised single-precision exp.
-
-    The argument is split into its single-precision part and the rest, so the
-    result is good to a few single-precision ulps (below ``_EXP32_ERROR / 4``
-    relative) for any ``x``, not just for the float32-rounded one; beyond
-    float32's range the double-precision exp is used. ``out`` may be ``x``.
-    """
-    far = x > _EXP32_TOP if x.size and float(x.max()) > _EXP32_TOP else None
-    far_x = None if far is None else x[far]
-    # (no mixed float32/float64 ufuncs: numpy runs those through slow casting loops)
-    hi = x.astype(np.float32)
-    lo = hi.astype(np.float64)
-    np.subtract(x, lo, out=lo)
-    np.negative(hi, out=hi)
-    with np.errstate(under="ignore"):
-        np.exp(hi, out=hi)
-    np.subtract(1.0, lo, out=lo)
-    out[...] = hi
-    out *= lo
-    if far is not None and far_x is not None:
-        out[far] = np.exp(-far_x)
-    return out
-
-
-def _walk(
-    out: FloatArray,
-    idx: NDArray[np.intp],
-    a: FloatArray,
-    tau: FloatArray,
-    g: FloatArray,
-    lo: FloatArray,
-    n_all: FloatArray,
-    inv_b_all: FloatArray,
-    e_all: FloatArray,
-    tol_all: FloatArray,
-    direction: int,
-) -> NDArray[np.intp]:
-    """Walk ``idx`` one agent at a time from a count that meets (down) or fails (up).
-
-    Writes the answers into ``out``; returns the elements left unsure.
-    """
-    n, inv_b, e, tol = n_all[idx], inv_b_all[idx], e_all[idx], tol_all[idx]
-    ai, gi, loi = a[idx], g[idx], lo[idx]
-    st = np.exp(-tau[idx])
-    unsure: list[NDArray[np.intp]] = []
-    for _ in range(_WALK_STEPS):
-        if not idx.size:
-            break
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            if direction < 0:
-                nxt = n - 1.0
-                inv_b = (inv_b - 1.0) * (ai / n)
-                e = e / st
-                tol = 2.0 * tol + _ROUNDING
-            else:
-                nxt = n + 1.0
-                inv_b = 1.0 + inv_b * (nxt / ai)
-                e = e * st
-                tol = tol + _ROUNDING
-            q = nxt * e / (gi * (inv_b * (nxt - ai) + ai))
-        if direction < 0:
-            # n met; below the floor or failing, n is the answer
-            done = (nxt < loi) | (q > 1.0 + tol)
-            out[idx[done]] = n[done]
-            go = ~done & (q <= 1.0 - tol)
-        else:
-            done = q <= 1.0 - tol
-            out[idx[done]] = nxt[done]
-            go = ~done & (q > 1.0 + tol)
-        unsure.append(idx[~done & ~go])
-        idx, n, inv_b, e, tol = idx[go], nxt[go], inv_b[go], e[go], tol[go]
-        ai, gi, st, loi = ai[go], gi[go], st[go], loi[go]
-    unsure.append(idx)
-    return np.concatenate(unsure)
+    n = np.empty(a.size, dtype=np.int64)
+    outcome = np.empty(a.size, dtype=np.int8)
+    unsure = sl_kernel.search(
+        a,
+        tau,
+        g,
+        log_goal,
+        lo,
+        _HW_SLOPE,
+        _EXTRA_TOLERANCE,
+        _WALK_STEPS,
+        _ROUNDING,
+        sl_kernel.GSTAR,
+        sl_kernel.ERFCX_NEG,
+        n,
+        outcome,
+    )
+    return n, np.flatnonzero(outcome == sl_kernel.UNSURE) if unsure else _NO_ELEMENTS
 
 
 #: steps the search walks down from a guess that already meets the target

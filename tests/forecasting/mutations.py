@@ -29,15 +29,27 @@ MUTATIONS = [
     ),
     (
         "fast Erlang C search decides inside its error margin",
-        "forecasting/erlang.py",
-        "    lower = np.subtract(1.0, tol, out=work[14])\n",
-        "    tol *= 0.0\n    lower = np.subtract(1.0, tol, out=work[14])\n",
+        "forecasting/sl_kernel.py",
+        "        tol = 2.0 * error_bound(n) + extra_tolerance\n",
+        "        tol = 0.0\n",
     ),
     (
         "uniform expansion without its c_1 term",
-        "forecasting/gamma_terms.py",
-        "        c += c1\n",
-        "",
+        "forecasting/sl_kernel.py",
+        "    return root_h * root_s, (c2 * inv_s + c1) * inv_s + c0, root_s\n",
+        "    return root_h * root_s, (c2 * inv_s) * inv_s + c0, root_s\n",
+    ),
+    (
+        "downward walk stops one agent too low",
+        "forecasting/sl_kernel.py",
+        "        if q > 1.0 + tol:\n            return state, n\n",
+        "        if q > 1.0 + tol:\n            return state, below\n",
+    ),
+    (
+        "upward walk accepts the first count it tries",
+        "forecasting/sl_kernel.py",
+        "        if q <= 1.0 - tol:\n            return WALKED, n\n",
+        "        if True:\n            return WALKED, n\n",
     ),
     (
         "drop the occupancy cap (plan)",

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from forecasting.gamma_terms import (
-    erfcx_neg,
-    inverse_erlang_b_uniform,
-    log_inverse_erlang_b,
-    uniform_erlang_b_error,
-)
+from forecasting import sl_kernel
+from forecasting.gamma_terms import log_inverse_erlang_b
 from tests.forecasting import mp_reference as ref
 
 # n = 1 .. 60 one by one, then up to 100,000 agents
@@ -49,12 +45,12 @@ def test_uniform_expansion_is_within_a_fifth_of_its_bound(n: int) -> None:
     a = a[(a > 0) & (a < n)]
     nn = np.full_like(a, float(n))
     exact = log_inverse_erlang_b(nn, a)
-    approx = inverse_erlang_b_uniform(nn, a)
+    approx = _inverse_b(nn, a)
     finite = np.isfinite(approx)
     # Only astronomically large 1/B may overflow (an intermediate reaches 1e308 first).
     assert np.all(exact[~finite] > 600)
     err = np.abs(np.log(approx[finite]) - exact[finite])
-    assert err.max() <= 0.2 * float(uniform_erlang_b_error(np.array(float(n))))
+    assert err.max() <= 0.2 * sl_kernel.error_bound(float(n))
 
 
 @pytest.mark.parametrize(
@@ -62,11 +58,33 @@ def test_uniform_expansion_is_within_a_fifth_of_its_bound(n: int) -> None:
 )
 def test_uniform_expansion_against_arbitrary_precision(n: int, a: float) -> None:
     exact = 1 / ref.erlang_b(n, a)
-    approx = inverse_erlang_b_uniform(np.array([float(n)]), np.array([a]))[0]
-    bound = float(uniform_erlang_b_error(np.array(float(n))))
-    assert abs(mpmath.mpf(approx) / exact - 1) < bound
+    bound = sl_kernel.error_bound(float(n))
+    staged = _inverse_b(np.array([float(n)]), np.array([a]))[0]
+    scalar = sl_kernel.inverse_b(float(n), a, sl_kernel.GSTAR, sl_kernel.ERFCX_NEG)
+    assert abs(mpmath.mpf(staged) / exact - 1) < bound
+    assert abs(mpmath.mpf(scalar) / exact - 1) < bound
 
 
 def test_erfcx_table_matches_scipy() -> None:
-    x = np.concatenate([np.linspace(0.0, 7.0, 200_001), [6.0, 6.0 + 1e-9, 25.0]])
-    assert np.max(np.abs(erfcx_neg(x) / special.erfcx(-x) - 1)) < 1e-10
+    x = np.concatenate([np.linspace(0.0, 6.0, 20_001), [6.0 - 1e-9, 6.0]])
+    table = [sl_kernel._erfcx_table(float(v), sl_kernel.ERFCX_NEG) for v in x]
+    assert np.max(np.abs(np.array(table) / special.erfcx(-x) - 1)) < 1e-10
+
+
+def test_the_staged_and_the_scalar_forms_agree_beyond_the_tables() -> None:
+    # erfcx argument above 6 (n far above the load) and n beyond the Gamma* table
+    n = np.array([50.0, 400.0, 4095.0, 4096.0, 5000.0, 100_000.0])
+    a = np.array([2.0, 40.0, 4000.0, 4000.0, 4900.0, 99_000.0])
+    staged = _inverse_b(n, a)
+    for ni, ai, got in zip(n, a, staged, strict=True):
+        assert got == sl_kernel.inverse_b(
+            float(ni), float(ai), sl_kernel.GSTAR, sl_kernel.ERFCX_NEG
+        )
+
+
+def _inverse_b(n: np.ndarray, a: np.ndarray) -> np.ndarray:
+    out = np.empty(n.size)
+    sl_kernel.inverse_b_many(
+        np.ascontiguousarray(n), np.ascontiguousarray(a), sl_kernel.GSTAR, sl_kernel.ERFCX_NEG, out
+    )
+    return out
