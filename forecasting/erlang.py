@@ -12,11 +12,21 @@ there exactly (incomplete gamma function), then walks up with the stable
 forward recurrence ``B(n+1) = a B(n) / (n + 1 + a B(n))``. When the guess
 already meets the target it restarts from the smallest admissible count, so a
 valid count is never skipped.
+
+Service-level searches (no ASA target) of a busy process run on a compiled
+kernel instead (:mod:`forecasting.sl_kernel`: about ten times faster, the
+same answers; what it cannot decide within its error bound comes back here).
+Loading it costs about half a second, so a process switches to it only after
+a quarter of a second of exact searches (:class:`_Tiering`).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import time
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -335,16 +345,19 @@ def required_agents(
     occ = pick(occ_in) if capped else None
     if occ is not None:
         lo = np.maximum(lo, occupancy_floor(ab, occ).astype(np.float64))
-    if sl_in is not None and asa_in is None:
+    kernel = _kernel() if sl_in is not None and asa_in is None else None
+    if kernel is not None:
         g, goal = pick(g_in), pick(goal_in)
         assert g is not None and goal is not None  # set with sl_in
-        n, unsure = _search_service_level(ab, tau, g, goal, lo)
+        n, unsure = _search_service_level(kernel, ab, tau, g, goal, lo)
         if unsure.size:
             flat_t = _Flat(pick(sl_in), None, tau, hb).take(unsure)
             n[unsure] = _search(ab[unsure], flat_t, lo[unsure])
         out = n
     else:
+        started = time.perf_counter()
         out = _search(ab, _Flat(pick(sl_in), pick(asa_in), tau, hb), lo)
+        _TIERING.exact_seconds += time.perf_counter() - started
     if busy is None:
         return out.reshape(shape)
     result[busy] = out
@@ -437,16 +450,48 @@ _EXTRA_TOLERANCE = 1e-12
 _NO_ELEMENTS = np.zeros(0, dtype=np.intp)
 
 
+@dataclass(slots=True)
+class _Tiering:
+    """When the compiled kernel is worth loading (one per process).
+
+    Importing numba and loading the kernel from its cache costs about half a
+    second (the first compile on a machine, about 4 s): more than a one-shot
+    ``acd forecast`` command spends in the exact search. So service-level
+    searches start exact, and the kernel is loaded once this process has spent
+    ``tier_up_seconds`` in them (a long-running planner, a what-if loop, the
+    benchmark), or at once when it is already imported. Both are exact: only
+    the speed differs.
+    """
+
+    tier_up_seconds: float = 0.25
+    exact_seconds: float = 0.0
+
+
+_TIERING = _Tiering()
+_KERNEL_MODULE = "forecasting.sl_kernel"
+
+
+def _kernel() -> ModuleType | None:
+    """The compiled service-level kernel, when loaded or worth loading."""
+    kernel = sys.modules.get(_KERNEL_MODULE)
+    if kernel is None and _TIERING.exact_seconds >= _TIERING.tier_up_seconds:
+        kernel = importlib.import_module(_KERNEL_MODULE)
+    return kernel
+
+
 def _search_service_level(
-    a: FloatArray, tau: FloatArray, g: FloatArray, log_goal: FloatArray, lo: FloatArray
+    sl_kernel: ModuleType,
+    a: FloatArray,
+    tau: FloatArray,
+    g: FloatArray,
+    log_goal: FloatArray,
+    lo: FloatArray,
 ) -> tuple[IntArray, NDArray[np.intp]]:
     """Service-level search without an incomplete gamma: ``(agents, unsure)``.
 
-    The compiled fast path (:mod:`forecasting.sl_kernel`, imported on first
-    use); the elements it returns in ``unsure`` are left to the exact search.
+    The compiled fast path (:mod:`forecasting.sl_kernel`); the elements it
+    returns in ``unsure`` are left to the exact search.
     """
-    from forecasting import sl_kernel
-
     n = np.empty(a.size, dtype=np.int64)
     outcome = np.empty(a.size, dtype=np.int8)
     unsure = sl_kernel.search(

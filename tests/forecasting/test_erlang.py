@@ -364,3 +364,59 @@ def test_extreme_targets_and_loads_stay_exact_and_quiet() -> None:
         for i in range(a.size)
     ]
     assert n.tolist() == want
+
+
+_TIERING_SCRIPT = """
+import json, sys
+import numpy as np
+from forecasting import erlang
+erlang._TIERING.tier_up_seconds = float(sys.argv[1])
+traffic = np.exp(np.linspace(np.log(0.3), np.log(3000.0), 240)).reshape(6, 40)
+aht = np.array([[60.0], [120.0], [180.0], [300.0], [450.0], [600.0]])
+targets = erlang.Targets(np.array([[0.5], [0.7], [0.8], [0.9], [0.95], [0.99]]), 20.0)
+runs = []
+for _ in range(3):
+    runs.append(erlang.required_agents(traffic, aht, targets).ravel().tolist())
+    runs.append(["numba" in sys.modules, "forecasting.sl_kernel" in sys.modules])
+print(json.dumps(runs))
+"""
+
+
+def _tiering_run(tier_up_seconds: float) -> list[Any]:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(
+        [sys.executable, "-c", _TIERING_SCRIPT, str(tier_up_seconds)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=True,
+    )
+    runs: list[Any] = json.loads(r.stdout)
+    return runs
+
+
+def test_a_one_shot_command_never_loads_the_compiler() -> None:
+    # a fresh process with a few searches (an `acd forecast` command) stays on
+    # the exact search: no half-second numba import, same answers
+    runs = _tiering_run(1e9)
+    assert runs[1] == runs[3] == runs[5] == [False, False]
+    traffic = np.exp(np.linspace(np.log(0.3), np.log(3000.0), 240)).reshape(6, 40)
+    aht = np.array([[60.0], [120.0], [180.0], [300.0], [450.0], [600.0]])
+    sl = np.array([[0.5], [0.7], [0.8], [0.9], [0.95], [0.99]])
+    want = _exact(traffic, aht, Targets(sl, 20.0))
+    assert runs[0] == runs[2] == runs[4] == want
+
+
+def test_a_busy_process_switches_to_the_compiled_kernel_with_the_same_answers() -> None:
+    # with a budget of a nanosecond the first (exact) search uses it up: the
+    # second and third calls run on the kernel and agree with the first
+    runs = _tiering_run(1e-9)
+    assert runs[1] == [False, False]
+    assert runs[3] == runs[5] == [True, True]
+    assert runs[0] == runs[2] == runs[4]
