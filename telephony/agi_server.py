@@ -149,10 +149,7 @@ class AgiSession:
             self._transport.write(self._protocol.data_to_send())
             try:
                 while True:
-                    # asyncio.wait: a timeout leaves the waiter pending (its
-                    # late reply still matches it) and never eats a cancel.
-                    done, _ = await asyncio.wait({waiter}, timeout=timeout)
-                    if done:
+                    if await self._settled_within(waiter, timeout):
                         reply = waiter.result()
                         break
                     if keep_waiting is not None and await keep_waiting():
@@ -166,6 +163,34 @@ class AgiSession:
             finally:
                 self._waiters.pop(command, None)
         return check_reply(reply, name)
+
+    async def _settled_within(
+        self, waiter: asyncio.Future[AgiReply], seconds: float | None
+    ) -> bool:
+        """Wait until ``waiter`` is done (True) or ``seconds`` pass (False; None: no limit).
+
+        Like ``asyncio.wait({waiter}, timeout=...)``, which this replaced for
+        being the largest single cost of a round trip: a timeout leaves the
+        waiter pending (its late reply still matches it), and a cancel is
+        never eaten (it propagates; the caller cancels the waiter).
+        """
+        if waiter.done():
+            return True
+        wake: asyncio.Future[None] = self._loop.create_future()
+
+        def settle(_: object = None) -> None:
+            if not wake.done():
+                wake.set_result(None)
+
+        waiter.add_done_callback(settle)
+        timer = None if seconds is None else self._loop.call_later(seconds, settle)
+        try:
+            await wake
+        finally:
+            if timer is not None:
+                timer.cancel()
+            waiter.remove_done_callback(settle)
+        return waiter.done()
 
     async def answer(self) -> None:
         """Answer the channel (``ANSWER``)."""

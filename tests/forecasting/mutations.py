@@ -30,8 +30,8 @@ MUTATIONS = [
     (
         "fast Erlang C search decides inside its error margin",
         "forecasting/sl_kernel.py",
-        "        tol = 2.0 * error_bound(n) + extra_tolerance\n",
-        "        tol = 0.0\n",
+        "        tol[i] = 2.0 * error_bound(n) + extra_tolerance\n",
+        "        tol[i] = 0.0\n",
     ),
     (
         "uniform expansion without its c_1 term",

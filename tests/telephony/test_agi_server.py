@@ -379,6 +379,29 @@ async def test_a_timed_out_command_does_not_shift_later_replies(
     await leg.close()
 
 
+async def test_a_command_waiting_for_its_reply_is_cancelled_not_swallowed() -> None:
+    # closing the server cancels a handler stuck in a command: the cancel
+    # reaches the handler (it is never turned into a timeout or a reply)
+    outcome: list[str] = []
+    waiting = asyncio.Event()
+
+    async def inbound(session: AgiSession) -> None:
+        waiting.set()
+        try:
+            await session.command("EXEC", "Wait", "5", timeout=60.0)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        outcome.append("returned")
+
+    async with AgiServer({"inbound": inbound}) as server:
+        leg = await AsteriskLeg.connect(server.port, header())
+        assert await leg.read_command() == ("EXEC", "Wait", "5")
+        await asyncio.wait_for(waiting.wait(), GUARD)
+    assert outcome == ["cancelled"]
+    await leg.close()
+
+
 async def test_handler_exception_is_logged_once_with_the_script(
     start_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
