@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from acd.core.text import log_safe
+
 log = logging.getLogger("acd.degraded")
 
 
 def describe(exc: BaseException) -> str:
     """``ConnectionError: Error 111 connecting to ...`` on one line, no control characters."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return "".join(ch if ch.isprintable() else " " for ch in text)[:300]
+    return log_safe(text, 300)
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from acd.core.errors import AcdError
 from acd.core.metrics import ServiceLevelVariant
 from acd.core.settings import Config
+from acd.core.text import log_safe
 from acd.store.keys import Keys
 from wallboard import desk, i18n
 from wallboard.auth import DeskSettings
@@ -208,15 +209,10 @@ async def _errors_as_json(
         return _json_error(exc.status, code, exc.reason)
     except (RedisError, OSError) as exc:
         log.warning("wallboard: %s %s: Redis unavailable (%s)", request.method,
-                    _printable(request.path), type(exc).__name__)
+                    log_safe(request.path), type(exc).__name__)
         return _json_error(503, "store_unavailable", "statistics store unavailable")
     except (ValueError, UnicodeError, RecursionError):
         return _json_error(400, "bad_request", "malformed request")
-
-
-def _printable(text: str) -> str:
-    """Text safe for one log line: control characters escaped."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)[:200]
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -328,7 +324,7 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     try:
         data = await request.app[BUILDER_KEY].build(board, hub.last_change_at)
     except (RedisError, OSError) as exc:
-        log.warning("snapshot: cannot read Redis: %s", _printable(str(exc)))
+        log.warning("snapshot: cannot read Redis: %s", log_safe(str(exc)))
         return _json_error(503, "store_unavailable", "statistics store unavailable")
     return web.Response(
         body=dumps(data), content_type="application/json", headers={"Cache-Control": "no-store"}

@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 from acd.agents import PAUSE_CODES
 from acd.core.models import AgentView
 from acd.core.settings import Config
+from acd.core.text import log_safe
 from acd.store.keys import Keys
 from acd.store.store import Store
 from wallboard import i18n
@@ -569,7 +570,7 @@ async def signin_submit(request: web.Request) -> web.StreamResponse:
     principal = await authenticate(desk.config, user, password)
     if principal is None:
         await desk.limiter.failed(user, address)
-        log.info("desk: failed sign-in for %r from %s", _printable(user), address)
+        log.info("desk: failed sign-in for %r from %s", log_safe(user, 80), address)
         return _refuse(request, wants_json, 401, "wrong_credentials", "wrong id or password", user,
                        wait=None)
     await desk.limiter.succeeded(user, address)
@@ -710,5 +711,3 @@ def _agent_name(config: Config, agent_id: str) -> str:
     return agent.name if agent else agent_id
 
 
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)[:80]
