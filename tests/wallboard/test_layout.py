@@ -167,6 +167,26 @@ INSIDE_JS = """() => {
 }"""
 
 
+# Words of a label that the browser broke across lines ("Przewidywan" / "e").
+BROKEN_WORDS_JS = """() => {
+  const broken = [];
+  for (const label of document.querySelectorAll('.cell .label')) {
+    for (const node of label.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set(Array.from(range.getClientRects())
+          .filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
 def check_page(page: Any, queues: int, agents: int) -> None:
     page.wait_for_selector('body[data-connected="yes"]', timeout=10_000)
     page.wait_for_function(f"() => document.querySelectorAll('.agent').length === {agents}")
@@ -240,6 +260,13 @@ def test_languages_fit_and_arabic_is_mirrored(
         assert name.get_attribute("dir") == "auto"
         assert page.evaluate("e => getComputedStyle(e).direction", name.element_handle()) == "ltr"
         assert "SL =" not in page.locator("#variant").inner_text()  # the formula is translated
+    assert page.evaluate(BROKEN_WORDS_JS) == []  # labels wrap between words only
+    # the outcome strip's figures keep their size however long the words beside them
+    sizes = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.outcomes .cell .value'),"
+        " (v) => parseFloat(getComputedStyle(v).fontSize))"
+    )
+    assert sizes and min(sizes) >= 0.9 * 0.015 * 1920, sizes
     page.screenshot(path=str(shots_dir(tmp_path) / f"board-3q-44a-{lang}.png"))
 
 

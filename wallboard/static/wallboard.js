@@ -192,7 +192,8 @@
     return table;
   }
   // A value never overflows its box: when it would ("10:00:00", a 5-digit
-  // count with its percentage), its font shrinks until it fits.
+  // count with its percentage), its font shrinks until it fits. Labels wrap
+  // between words only; one word wider than its box ("Przewidywane") shrinks.
   function fit(node) {
     node.style.fontSize = "";
     if (node.clientWidth === 0 || node.scrollWidth <= node.clientWidth) return;
@@ -218,6 +219,8 @@
     if (level === "red" && live.has(metric)) c.classList.add("live"); // only live figures flash
     if (changed || c.dataset.fitted !== "1") {
       fit(c.querySelector(".value"));
+      const label = c.querySelector(".label");
+      if (label && c.dataset.fitted !== "1") fit(label); // a word too long for the box shrinks
       c.dataset.fitted = "1";
     }
   }
