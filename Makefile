@@ -30,6 +30,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check acd telephony wallboard forecasting callcenter tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --explicit-package-bases bench
 
 unit: $(STAMP)
 	$(PY) -m pytest -q

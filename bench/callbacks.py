@@ -41,7 +41,7 @@ from acd.store.client import connect
 from acd.store.embedded import EmbeddedRedis
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
-from telephony.fake import FakeAsterisk
+from telephony.fake import FakeAsterisk, FakeCall
 
 SECRET = "bench"
 
@@ -94,7 +94,7 @@ async def run_once(args: argparse.Namespace, callbacks: bool, seed: int) -> Resu
     for aid in agents:
         await service.commands.login(aid)
     rng = random.Random(seed)
-    calls = []
+    calls: list[FakeCall] = []
     requested_at: dict[str, float] = {}
     start = time.monotonic()
     try:
@@ -124,8 +124,8 @@ async def run_once(args: argparse.Namespace, callbacks: bool, seed: int) -> Resu
         stats: dict[str, float] = {}
         keys = service.store.keys
         for epoch in await redis.zrange(keys.stats_index("support"), 0, -1):
-            for k, v in (await redis.hgetall(keys.stats("support", int(epoch)))).items():
-                stats[k] = stats.get(k, 0.0) + float(v)
+            for k, v in (await redis.hgetall(keys.stats("support", int(str(epoch))))).items():
+                stats[str(k)] = stats.get(str(k), 0.0) + float(v)
         return Result(
             placed=len(calls),
             answered_on_line=sum(1 for c in calls if c.outcome == "answered"),

@@ -385,9 +385,9 @@ class Rig:
             try:
                 while True:
                     with contextlib.suppress(RedisError, OSError):
-                        replicas = await client.execute_command("SENTINEL", "REPLICAS", MASTER)
-                        peers = await client.execute_command("SENTINEL", "SENTINELS", MASTER)
-                        if len(replicas) >= 1 and len(peers) >= 2:
+                        replicas = await client.sentinel_slaves(MASTER)
+                        peers = await client.sentinel_sentinels(MASTER, return_responses=True)
+                        if isinstance(peers, list) and len(replicas) >= 1 and len(peers) >= 2:
                             break
                     if time.monotonic() > deadline:
                         raise RuntimeError("the sentinels did not discover each other")
@@ -441,7 +441,7 @@ class Rig:
         epochs = await self.r.zrange(KEYS.stats_index(QUEUE), 0, -1)
         total = {"offered": 0, "answered": 0, "handled": 0, "abandoned": 0, "lost": 0}
         for epoch in epochs:
-            values = await self.r.hmget(KEYS.stats(QUEUE, int(float(epoch))), list(total))
+            values = await self.r.hmget(KEYS.stats(QUEUE, int(float(str(epoch)))), list(total))
             for name, value in zip(list(total), values, strict=True):
                 total[name] += int(float(value or 0))
         return total
@@ -639,10 +639,9 @@ async def sentinel_failover(rig: Rig, fault: Fault) -> None:
     try:
         while time.monotonic() < deadline:
             with contextlib.suppress(RedisError, OSError):
-                addr = await probe.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
-                                                   MASTER)
+                addr = await probe.sentinel_get_master_addr_by_name(MASTER, return_responses=True)
                 role = (await rep.info("replication")).get("role")
-                if addr and int(addr[1]) == want and role == "master":
+                if isinstance(addr, tuple) and int(addr[1]) == want and role == "master":
                     break
             await asyncio.sleep(0.05)
         else:
@@ -839,8 +838,8 @@ async def _missing_examples(rig: Rig, placed: Sequence[Placed], fault: Fault,
         at = (c.answered_at or 0) - t0
         out.append(f"call {c.channel.uniqueid} answered by {c.agent} at t={at:.2f} s "
                    f"(fault {fault.start - t0:.2f}-{fault.end - t0:.2f} s): Redis state="
-                   f"{state} outcome={outcome} answered={answered} ended={ended} "
-                   f"agent={agent} owner={owner}")
+                   f"{state!s} outcome={outcome!s} answered={answered!s} ended={ended!s} "
+                   f"agent={agent!s} owner={owner!s}")
         if len(out) >= 6:
             break
     return out

@@ -24,8 +24,9 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -101,7 +102,7 @@ def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, object]:
     return best, result
 
 
-def _table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> None:
+def _table(rows: Sequence[tuple[str, ...]], head: tuple[str, ...]) -> None:
     cols = len(head)
     rows = [tuple(r) + ("",) * (cols + 1 - len(r)) for r in rows]
     w0 = max(len(r[0]) for r in rows)
@@ -159,7 +160,10 @@ def erlang_day(runs: int, peer_runs: int) -> bool:
     # Ours is timed in batches before and after every peer run, so both sample
     # the same moments of a machine whose speed drifts (other jobs share it).
     batch = max(runs // (peer_runs + 1), 1)
-    ours_t, ours_c, peer_t, peer_c = [], [], [], []
+    ours_t: list[float] = []
+    ours_c: list[float] = []
+    peer_t: list[float] = []
+    peer_c: list[float] = []
     sample(run_ours, batch, ours_t, ours_c)
     peer_result: object = None
     for _ in range(peer_runs):
@@ -266,6 +270,7 @@ def shift_week(time_limit: float) -> None:
     from forecasting.sample import SAMPLE_SHIFTS_TOML, sample_history
     from forecasting.shifts import (
         Requirement,
+        Schedule,
         ShiftTemplate,
         floor_requirement,
         greedy_cover,
@@ -289,7 +294,7 @@ def shift_week(time_limit: float) -> None:
         ShiftTemplate("part", *_clock(9, 18), 240, start_step_minutes=30),
     ]
     ours_s, ours = best_of(1, lambda: solve_schedule(req, templates, time_limit=time_limit))
-    assert not isinstance(ours, type(None))
+    assert isinstance(ours, Schedule)
     greedy = greedy_cover(req, templates)
     rows = [
         ("requirement", f"{days} days x {periods} half hours, {req.agent_hours:,.0f} agent-h", ""),
@@ -358,10 +363,8 @@ def shift_week(time_limit: float) -> None:
     _ = Requirement
 
 
-def _clock(h0: int, h1: int) -> tuple[object, object]:
-    from datetime import time as t
-
-    return t(h0), t(h1)
+def _clock(h0: int, h1: int) -> tuple[dt_time, dt_time]:
+    return dt_time(h0), dt_time(h1)
 
 
 def main() -> int:
