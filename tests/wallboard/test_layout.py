@@ -267,6 +267,12 @@ def test_languages_fit_and_arabic_is_mirrored(
         " (v) => parseFloat(getComputedStyle(v).fontSize))"
     )
     assert sizes and min(sizes) >= 0.9 * 0.015 * 1920, sizes
+    # ...and their labels give way together: one size per strip, no single tiny word
+    strips = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.outcomes'), (s) => Array.from("
+        "s.querySelectorAll('.label'), (l) => parseFloat(getComputedStyle(l).fontSize)))"
+    )
+    assert strips and all(len(set(labels)) == 1 for labels in strips), strips
     page.screenshot(path=str(shots_dir(tmp_path) / f"board-3q-44a-{lang}.png"))
 
 

@@ -203,6 +203,21 @@
       node.style.fontSize = size + "px";
     }
   }
+  // The tiles' outcome strip (callbacks, resolution, CSAT) is one line: when
+  // its labels do not fit beside their figures they shrink together, so no
+  // single long word ends up tiny. The figures keep their size.
+  function fitStrip(strip) {
+    if (!strip) return;
+    const labels = Array.from(strip.querySelectorAll(".label"));
+    if (!labels.length) return;
+    for (const l of labels) l.style.fontSize = "";
+    const base = parseFloat(getComputedStyle(labels[0]).fontSize);
+    let scale = 1;
+    while (scale > 0.5 && labels.some((l) => l.scrollWidth > l.clientWidth + 1)) {
+      scale *= 0.92;
+      for (const l of labels) l.style.fontSize = (base * scale).toFixed(1) + "px";
+    }
+  }
   function setCell(scope, metric, text, level, sub) {
     const c = scope.querySelector('[data-metric="' + metric + '"]');
     if (!c) return;
@@ -220,7 +235,8 @@
     if (changed || c.dataset.fitted !== "1") {
       fit(c.querySelector(".value"));
       const label = c.querySelector(".label");
-      if (label && c.dataset.fitted !== "1") fit(label); // a word too long for the box shrinks
+      // a word too long for its box shrinks (the outcome strip's labels shrink together)
+      if (label && c.dataset.fitted !== "1" && !c.closest(".outcomes")) fit(label);
       c.dataset.fitted = "1";
     }
   }
@@ -372,6 +388,7 @@
       if (target) target.textContent = fmt(L.target, { t: q.service_level_target_seconds });
       fill(node, layout === "table" ? ROW : BIG.concat(SMALL, OUTCOMES), q, lv);
       chipCounts(node, q.agents);
+      fitStrip(node.querySelector(".outcomes"));
       const next = node.querySelector(".next");
       if (next) {
         next.textContent = "";
