@@ -13,7 +13,8 @@ calls placed / answered / abandoned / fell back, double assignments, agents
 stuck 10 s after the fault ends, seconds until every agent is usable again,
 and conversations missing from the Redis interval counters. The method and
 the definitions are printed with the table and written, with the table, to
-docs/benchmarks-chaos.md (``--write-doc``, on by default).
+docs/benchmarks-chaos.md (``--write-doc``, on by default; not with ``--only``,
+whose table would replace a whole run's).
 """
 
 from __future__ import annotations
@@ -954,8 +955,10 @@ async def amain(args: argparse.Namespace) -> None:
     print()
     print("Definitions:")
     print(STUCK_DEFINITION)
-    if args.write_doc:
+    if args.write_doc and not args.only:
         write_doc(text, mode)
+    elif args.write_doc:
+        progress(f"{DOC.relative_to(ROOT)} left as it is: it holds whole runs, not --only ones")
 
 
 def write_doc(table: str, mode: str) -> None:
@@ -987,7 +990,7 @@ def main() -> None:
                         help="[redis] instance_lease_seconds (default 3, the ACD's default)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-write-doc", dest="write_doc", action="store_false",
-                        help="do not update docs/benchmarks-chaos.md")
+                        help="do not update docs/benchmarks-chaos.md (--only never does)")
     args = parser.parse_args()
     raise_nofile()
     asyncio.run(amain(args))
