@@ -630,6 +630,36 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
     assert site.stats.header_timeouts == 0 and site.stats.open == 0
 
 
+async def test_a_slowloris_on_a_kept_alive_connection_is_closed_by_the_idle_timeout(
+    limited_site: Callable[..., Awaitable[LimitedSite]],
+) -> None:
+    # The header timer covers a connection's first request; a second one
+    # trickled in on the same connection is ended by the idle timeout.
+    site = await limited_site(header_timeout=60, idle_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    async with asyncio.timeout(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+    assert head.startswith(b"HTTP/1.1 200")
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+
+    async def keep_trickling() -> None:
+        while not reader.at_eof():
+            writer.write(b"X-Slow: 1\r\n")
+            await asyncio.sleep(0.1)
+
+    dripper = asyncio.create_task(keep_trickling())
+    try:
+        # closed (_until_closed fails the test if it never is), the half request unanswered
+        assert not (await _until_closed(reader)).startswith(b"HTTP/1.1 200")
+    finally:
+        dripper.cancel()
+        writer.close()
+    assert site.stats.header_timeouts == 0
+
+
 async def test_connections_beyond_the_cap_are_refused_with_503_and_websockets_pass(
     limited_site: Callable[..., Awaitable[LimitedSite]],
     caplog: pytest.LogCaptureFixture,
