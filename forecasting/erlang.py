@@ -146,12 +146,11 @@ def occupancy(agents: ArrayLike, traffic: ArrayLike) -> FloatArray:
 
 def fraction_units(name: str, value: ArrayLike, *, allow_one: bool) -> IntArray:
     """A fraction as an exact integer count of millionths (0.3 -> 300000)."""
+    top = 1.0 if allow_one else 1.0 - 0.5 / FRACTION_SCALE
     if type(value) is float or type(value) is int:  # the common scalar, without numpy
-        top = 1.0 if allow_one else 1.0 - 0.5 / FRACTION_SCALE
         if 0.0 <= value <= top:
             return np.asarray(round(value * FRACTION_SCALE), dtype=np.int64)
     f = _floats(name, value)
-    top = 1.0 if allow_one else 1.0 - 0.5 / FRACTION_SCALE
     _check(name, (f >= 0) & (f <= top), "between 0 and 1" + ("" if allow_one else " (below 1)"))
     return np.asarray(np.rint(f * FRACTION_SCALE), dtype=np.int64)
 

@@ -162,6 +162,12 @@ def inverse_b(n: float, a: float, gstar: FloatArray, erfcx: FloatArray) -> float
         gs = gstar[int(n)]
     else:
         gs = math.exp(_stirling_error(n + 1.0))
+    return _assemble(e, c, root_s, gs, lam)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _assemble(e: float, c: float, root_s: float, gs: float, lam: float) -> float:
+    """``1/B = lambda Gamma*(s) [sqrt(pi s / 2) erfcx(-x) + c]`` from its parts."""
     return (e * (root_s * SQRT_HALF_PI) + c) * gs * lam
 
 
@@ -191,7 +197,7 @@ def inverse_b_many(
     for i in range(size):
         far |= (x[i] > ERFCX_TOP) | (n[i] >= GAMMA_STAR_TABLE_SIZE)
         gs = gstar[int(min(n[i], GAMMA_STAR_TABLE_SIZE - 1))]
-        out[i] = (_erfcx_table(x[i], erfcx) * (root_s[i] * SQRT_HALF_PI) + c[i]) * gs * lam[i]
+        out[i] = _assemble(_erfcx_table(x[i], erfcx), c[i], root_s[i], gs, lam[i])
     if far:
         for i in range(size):
             if x[i] > ERFCX_TOP or n[i] >= GAMMA_STAR_TABLE_SIZE:
@@ -199,9 +205,15 @@ def inverse_b_many(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _ratio(n: float, a: float, inv_b: float, e: float, g: float) -> float:
+    """``C(n) E / g`` with ``E = exp(-(n - a) tau)`` given: the count meets when at most 1."""
+    return n * e / (g * ((n - a) * inv_b + a))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _q(n: float, a: float, inv_b: float, tau: float, g: float) -> float:
-    """``C(n) exp(-(n - a) tau) / g``: the count meets the target when at most 1."""
-    return n * math.exp(-(n - a) * tau) / (g * ((n - a) * inv_b + a))
+    """:func:`_ratio`, with ``E`` worked out here."""
+    return _ratio(n, a, inv_b, math.exp(-(n - a) * tau), g)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -250,7 +262,7 @@ def search(
         expo[i] = math.exp(expo[i])
     for i in range(size):
         n = guess[i]
-        q[i] = n * expo[i] / (g[i] * ((n - a[i]) * inv_b[i] + a[i]))
+        q[i] = _ratio(n, a[i], inv_b[i], expo[i], g[i])
         tol[i] = 2.0 * error_bound(n) + extra_tolerance
     unsure = 0
     for i in range(size):
