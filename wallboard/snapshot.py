@@ -13,10 +13,11 @@ builder of every change message (:meth:`SnapshotBuilder.note_change`), and a
 live build re-reads what the changes since the last build name (the agents,
 and the queues' callers and current intervals) and reuses the rest. Nothing
 drifts: every agent and queue is re-read at least every ``refresh_seconds``
-whatever the messages said, today's earlier intervals at least every
-``closed_refresh_seconds`` (a late count, such as the talk time of a call that
-arrived an hour ago, lands in its arrival's interval), and a message that
-names nothing, or a new subscription, makes the next build read everything.
+whatever the messages said, today's earlier intervals when a message's
+``intervals`` names them (a late count, such as the talk time of a call that
+arrived an hour ago, lands in its arrival's interval) and at least every
+``closed_refresh_seconds``, and a message that names nothing, or a new
+subscription, makes the next build read everything.
 Clock-driven figures (longest wait, the rolling hour, ongoing idle time) are
 computed from the clock on every build.
 """
@@ -72,6 +73,9 @@ CLOSED_REFRESH_SECONDS = 5.0
 _MAX_CALLER_LABELS = 10_000
 # Agents and queues whose changes are counted before the counts start again.
 _MAX_NAMES = 10_000
+# How far back a message's ``intervals`` may reach (a call's arrival to its
+# survey answer): older starts are read as this far back.
+_LATE_COUNT_HORIZON = 86400
 
 JsonObject = dict[str, Any]
 
@@ -187,6 +191,12 @@ class _Reading:
 _EMPTY_RECORD = IntervalRecord.from_hash({})
 
 
+def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    """The same objects in the same order. A memo keeps the objects it was
+    computed from, never their ``id()``: a freed object's id is soon another's."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
 class SnapshotBuilder:
     """Builds snapshots for boards from the store. :meth:`build` reads the
     board whole (today's earlier intervals from a cache); :meth:`build_live`
@@ -222,6 +232,9 @@ class SnapshotBuilder:
         self._epoch = 0
         self._agent_changes: dict[str, int] = {}
         self._queue_changes: dict[str, int] = {}
+        # Earlier intervals a message said were counted in (a late count):
+        # a cached cell read at an older count is stale.
+        self._cell_changes: dict[tuple[str, int], int] = {}
         self._agent_cache: dict[str, _Cached] = {}
         self._head_cache: dict[str, _Cached] = {}
         self._cells: dict[tuple[str, int], _Cached] = {}
@@ -233,9 +246,11 @@ class SnapshotBuilder:
         # cached counters it was summed from: summing ~96 intervals per queue on
         # every update was most of the build time on a 12-queue board.
         self._closed_sums: dict[
-            str, tuple[tuple[int, ...], metrics.IntervalCounters, dict[str, float]]
+            str, tuple[tuple[IntervalRecord, ...], metrics.IntervalCounters, dict[str, float]]
         ] = {}
-        self._series_memo: dict[str, tuple[tuple[object, ...], JsonObject]] = {}
+        self._series_memo: dict[
+            str, tuple[int | None, tuple[metrics.IntervalCounters, ...], JsonObject]
+        ] = {}
         self._thresholds_memo: dict[str, JsonObject] = {}
         # An agent's JSON while its view (the same object) and caller are unchanged.
         self._agent_json_memo: dict[str, tuple[AgentView, str, JsonObject]] = {}
@@ -297,12 +312,31 @@ class SnapshotBuilder:
             self._epoch += 1
         if queue:
             self._queue_changes[queue] = self._queue_changes.get(queue, 0) + 1
+        intervals = message.get("intervals") if message is not None else None
+        if isinstance(intervals, Mapping):
+            self._note_intervals(intervals)
         if agent:
             self._agent_changes[agent] = self._agent_changes.get(agent, 0) + 1
             # Leaving the available set adds idle time to each of its queues.
             configured = self._agents.get(agent)
             for q in configured.queues if configured else ():
                 self._queue_changes[q] = self._queue_changes.get(q, 0) + 1
+
+    def _note_intervals(self, intervals: Mapping[object, object]) -> None:
+        """A message's ``intervals`` (queue -> the oldest interval start its
+        counters changed in): each of the queue's intervals from there to now
+        is read again by the next build, whether live or whole."""
+        now_start = interval_start(self._clock())
+        for name, since in intervals.items():
+            try:
+                first = interval_start(float(since))  # type: ignore[arg-type]
+            except (TypeError, ValueError, OverflowError):
+                continue
+            # A late count is hours old at most; a far-off start is noise.
+            first = max(first, now_start - _LATE_COUNT_HORIZON)
+            for start in range(first, now_start + INTERVAL_SECONDS, INTERVAL_SECONDS):
+                cell = (str(name), start)
+                self._cell_changes[cell] = self._cell_changes.get(cell, 0) + 1
 
     def _generation(self, counts: Mapping[str, int], name: str) -> int:
         # epoch in the high bits: a value read before an "everything" note is stale too
@@ -349,16 +383,23 @@ class SnapshotBuilder:
         window = metrics.rolling_window_weights(now)
         starts = sorted(set(today) | {s for s, _ in window})
         recent_from = interval_start(now) - INTERVAL_SECONDS
+        # An earlier interval is also read again after a message said it was
+        # counted in (its own change count); it ignores the queue's count.
         cells_to_read: list[tuple[str, int]] = []
+        cell_gens: dict[tuple[str, int], int] = {}
         for q in queue_names:
             generation = queue_gens[q]
             for s in starts:
-                cached = self._cells.get((q, s))
+                cell = (q, s)
+                cached = self._cells.get(cell)
                 if s >= recent_from:
+                    cell_gens[cell] = generation
                     if not live or not self._fresh(cached, generation, now):
-                        cells_to_read.append((q, s))
-                elif cached is None or now >= cached.expires:
-                    cells_to_read.append((q, s))
+                        cells_to_read.append(cell)
+                else:
+                    cell_gens[cell] = self._cell_changes.get(cell, 0)
+                    if not self._fresh(cached, cell_gens[cell], now):
+                        cells_to_read.append(cell)
 
         agent_views, heads, available, records = await asyncio.gather(
             store.board_agents(agents_to_read),
@@ -380,7 +421,7 @@ class SnapshotBuilder:
             previous = self._cells.get((q, s))
             if previous is not None and previous.value == record:
                 record = previous.value  # the same object: the day's sums stay memoised
-            self._cells[(q, s)] = _Cached(record, queue_gens[q], self._expiry(now, period))
+            self._cells[(q, s)] = _Cached(record, cell_gens[(q, s)], self._expiry(now, period))
         self._prune(now)
 
         fresh_views = {v.id: v for v in agent_views}
@@ -408,6 +449,9 @@ class SnapshotBuilder:
         if len(self._cells) > 8192:
             horizon = now - 2 * 86400
             self._cells = {k: v for k, v in self._cells.items() if k[1] >= horizon}
+        if len(self._cell_changes) > 8192:
+            horizon = now - 2 * 86400
+            self._cell_changes = {k: v for k, v in self._cell_changes.items() if k[1] >= horizon}
 
     # ---- building -----------------------------------------------------------------
 
@@ -500,11 +544,10 @@ class SnapshotBuilder:
     ) -> tuple[metrics.IntervalCounters, dict[str, float]]:
         """Today's counters of ``queue`` summed, and its other counted values
         (lost, idle time, outcomes) summed by name."""
-        closed = [cells.get((queue, s), _EMPTY_RECORD) for s in today if s < closed_before]
-        identity = tuple(id(c) for c in closed)
+        closed = tuple(cells.get((queue, s), _EMPTY_RECORD) for s in today if s < closed_before)
         memo = self._closed_sums.get(queue)
-        if memo is None or memo[0] != identity:
-            memo = (identity, _total([c.counters for c in closed]), _sum_values(closed))
+        if memo is None or not _same_objects(memo[0], closed):
+            memo = (closed, _total([c.counters for c in closed]), _sum_values(closed))
             self._closed_sums[queue] = memo
         open_ = [cells.get((queue, s), _EMPTY_RECORD) for s in today if s >= closed_before]
         values = dict(memo[2])
@@ -652,10 +695,11 @@ class SnapshotBuilder:
     ) -> JsonObject:
         """The day's per-interval trend; recomputed only when one of the
         intervals' counters is a new reading (most updates change none)."""
-        key = (today[0] if today else None, *map(id, per_interval.values()))
+        first = today[0] if today else None
+        counters = tuple(per_interval.values())
         memo = self._series_memo.get(queue)
-        if memo is not None and memo[0] == key:
-            return memo[1]
+        if memo is not None and memo[0] == first and _same_objects(memo[1], counters):
+            return memo[2]
         series: JsonObject = {
             "start": today[0] if today else None,
             "step": INTERVAL_SECONDS,
@@ -666,7 +710,7 @@ class SnapshotBuilder:
             # the service level's denominator: few calls -> a gap, not a spike
             "calls": [round(_sl_calls(c, self._variant)) for c in per_interval.values()],
         }
-        self._series_memo[queue] = (key, series)
+        self._series_memo[queue] = (first, counters, series)
         return series
 
     def _thresholds_json_of(self, queue: str, thresholds: Mapping[str, Threshold]) -> JsonObject:

@@ -41,8 +41,13 @@ local function fail(code, data)
   return redis.error_reply('ACD ' .. code .. ' ' .. cjson.encode(data))
 end
 
+-- The oldest interval each queue's counters were changed in by this script:
+-- the change message names them, so a board re-reads a late count at once.
+local TOUCHED = {}
+
 local function count(queue, at, field, n)
   local iv = math.floor(at / 900) * 900
+  if TOUCHED[queue] == nil or iv < TOUCHED[queue] then TOUCHED[queue] = iv end
   local k = P .. 'stats:' .. queue .. ':' .. string.format('%d', iv)
   redis.call('HINCRBYFLOAT', k, field, n)
   redis.call('EXPIRE', k, RETENTION)
@@ -86,8 +91,9 @@ local function event(kind, ...)
 end
 
 local function changed(kind, queue, agent)
-  redis.call('PUBLISH', P .. 'changes',
-    cjson.encode({kind = kind, queue = queue or '', agent = agent or '', at = NOW}))
+  local message = {kind = kind, queue = queue or '', agent = agent or '', at = NOW}
+  if next(TOUCHED) ~= nil then message.intervals = TOUCHED end
+  redis.call('PUBLISH', P .. 'changes', cjson.encode(message))
 end
 
 local function set_agent_state(id, state)

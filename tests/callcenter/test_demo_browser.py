@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from acd.store.embedded import free_port
-from tests.wallboard.test_browser import check_numbers_match, chromium  # noqa: F401
+from tests.wallboard.test_browser import chromium, numbers_match_live  # noqa: F401
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,18 +67,6 @@ class Demo:
         self.proc = None
 
 
-def numbers_match_eventually(page: Any, url: str, attempts: int = 10) -> None:
-    """The demo is live: a change may land between the snapshot and the screen."""
-    for attempt in range(attempts):
-        try:
-            check_numbers_match(page, url)
-            return
-        except AssertionError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.3)
-
-
 def test_demo_wallboard_in_a_browser(chromium: Any, tmp_path: Path) -> None:  # noqa: F811
     demo = Demo(free_port(), tmp_path)
     demo.start()
@@ -89,7 +77,7 @@ def test_demo_wallboard_in_a_browser(chromium: Any, tmp_path: Path) -> None:  # 
         page.goto(demo.url)
         page.wait_for_selector('body[data-connected="yes"]', timeout=15_000)
         page.wait_for_selector(".agent", state="attached", timeout=15_000)
-        numbers_match_eventually(page, demo.url)
+        numbers_match_live(page, demo.url)
         screenshot = Path(os.environ.get("DEMO_SCREENSHOT", tmp_path / "demo-wallboard.png"))
         page.screenshot(path=str(screenshot))
         print(f"\nscreenshot: {screenshot}")
@@ -99,7 +87,7 @@ def test_demo_wallboard_in_a_browser(chromium: Any, tmp_path: Path) -> None:  # 
         demo.start()
         page.wait_for_selector("#banner[hidden]", state="attached", timeout=30_000)
         page.wait_for_selector(".agent", state="attached", timeout=15_000)
-        numbers_match_eventually(page, demo.url)
+        numbers_match_live(page, demo.url)
         assert errors == []
     finally:
         demo.stop()

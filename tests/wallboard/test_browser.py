@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Collection, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,43 +187,122 @@ def fetch_snapshot(base_url: str) -> dict[str, Any]:
     return data
 
 
-def check_numbers_match(page: Any, base_url: str) -> None:
-    """Every tile's numbers on screen equal /api/snapshot's (formatted)."""
-    snapshot = fetch_snapshot(base_url)
+# Everything check_numbers_match compares, read in one step of the page's own
+# thread: a live page cannot re-render half-way through the reading.
+READ_BOARD_JS = """(names) => {
+  const text = (node) => (node ? node.innerText.trim() : null);
+  const queues = {};
+  for (const name of names) {
+    const tile = document.querySelector('[data-queue="' + CSS.escape(name) + '"]');
+    if (!tile) continue;
+    const metrics = {};
+    for (const cell of tile.querySelectorAll("[data-metric]")) {
+      metrics[cell.dataset.metric] = {
+        main: text(cell.querySelector(".main")), sub: text(cell.querySelector(".sub")),
+      };
+    }
+    const chips = {};
+    for (const chip of tile.querySelectorAll(".chip[data-state]")) {
+      chips[chip.dataset.state] = text(chip.querySelector("b"));
+    }
+    queues[name] = { metrics, chips };
+  }
+  return {
+    version: document.body.dataset.version || null,
+    agents: document.querySelectorAll(".agent").length,
+    queues,
+  };
+}"""
+
+
+def read_board(page: Any, names: Sequence[str]) -> dict[str, Any]:
+    """What the page shows for ``names``' tiles, its version and agent count."""
+    shown: dict[str, Any] = page.evaluate(READ_BOARD_JS, list(names))
+    return shown
+
+
+def board_mismatches(shown: Mapping[str, Any], snapshot: Mapping[str, Any]) -> list[str]:
+    """Where the page (read by :func:`read_board`) differs from the snapshot,
+    formatted as the page formats it; empty when they agree."""
+    wrong: list[str] = []
+
+    def expect(what: str, got: object, allowed: Collection[object]) -> None:
+        if got not in allowed:
+            wrong.append(f"{what}: page shows {got!r}, snapshot says {sorted(map(str, allowed))}")
+
     for q in snapshot["queues"]:
-        tile = page.locator(f'[data-queue="{q["name"]}"]')
+        tile = shown["queues"].get(q["name"])
+        if tile is None:
+            wrong.append(f"{q['name']}: no tile")
+            continue
+        metrics = tile["metrics"]
 
-        def shown(metric: str, tile: Any = tile) -> str:
-            return str(tile.locator(f'[data-metric="{metric}"] .main').inner_text()).strip()
+        def main(metric: str, metrics: Mapping[str, Any] = metrics) -> object:
+            return (metrics.get(metric) or {}).get("main")
 
-        assert shown("waiting") == format_count(q["waiting"])
-        assert shown("service_level") == format_percent(q["service_level"])
+        name = q["name"]
+        expect(f"{name} waiting", main("waiting"), {format_count(q["waiting"])})
+        expect(f"{name} service level", main("service_level"),
+               {format_percent(q["service_level"])})
         # The last 60 min is a rolling window: it drifts between the page's
         # snapshot (up to 10 s old) and this one, by a point at most.
         hour = q["service_level_hour"]
-        assert shown("service_level_hour") in (
-            {format_percent(hour + d) for d in (-0.01, 0, 0.01)} if hour is not None else {"—"}
-        )
-        assert shown("offered") == format_count(q["offered"])
-        assert shown("answered") == format_count(q["answered"])
-        assert shown("abandoned") == format_count(q["abandoned"])
-        sub = tile.locator('[data-metric="abandoned"] .sub').inner_text().strip()
-        assert sub == format_percent(q["abandon_rate"])
-        assert shown("asa_seconds") == format_duration(q["asa_seconds"])
-        assert shown("aht_seconds") == format_duration(q["aht_seconds"])
-        assert shown("median_wait_seconds") == format_duration(q["median_wait_seconds"])
+        expect(f"{name} service level, last hour", main("service_level_hour"),
+               {format_percent(hour + d) for d in (-0.01, 0, 0.01)} if hour is not None
+               else {"—"})
+        for metric in ("offered", "answered", "abandoned"):
+            expect(f"{name} {metric}", main(metric), {format_count(q[metric])})
+        expect(f"{name} abandon rate", (metrics.get("abandoned") or {}).get("sub"),
+               {format_percent(q["abandon_rate"])})
+        for metric in ("asa_seconds", "aht_seconds", "median_wait_seconds"):
+            expect(f"{name} {metric}", main(metric), {format_duration(q[metric])})
         longest = q["longest_wait_seconds"]
-        if longest is None:
-            assert shown("longest_wait_seconds") == "—"
-        else:  # it ticks: the page may be a second or two ahead
-            candidates = {format_duration(longest + d) for d in (-1, 0, 1, 2, 3)}
-            assert shown("longest_wait_seconds") in candidates
+        # it ticks: the page may be a second or two ahead
+        expect(f"{name} longest wait", main("longest_wait_seconds"),
+               {"—"} if longest is None
+               else {format_duration(longest + d) for d in (-1, 0, 1, 2, 3)})
         for state, n in q["agents"].items():
-            chip = tile.locator(f'.chip[data-state="{state}"] b')
-            if chip.count():
-                assert chip.inner_text().strip() == str(n), (q["name"], state)
-    shown_agents = page.locator(".agent").count()
-    assert shown_agents == sum(1 for a in snapshot["agents"] if a["state"] != "logged_out")
+            if state in tile["chips"]:
+                expect(f"{name} {state} chip", tile["chips"][state], {str(n)})
+    logged_in = sum(1 for a in snapshot["agents"] if a["state"] != "logged_out")
+    expect("agents on the board", shown["agents"], {logged_in})
+    return wrong
+
+
+def check_numbers_match(page: Any, base_url: str) -> None:
+    """Every tile's numbers on screen equal /api/snapshot's (formatted): for a
+    board that is not changing."""
+    snapshot = fetch_snapshot(base_url)
+    shown = read_board(page, [q["name"] for q in snapshot["queues"]])
+    assert board_mismatches(shown, snapshot) == []
+
+
+def numbers_match_live(page: Any, base_url: str, attempts: int = 40) -> None:
+    """check_numbers_match for a board that keeps changing (the demo): the
+    page is read right after each snapshot, and a comparison counts only if
+    the page's version did not move meanwhile. On a mismatch the next attempt
+    waits for the page to move: a page that is behind catches up (and one
+    stuck on wrong numbers fails here, with what differs)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    wrong: list[str] = []
+    for _ in range(attempts):
+        before = page.evaluate("document.body.dataset.version || null")
+        snapshot = fetch_snapshot(base_url)
+        shown = read_board(page, [q["name"] for q in snapshot["queues"]])
+        if shown["version"] != before:
+            continue  # the page moved while the snapshot was read: read both again
+        wrong = board_mismatches(shown, snapshot)
+        if not wrong:
+            return
+        try:
+            page.wait_for_function(
+                "(v) => (document.body.dataset.version || null) !== v", arg=before,
+                timeout=10_000,
+            )
+        except PlaywrightTimeout as exc:
+            raise AssertionError(f"the page stays at version {before}: {wrong}") from exc
+    raise AssertionError(f"the page never agreed with /api/snapshot: {wrong}")
 
 
 @pytest.fixture
