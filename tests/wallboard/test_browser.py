@@ -298,7 +298,7 @@ def numbers_match_live(page: Any, base_url: str, attempts: int = 40) -> None:
         try:
             page.wait_for_function(
                 "(v) => (document.body.dataset.version || null) !== v", arg=before,
-                timeout=10_000,
+                timeout=25_000,  # the live hub rebuilds at least every 10 s
             )
         except PlaywrightTimeout as exc:
             raise AssertionError(f"the page stays at version {before}: {wrong}") from exc
