@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@# numba compiles the staffing kernel once per machine (about 4 s): now, not in a planner's first run
+	$(PY) -c 'from forecasting.erlang import warm_kernel; print(f"staffing kernel compiled and cached in {warm_kernel():.1f} s")'
 	touch $(STAMP)
 
 # Debian's chromium for the wallboard browser test (never a browser download).

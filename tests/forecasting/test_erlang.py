@@ -420,3 +420,35 @@ def test_a_busy_process_switches_to_the_compiled_kernel_with_the_same_answers() 
     assert runs[1] == [False, False]
     assert runs[3] == runs[5] == [True, True]
     assert runs[0] == runs[2] == runs[4]
+
+
+_WARM_SCRIPT = """
+import json
+from forecasting.erlang import warm_kernel
+warm_kernel()
+import forecasting.sl_kernel as k
+print(json.dumps([sum(k.search.stats.cache_hits.values()), sum(k.search.stats.cache_misses.values())]))
+"""
+
+
+def test_the_install_warm_up_leaves_the_kernel_in_the_cache_for_the_next_process() -> None:
+    # `make` runs warm_kernel once; every process after it loads the machine
+    # code from numba's cache instead of compiling it (4 s on this machine)
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def warm() -> list[int]:
+        r = subprocess.run(
+            [sys.executable, "-c", _WARM_SCRIPT], cwd=root, capture_output=True, text=True,
+            timeout=120, check=True,
+        )
+        counts: list[int] = json.loads(r.stdout)
+        return counts
+
+    warm()
+    hits, misses = warm()
+    assert (hits, misses) == (1, 0)
