@@ -427,7 +427,8 @@ import json
 from forecasting.erlang import warm_kernel
 warm_kernel()
 import forecasting.sl_kernel as k
-print(json.dumps([sum(k.search.stats.cache_hits.values()), sum(k.search.stats.cache_misses.values())]))
+stats = k.search.stats
+print(json.dumps([sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]))
 """
 
 
