@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import re
@@ -580,6 +581,26 @@ async def _until_closed(reader: asyncio.StreamReader) -> bytes:
         return await reader.read()
 
 
+@contextlib.asynccontextmanager
+async def _slowloris(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> AsyncIterator[None]:
+    """A slowloris on this connection while the block runs: a header line
+    every 0.1 s, never the blank line that ends the headers, until the server
+    closes the connection."""
+
+    async def drip() -> None:
+        while not reader.at_eof():
+            writer.write(b"X-Slow: 1\r\n")
+            await asyncio.sleep(0.1)
+
+    dripper = asyncio.create_task(drip())
+    try:
+        yield
+    finally:
+        dripper.cancel()
+
+
 def _status_and_json(raw: bytes) -> tuple[int, dict[str, Any]]:
     head, _, body = raw.partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
@@ -592,21 +613,13 @@ async def test_a_silent_or_half_sent_request_is_closed_after_the_header_timeout(
     silent = await asyncio.open_connection("127.0.0.1", site.port)
     trickle = await asyncio.open_connection("127.0.0.1", site.port)
     trickle[1].write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-
-    async def keep_trickling() -> None:
-        # A slowloris: a header line now and then, never the blank line.
-        # aiohttp alone would wait for it as long as the idle timeout (60 s here).
-        while not trickle[0].at_eof():
-            trickle[1].write(b"X-Slow: 1\r\n")
-            await asyncio.sleep(0.1)
-
-    dripper = asyncio.create_task(keep_trickling())
+    # aiohttp alone would wait for the trickle as long as the idle timeout (60 s here).
     try:
-        for reader, _ in (silent, trickle):
-            status, body = _status_and_json(await _until_closed(reader))
-            assert status == 408 and body["error"] == "header_timeout"
+        async with _slowloris(*trickle):
+            for reader, _ in (silent, trickle):
+                status, body = _status_and_json(await _until_closed(reader))
+                assert status == 408 and body["error"] == "header_timeout"
     finally:
-        dripper.cancel()
         for _, writer in (silent, trickle):
             writer.close()
     assert site.stats.header_timeouts == 2
@@ -644,18 +657,11 @@ async def test_a_slowloris_on_a_kept_alive_connection_is_closed_by_the_idle_time
         await reader.readexactly(length)
     assert head.startswith(b"HTTP/1.1 200")
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-
-    async def keep_trickling() -> None:
-        while not reader.at_eof():
-            writer.write(b"X-Slow: 1\r\n")
-            await asyncio.sleep(0.1)
-
-    dripper = asyncio.create_task(keep_trickling())
     try:
-        # closed (_until_closed fails the test if it never is), the half request unanswered
-        assert not (await _until_closed(reader)).startswith(b"HTTP/1.1 200")
+        async with _slowloris(reader, writer):
+            # closed (_until_closed fails the test if it never is), the half request unanswered
+            assert not (await _until_closed(reader)).startswith(b"HTTP/1.1 200")
     finally:
-        dripper.cancel()
         writer.close()
     assert site.stats.header_timeouts == 0
 
