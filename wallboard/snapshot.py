@@ -325,17 +325,21 @@ class SnapshotBuilder:
     def _note_intervals(self, intervals: Mapping[object, object]) -> None:
         """A message's ``intervals`` (queue -> the oldest interval start its
         counters changed in): each of the queue's intervals from there to now
-        is read again by the next build, whether live or whole."""
-        now_start = interval_start(self._clock())
+        is read again by the next build, whether live or whole. The current
+        and previous intervals go by the queue's change count (a script may
+        count in a queue its message does not name); earlier ones by their own."""
+        recent_from = interval_start(self._clock()) - INTERVAL_SECONDS
         for name, since in intervals.items():
             try:
                 first = interval_start(float(since))  # type: ignore[arg-type]
             except (TypeError, ValueError, OverflowError):
                 continue
+            queue = str(name)
+            self._queue_changes[queue] = self._queue_changes.get(queue, 0) + 1
             # A late count is hours old at most; a far-off start is noise.
-            first = max(first, now_start - _LATE_COUNT_HORIZON)
-            for start in range(first, now_start + INTERVAL_SECONDS, INTERVAL_SECONDS):
-                cell = (str(name), start)
+            first = max(first, recent_from - _LATE_COUNT_HORIZON)
+            for start in range(first, recent_from, INTERVAL_SECONDS):
+                cell = (queue, start)
                 self._cell_changes[cell] = self._cell_changes.get(cell, 0) + 1
 
     def _generation(self, counts: Mapping[str, int], name: str) -> int:
