@@ -68,6 +68,9 @@ class DeskSettings:
     # A desk websocket re-checks its session at least this often (real
     # seconds), so a session ended in another process or in Redis closes it.
     session_check_seconds: float = 2.0
+    # An agent's desk is built again at least this often (real seconds),
+    # whatever the change messages named (see wallboard.desk.DeskHub).
+    refresh_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

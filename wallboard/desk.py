@@ -257,10 +257,11 @@ _SUPERVISOR_QUEUE_FIELDS = (
 class _Watch:
     """One desk socket's session, and the socket once it is prepared."""
 
-    __slots__ = ("closing", "ready", "session_id", "wake", "ws")
+    __slots__ = ("closing", "key", "ready", "session_id", "wake", "ws")
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, key: str) -> None:
         self.session_id = session_id
+        self.key = key  # the desk's board key: whose pushes wake this watcher
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()  # the socket is open (see _note_socket)
         self.wake = asyncio.Event()  # re-check the session now
@@ -282,7 +283,16 @@ class DeskHub(LiveHub):
     so a session ended elsewhere (another process, deleted in Redis, expired,
     a changed password) closes its sockets within ``check_seconds`` at most.
     The sockets themselves are the :class:`LiveHub`'s; the watcher learns of
-    its socket from the app's ``on_response_prepare`` signal."""
+    its socket from the app's ``on_response_prepare`` signal.
+
+    An agent's desk is built again only when a change message names that
+    agent, after a message that names nothing (or a new subscription: some
+    may have been missed) for every desk built before it, and at least every
+    ``refresh_seconds``: on a 200-agent floor one agent's change rebuilds one
+    desk (and the supervisors'), not 200. Everything an agent's desk shows
+    is written by a script whose message names the agent (its state, call,
+    wrap-up, disposition and day), except the caller's other contacts (one
+    finished elsewhere, a survey answer), which the refresh catches up."""
 
     def __init__(
         self,
@@ -293,30 +303,88 @@ class DeskHub(LiveHub):
         *,
         check_seconds: float,
         clock: Callable[[], float],
+        refresh_seconds: float = 10.0,
     ) -> None:
-        super().__init__(redis, channel, build, clock=clock)
+        # Woken four times per refresh; a desk older than three quarters of it
+        # is rebuilt then, so none is older than ``refresh_seconds``.
+        refresh = max(0.01, refresh_seconds)
+        super().__init__(
+            redis, channel, build, clock=clock, on_change=self._heard,
+            refresh_interval=refresh / 4,
+        )
         self._sessions = sessions
         self._check_seconds = max(0.01, check_seconds)
         self._watches: dict[str, set[_Watch]] = {}
         self.closed_for_session = 0
+        self._desk_age = refresh * 0.75
+        self._named: set[str] = set()  # agents named since the last broadcast
+        # Messages that named nothing so far, and how many there had been when
+        # each desk's latest build started: a desk behind the count is stale.
+        self._epoch = 0
+        self._desk_epoch: dict[str, int] = {}
+        self._taken: set[str] = set()  # the names the running broadcast took
+        self._pushed: set[str] = set()  # board keys the last broadcast built
+        self.desk_builds = 0  # agent desks built by broadcasts
 
     def end_session(self, session_id: str) -> None:
         """The session was deleted here: its sockets re-check it now."""
         for watch in self._watches.get(session_id, ()):
             watch.wake.set()
 
+    def _heard(self, message: Mapping[str, object] | None) -> None:
+        """A change message (None: changes may have been missed)."""
+        agent = str(message.get("agent") or "") if message is not None else ""
+        queue = str(message.get("queue") or "") if message is not None else ""
+        if agent:
+            self._named.add(agent)
+        elif not queue:
+            self._epoch += 1
+        # A queue alone (a caller came or went) is on no agent's desk.
+
+    def _to_build(self, boards: Mapping[str, Board]) -> list[Board]:
+        named, self._named = self._named, set()
+        self._taken = named
+        now = asyncio.get_running_loop().time()
+        picked: list[Board] = []
+        for key, board in boards.items():
+            built = self.built_at(key)
+            agent = key.removeprefix("agent:") if key.startswith("agent:") else None
+            if (
+                agent is None  # a supervisor's desk shows the whole floor
+                or agent in named
+                or self._desk_epoch.get(key) != self._epoch
+                or built is None
+                or now - built >= self._desk_age
+            ):
+                picked.append(board)
+                self._desk_epoch[key] = self._epoch  # before the build reads
+                self.desk_builds += agent is not None
+        self._pushed = {b.key for b in picked}
+        return picked
+
+    def _not_built(self) -> None:
+        self._named |= self._taken
+        self._desk_epoch.clear()  # every desk is built again
+
     async def broadcast(self) -> None:
+        self._pushed = set()
         await super().broadcast()
+        # A pushed desk's session is checked now: a session ended elsewhere
+        # stops getting pushes at its next one.
         for watches in self._watches.values():
             for watch in watches:
-                watch.wake.set()
+                if watch.key in self._pushed:
+                    watch.wake.set()
 
     async def serve_session(
         self, request: web.Request, board: Board, session_id: str
     ) -> web.WebSocketResponse:
         """:meth:`LiveHub.serve`, with the socket closed when the session ends."""
-        watch = _Watch(session_id)
+        watch = _Watch(session_id, board.key)
         request[_WATCH_KEY] = watch
+        # The desk is built for this socket now (unless one was built in the
+        # last moment): it has seen every message that named nothing so far.
+        self._desk_epoch.setdefault(board.key, self._epoch)
         self._watches.setdefault(session_id, set()).add(watch)
         watcher = asyncio.create_task(self._watch(watch), name="desk-session-watch")
         try:
@@ -389,7 +457,8 @@ def setup(
     """Add the desk's routes; returns its hub (the caller owns its task)."""
     desk = Desk(config, redis, builder, clock, settings)
     hub = DeskHub(redis, desk.keys.changes, desk.build, desk.sessions,
-                  check_seconds=settings.session_check_seconds, clock=clock)
+                  check_seconds=settings.session_check_seconds, clock=clock,
+                  refresh_seconds=settings.refresh_seconds)
     app[DESK_KEY] = desk
     app[DESK_HUB_KEY] = hub
     app[DESK_JINJA_KEY] = jinja

@@ -264,18 +264,34 @@ class LiveHub:
             await self.broadcast()
 
     async def broadcast(self) -> None:
-        """Build each shown board once and queue the bytes for its sockets
-        (every build reaches every socket of its board: see :meth:`_payload`)."""
+        """Build each shown board that :meth:`_to_build` picks, once, and queue
+        the bytes for its sockets (every build reaches every socket of its
+        board: see :meth:`_payload`)."""
         boards = {c.key: c.board for c in self._clients}
-        for board in boards.values():
+        for board in self._to_build(boards):
             try:
                 await self._payload(board, max_age=0.0)
             except (RedisError, OSError) as exc:
                 if self.store_ok:
                     log.warning("wallboard: cannot read Redis (%s)", exc)
                 self.store_ok = False
+                self._not_built()
                 return
             self.store_ok = True
+
+    def _to_build(self, boards: Mapping[str, Board]) -> list[Board]:
+        """The shown boards this broadcast builds: all of them (a subclass
+        that knows which boards a change can touch builds fewer)."""
+        return list(boards.values())
+
+    def _not_built(self) -> None:
+        """A broadcast stopped on a store error: what it was to build is
+        still to build (for a subclass that keeps track)."""
+
+    def built_at(self, key: str) -> float | None:
+        """Loop time of the board's latest build, None if never built."""
+        built = self._latest.get(key)
+        return built.at if built is not None else None
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:

@@ -5,6 +5,7 @@ Asterisk (real AMI and FastAGI sockets)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
@@ -27,8 +28,11 @@ from wallboard.desk import DESK_HUB_KEY, LANG_COOKIE, SESSION_ENDED_CLOSE
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[], Awaitable[Client]]
+# No periodic rebuild of the desks here: what a desk shows must come from the
+# change messages that name its agent.
 SETTINGS = DeskSettings(idle_seconds=600, max_seconds=3600, max_failures=5,
-                        failure_window_seconds=300, session_check_seconds=0.1)
+                        failure_window_seconds=300, session_check_seconds=0.1,
+                        refresh_seconds=3600)
 WALLBOARD = Path(__file__).parents[2] / "wallboard"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
@@ -672,3 +676,130 @@ async def test_a_supervisor_records_the_disposition_of_an_agents_wrap_up(
     assert (earlier["disposition"], earlier["disposition_by_name"]) == ("escalated", "Sue Visor")
     gate.set()
     await again.hangup()
+
+
+async def _next_desk(ws: ClientWebSocketResponse) -> dict[str, Any]:
+    """The next desk view on the socket (heartbeats skipped)."""
+    while True:
+        msg = await ws.receive()
+        assert msg.type == WSMsgType.TEXT, (msg, ws.close_code)
+        data: dict[str, Any] = json.loads(msg.data)
+        if data.get("type") == "desk":
+            return data
+
+
+def _without_clock(view: dict[str, Any]) -> dict[str, Any]:
+    """A desk view without what moves with the clock alone."""
+    out = {k: v for k, v in view.items() if k != "generated_at"}
+    out["today"] = {k: v for k, v in view["today"].items() if k != "seconds"}
+    for key in ("call", "last_call"):
+        if out.get(key) is not None and out[key]["answered"] is None:
+            out[key] = {k: v for k, v in out[key].items() if k != "wait_seconds"}
+    return out
+
+
+class _DeskSocket:
+    """One agent's desk socket and the latest view it was pushed."""
+
+    def __init__(self, client: Client, ws: ClientWebSocketResponse) -> None:
+        self.client, self.ws = client, ws
+        self.latest: dict[str, Any] | None = None
+
+    async def agrees(self) -> None:
+        """The latest push equals the desk read now (/api/desk), once the
+        pushes in flight have arrived: a desk that missed a change stays
+        wrong and fails here."""
+        fresh: dict[str, Any] = {}
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    fresh = _without_clock(await (await self.client.get("/api/desk")).json())
+                    if self.latest is not None and _without_clock(self.latest) == fresh:
+                        return
+                    self.latest = await _next_desk(self.ws)
+        except TimeoutError:
+            pytest.fail(f"the desk was not pushed what it shows now: {self.latest} != {fresh}")
+
+
+async def test_one_agents_change_is_pushed_to_that_agents_desk_only(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    # Each change rebuilt and pushed every open desk: 200 desks for one
+    # agent's pause on a big floor. Ben's desk stays quiet through Ann's day.
+    ann, ben, boss = await make_client(), await make_client(), await make_client()
+    ann_csrf = await sign_in(ann, "1001")
+    await sign_in(ben, "1002")
+    boss_csrf = await sign_in(boss, "sup")
+    ann_ws, ben_ws = await ann.ws_connect("/desk/ws"), await ben.ws_connect("/desk/ws")
+    async with asyncio.timeout(30):  # a desk never pushed fails here, not at the suite's limit
+        await _until_state(ann_ws, "logged_out")
+        # Ben's phone is seen registered (the ACD learns it over AMI): on his desk.
+        while not (await _next_desk(ben_ws))["agent"]["reachable"]:
+            pass
+        for action, state in (
+            ("login", "available"), ("pause", "paused"), ("unpause", "available")
+        ):
+            assert (await act(ann, "1001", action, ann_csrf))[0] == 200
+            await _until_state(ann_ws, state)
+        assert (await act(boss, "1002", "login", boss_csrf))[0] == 200
+        # Ben's next push is his own login: none came from Ann's three changes.
+        assert (await _next_desk(ben_ws))["agent"]["state"] == "available"
+    await ann_ws.close()
+    await ben_ws.close()
+
+
+async def test_every_desk_shows_what_a_fresh_read_shows_after_each_change(
+    make_client: MakeClient, bed: DeskBed
+) -> None:
+    """Through a call's whole life on a two-agent floor (logins, a pause by
+    the supervisor, an offer, the answer, the wrap-up, a disposition recorded
+    by the supervisor), after every step each open desk's latest push is what
+    a fresh read of that desk shows: only names, no periodic rebuild."""
+    ann, ben, boss = await make_client(), await make_client(), await make_client()
+    ann_csrf = await sign_in(ann, "1001")
+    ben_csrf = await sign_in(ben, "1002")
+    boss_csrf = await sign_in(boss, "sup")
+    desks = [_DeskSocket(c, await c.ws_connect("/desk/ws")) for c in (ann, ben)]
+
+    async def agree() -> None:
+        for desk in desks:
+            await desk.agrees()
+
+    async def state_is(agent: str, wanted: str) -> bool:
+        return await bed.agent_state(agent) == wanted
+
+    async def reachable(agent: str) -> bool:
+        view = await bed.store.agent(agent)
+        return view is not None and view.reachable
+
+    await agree()
+    assert (await act(ann, "1001", "login", ann_csrf))[0] == 200
+    assert (await act(ben, "1002", "login", ben_csrf))[0] == 200
+    await eventually(bed, lambda: reachable("1001"))
+    await eventually(bed, lambda: reachable("1002"))
+    await agree()
+    assert (await act(boss, "1001", "pause", boss_csrf, {"reason": "Coaching"}))[0] == 200
+    await agree()
+
+    gate = bed.fake.hold_ring("1002")  # Ann is paused: Ben is offered the call
+    call = await bed.fake.place_call(caller_id="+48500100300", caller_name="Zoe")
+    await bed.fake.ringing["1002"].wait()
+    await eventually(bed, lambda: state_is("1002", "ringing"))
+    await agree()
+    gate.set()
+    await eventually(bed, lambda: state_is("1002", "on_call"))
+    await agree()
+    await bed.fake.agent_hangup("1002")
+    await eventually(bed, lambda: state_is("1002", "wrap_up"))
+    await agree()
+    call_id = desks[1].latest["call"]["id"] if desks[1].latest else ""
+    status, _ = await act(boss, "1002", "disposition", boss_csrf,
+                          {"call_id": call_id, "code": "follow_up"})
+    assert status == 200
+    await agree()
+    assert desks[1].latest is not None and desks[1].latest["agent"]["state"] == "available"
+    assert (await act(boss, "1001", "unpause", boss_csrf))[0] == 200
+    await agree()
+    await call.wait_done(10)
+    for desk in desks:
+        await desk.ws.close()

@@ -25,6 +25,7 @@ from tests.wallboard.conftest import RedisServer
 from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
 from tests.wallboard.test_browser import chromium  # noqa: F401  (fixture)
 from wallboard.app import create_app
+from wallboard.auth import DeskSettings
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +66,18 @@ class BedThread:
         self._stop = asyncio.Event()
         async with desk_bed(self.redis_url) as bed:
             self.bed = bed
-            app = create_app(bed.rt.config, bed.rt.redis, agent_commands=bed.rt.service.commands)
+            wb = bed.rt.config.wallboard
+            # No periodic rebuild of the desks: what a page shows comes from
+            # the pushes its agent's changes cause, and from the page itself.
+            settings = DeskSettings(
+                idle_seconds=wb.session_idle_minutes * 60,
+                max_seconds=wb.session_max_hours * 3600,
+                max_failures=wb.signin_max_failures,
+                failure_window_seconds=wb.signin_window_seconds,
+                refresh_seconds=3600,
+            )
+            app = create_app(bed.rt.config, bed.rt.redis, agent_commands=bed.rt.service.commands,
+                             desk_settings=settings)
             runner = web.AppRunner(app)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", self.port).start()
@@ -153,6 +165,13 @@ def test_agent_panel_offer_history_disposition_and_state_buttons(
 
     page.click("#btn-login")
     shown_state(page, "Available")
+    # The day's table counts the running state up on the page, second by
+    # second, between pushes (the server pushes a desk only on its changes).
+    available = "#today-states tr.st-available td.num"
+    page.wait_for_function(
+        "([sel, before]) => document.querySelector(sel).textContent !== before",
+        arg=[available, page.inner_text(available)], timeout=10_000,
+    )
 
     async def reachable(bed: DeskBed) -> None:
         async def check() -> bool:

@@ -217,12 +217,23 @@
     renderState(v.agent);
     renderCall(v);
     renderHistory(v.history);
-    renderToday(v.today);
     tick();
+  }
+
+  // The day's table with the state running now counted up to this second:
+  // the server counts it up to when it built the view, and builds an agent's
+  // view again only when something about that agent changes.
+  function todayNow(v) {
+    const state = v.agent.state;
+    if (!v.today || typeof v.generated_at !== "number" || !(state in v.today.seconds)) return v.today;
+    const seconds = Object.assign({}, v.today.seconds);
+    seconds[state] += Math.max(0, D.now() - v.generated_at);
+    return Object.assign({}, v.today, { seconds: seconds });
   }
 
   function tick() {
     if (!view) return;
+    renderToday(todayNow(view));
     const a = view.agent;
     if (a.state_since) D.fill($("state-for"), "for_duration", { d: D.duration(D.now() - a.state_since) });
     else $("state-for").replaceChildren();
