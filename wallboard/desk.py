@@ -27,6 +27,7 @@ import json
 import logging
 import unicodedata
 import urllib.parse
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -88,6 +89,9 @@ class Desk:
         self.keys = Keys(config.redis.key_prefix)
         self.store = Store(redis, config.redis)
         self.builder = builder
+        # The supervisor desk's live builds: told of changes by the desk's own
+        # hub (DeskHub), so a build never runs ahead of what it was told.
+        self.live_builder = builder.sibling()
         self.clock = clock
         self.settings = settings
         self.sessions = SessionStore(
@@ -105,11 +109,19 @@ class Desk:
         return (shown.display_name if shown else "") or display_name(queue) if queue else ""
 
     async def build(self, board: Board, last_change_at: float | None = None) -> JsonObject:
-        """The LiveHub's build: ``board.queues[0]`` names the desk."""
+        """The DeskHub's build: ``board.queues[0]`` names the desk. A
+        supervisor's floor is built live (what the change messages named)."""
+        return await self._view(board, live=True)
+
+    async def read(self, board: Board) -> JsonObject:
+        """The desk read whole (a request's)."""
+        return await self._view(board, live=False)
+
+    async def _view(self, board: Board, *, live: bool) -> JsonObject:
         key = board.queues[0] if board.queues else ""
         if key.startswith("agent:"):
             return await self.agent_view(key.removeprefix("agent:"))
-        return await self.supervisor_view()
+        return await self.supervisor_view(live=live)
 
     async def agent_view(self, agent_id: str) -> JsonObject:
         await self.day.refresh()
@@ -226,15 +238,20 @@ class Desk:
         keep = ("id", "caller_id", "caller_name", "queue_name", "dispositions", "disposition")
         return {k: call[k] for k in keep}
 
-    async def supervisor_view(self) -> JsonObject:
-        snap = await self.builder.build(self.builder.board())
+    async def supervisor_view(self, *, live: bool = False) -> JsonObject:
+        builder = self.live_builder if live else self.builder
+        board = builder.board()
+        snap = await (builder.build_live(board) if live else builder.build(board))
         await self.day.refresh()
         now = self.clock()
+        wrapping_ids = [a["id"] for a in snap["agents"] if a["state"] == "wrap_up"]
+        wrap_ups = dict(zip(wrapping_ids, await asyncio.gather(
+            *(self._wrap_up_call(agent_id, now) for agent_id in wrapping_ids)
+        ), strict=True))
         agents = []
         for a in snap["agents"]:
             figures = self.day.figures(a["id"], a["state"], a["state_since"])
-            wrapping = await self._wrap_up_call(a["id"], now) if a["state"] == "wrap_up" else None
-            agents.append({**a, "today": figures.to_json(), "wrap_up_call": wrapping})
+            agents.append({**a, "today": figures.to_json(), "wrap_up_call": wrap_ups.get(a["id"])})
         return {
             "type": "supervisor",
             "generated_at": snap["generated_at"],
@@ -246,6 +263,11 @@ class Desk:
             "agents": agents,
             "pause_reasons": self.pause_reasons,
         }
+
+
+def _spread(key: str) -> float:
+    """2/3 to 1, fixed per desk: desks opened together are refreshed apart."""
+    return 2 / 3 + (zlib.crc32(key.encode()) % 1000) / 3000
 
 
 _SUPERVISOR_QUEUE_FIELDS = (
@@ -304,14 +326,17 @@ class DeskHub(LiveHub):
         check_seconds: float,
         clock: Callable[[], float],
         refresh_seconds: float = 10.0,
+        also_tell: Callable[[Mapping[str, object] | None], None] | None = None,
     ) -> None:
-        # Woken four times per refresh; a desk older than three quarters of it
-        # is rebuilt then, so none is older than ``refresh_seconds``.
+        # Woken four times per refresh; a desk older than half to three
+        # quarters of it (fixed per desk) is rebuilt then, so none is older
+        # than ``refresh_seconds``.
         refresh = max(0.01, refresh_seconds)
         super().__init__(
             redis, channel, build, clock=clock, on_change=self._heard,
             refresh_interval=refresh / 4,
         )
+        self._also_tell = also_tell  # the supervisor desk's live builder
         self._sessions = sessions
         self._check_seconds = max(0.01, check_seconds)
         self._watches: dict[str, set[_Watch]] = {}
@@ -333,6 +358,8 @@ class DeskHub(LiveHub):
 
     def _heard(self, message: Mapping[str, object] | None) -> None:
         """A change message (None: changes may have been missed)."""
+        if self._also_tell is not None:
+            self._also_tell(message)
         agent = str(message.get("agent") or "") if message is not None else ""
         queue = str(message.get("queue") or "") if message is not None else ""
         if agent:
@@ -354,7 +381,7 @@ class DeskHub(LiveHub):
                 or agent in named
                 or self._desk_epoch.get(key) != self._epoch
                 or built is None
-                or now - built >= self._desk_age
+                or now - built >= self._desk_age * _spread(key)
             ):
                 picked.append(board)
                 self._desk_epoch[key] = self._epoch  # before the build reads
@@ -458,7 +485,8 @@ def setup(
     desk = Desk(config, redis, builder, clock, settings)
     hub = DeskHub(redis, desk.keys.changes, desk.build, desk.sessions,
                   check_seconds=settings.session_check_seconds, clock=clock,
-                  refresh_seconds=settings.refresh_seconds)
+                  refresh_seconds=settings.refresh_seconds,
+                  also_tell=desk.live_builder.note_change)
     app[DESK_KEY] = desk
     app[DESK_HUB_KEY] = hub
     app[DESK_JINJA_KEY] = jinja
@@ -742,7 +770,7 @@ async def desk_state(request: web.Request) -> web.StreamResponse:
              "reason": (ended or Ended.SIGNED_OUT).value},
             status=401, headers={"Cache-Control": "no-store"},
         )
-    data = await request.app[DESK_KEY].build(_desk_board(session.principal))
+    data = await request.app[DESK_KEY].read(_desk_board(session.principal))
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
 

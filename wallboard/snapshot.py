@@ -260,6 +260,14 @@ class SnapshotBuilder:
         """The store the board is read through."""
         return self._store
 
+    def sibling(self) -> SnapshotBuilder:
+        """A builder with the same settings and caches of its own: for live
+        builds told of changes by another subscription (the desk's hub)."""
+        return SnapshotBuilder(
+            self._config, self._store.redis, clock=self._clock, variant=self._variant,
+            refresh_seconds=self._refresh, closed_refresh_seconds=self._closed_refresh,
+        )
+
     @property
     def thresholds(self) -> Mapping[str, Threshold]:
         return self._thresholds
