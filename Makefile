@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) bench/telephony.py
 	$(PY) bench/acd.py
 	$(PY) bench/wallboard.py
+	$(PY) bench/desk.py
 	$(PY) bench/forecast.py
 
 clean:
