@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from acd.core.credentials import hash_password
+from acd.store.keys import Keys
 from tests.redis_reads import stream_entries
 from tests.wallboard.conftest import RedisServer
-from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, eventually
+from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, desk_config, eventually
 from wallboard import i18n
 from wallboard.app import create_app
 from wallboard.auth import COOKIE_NAME, CSRF_HEADER, DeskSettings
@@ -810,3 +812,45 @@ async def test_every_desk_shows_what_a_fresh_read_shows_after_each_change(
     await call.wait_done(10)
     for desk in desks:
         await desk.ws.close()
+
+
+async def test_desks_show_what_changed_unannounced_once_redis_is_back_from_a_kill(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+) -> None:
+    """A new subscription means changes may have been missed: after Redis is
+    killed (SIGKILL) and started again, every open desk is built again, so a
+    change whose message never came shows (no periodic rebuild here; no ACD
+    either, whose own writes after the restart would name the agents)."""
+    own = RedisServer()
+    own.start()
+    redis = aioredis.Redis.from_url(own.url, decode_responses=True)
+    try:
+        config = desk_config(own.url, ami_port=1)
+        keys = Keys(config.redis.key_prefix)
+        app = create_app(config, redis, desk_settings=SETTINGS)
+        ann = await aiohttp_client(app)
+        ben = cast(Client, TestClient(ann.server))
+        await ben.start_server()
+        try:
+            await sign_in(ann, "1001")
+            await sign_in(ben, "1002")
+            desks = [_DeskSocket(c, await c.ws_connect("/desk/ws")) for c in (ann, ben)]
+            for desk in desks:
+                await desk.agrees()
+            # Written with no change message (as a lost one would be).
+            await redis.hset(keys.agent("1002"), "name", "Ben Renamed")
+            own.kill()
+            own.start()  # the same port and data (the append-only file)
+            async with asyncio.timeout(30):
+                while desks[1].latest is None or (
+                    desks[1].latest["agent"]["name"] != "Ben Renamed"
+                ):
+                    desks[1].latest = await _next_desk(desks[1].ws)
+            for desk in desks:
+                await desk.agrees()
+                await desk.ws.close()
+        finally:
+            await ben.session.close()
+    finally:
+        await redis.aclose()
+        own.cleanup()
