@@ -839,7 +839,12 @@ def _shifts(args: argparse.Namespace) -> int:
     rows = read_plan_csv(args.plan)
     templates = load_templates(args.shifts)
     req = floor_requirement(rows, args.queue, args.absence)
-    schedule = solve_schedule(req, templates, time_limit=args.time_limit)
+    def solving(part: int, parts: int, first: datetime) -> None:
+        # A week of shifts takes seconds: say what is being solved meanwhile.
+        print(f"solving part {part + 1} of {parts} ({first:%a %Y-%m-%d}) ...",
+              file=sys.stderr, flush=True)
+
+    schedule = solve_schedule(req, templates, time_limit=args.time_limit, progress=solving)
     greedy = greedy_cover(req, templates)
     if args.out:
         write_schedule_csv(schedule, args.out)

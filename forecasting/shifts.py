@@ -36,7 +36,7 @@ from __future__ import annotations
 import csv
 import time as clock
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -368,11 +368,14 @@ def solve_schedule(
     *,
     time_limit: float = 60.0,
     mip_gap: float | None = None,
+    progress: Callable[[int, int, datetime], None] | None = None,
 ) -> Schedule:
     """Minimum paid hours covering ``req`` (integer program, HiGHS via SciPy).
 
     The time line is split where no shift spans across (nights), and each
     part is solved on its own; the optimum of the whole is the sum of theirs.
+    ``progress(i, parts, first interval)`` is told before part ``i`` (from 0)
+    is solved.
     """
     began = clock.perf_counter()
     cands = _candidates(req, templates)
@@ -386,7 +389,10 @@ def solve_schedule(
     x = np.zeros(len(cands), dtype=np.int64)
     y = np.zeros(len(y_index), dtype=np.int64)
     statuses: list[str] = []
-    for lo, hi, js in _blocks(cands):
+    blocks = _blocks(cands)
+    for i, (lo, hi, js) in enumerate(blocks):
+        if progress is not None:
+            progress(i, len(blocks), req.starts[lo])
         left = max(time_limit - (clock.perf_counter() - began), 1.0)
         ys = [col for j in js for col in y_of.get(j, [])]
         xs_sol, ys_sol, status = _solve_block(req, cands, y_index, lo, hi, js, ys, left, mip_gap)

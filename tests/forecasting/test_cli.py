@@ -315,7 +315,10 @@ def test_shifts_command_covers_the_plan(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["forecast", "shifts", "--plan", str(plan), "--shifts", str(shifts), "--queue", "sales"]
     argv += ["--out", str(out), "--chart", str(png), "--json"]
     assert main(argv) == 0
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    # progress while it solves, on stderr (stdout stays the JSON)
+    assert "solving part 1 of 1 (Wed 2026-04-08) ..." in captured.err
     assert result["status"] == "optimal"
     assert result["under_staffed_agent_hours"] == 0
     assert result["paid_hours"] <= result["greedy_paid_hours"]
