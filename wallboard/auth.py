@@ -69,7 +69,7 @@ class DeskSettings:
     # seconds), so a session ended in another process or in Redis closes it.
     session_check_seconds: float = 2.0
     # An agent's desk is built again at least this often (real seconds),
-    # whatever the change messages named (see wallboard.desk.DeskHub).
+    # whatever the change messages named (see wallboard.desk_hub.DeskHub).
     refresh_seconds: float = 10.0
 
 

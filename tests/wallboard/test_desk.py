@@ -26,7 +26,8 @@ from tests.wallboard.desk_runtime import PASSWORDS, DeskBed, desk_bed, desk_conf
 from wallboard import i18n
 from wallboard.app import create_app
 from wallboard.auth import COOKIE_NAME, CSRF_HEADER, DeskSettings
-from wallboard.desk import DESK_HUB_KEY, LANG_COOKIE, SESSION_ENDED_CLOSE
+from wallboard.desk import DESK_HUB_KEY, LANG_COOKIE
+from wallboard.desk_hub import SESSION_ENDED_CLOSE
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[], Awaitable[Client]]
