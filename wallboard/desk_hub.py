@@ -99,7 +99,6 @@ class DeskHub(LiveHub):
         self._desk_epoch: dict[str, int] = {}
         self._taken: set[str] = set()  # the names the running broadcast took
         self._pushed: set[str] = set()  # board keys the last broadcast built
-        self.desk_builds = 0  # agent desks built by broadcasts
 
     def end_session(self, session_id: str) -> None:
         """The session was deleted here: its sockets re-check it now."""
@@ -135,7 +134,6 @@ class DeskHub(LiveHub):
             ):
                 picked.append(board)
                 self._desk_epoch[key] = self._epoch  # before the build reads
-                self.desk_builds += agent is not None
         self._pushed = {b.key for b in picked}
         return picked
 
