@@ -334,13 +334,21 @@ async def _demo(config: Config, host: str, port: int, seed: int | None) -> int:
                 talk_seconds=rng.uniform(20.0, 55.0),
             )
         cfg = with_ports(config, ami_port=fake.ami_port, agi_port=0, host=host, port=port)
+        seeded = 0
+
+        async def seed_morning(started: Runtime) -> None:
+            # Before the wallboard serves: no page sees a half-written morning.
+            nonlocal seeded
+            seeded = await seed_history(started, rng, time.time())
+
         try:
-            rt = await start_runtime(cfg, embedded_dir=workdir / "redis")
+            rt = await start_runtime(
+                cfg, embedded_dir=workdir / "redis", before_serving=seed_morning
+            )
         except (OSError, RedisError) as exc:
             print(f"acd demo: cannot start: {exc}", file=sys.stderr)
             return 1
         fake.agi_port = rt.agi.port
-        seeded = await seed_history(rt, rng, time.time())
         if seeded:
             print(f"demo: today's {seeded} earlier queue intervals hold simulated history",
                   flush=True)

@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import resource
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +130,11 @@ async def start_runtime(
     serve_wallboard: bool = True,
     embedded_dir: Path | None = None,
     ami_retry_max: float = 10.0,
+    before_serving: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> Runtime:
+    """Redis (embedded when no URL is set), the ACD service, FastAGI, then the
+    wallboard. ``before_serving`` runs once the service is up and before the
+    wallboard takes its first request (the demo seeds its history there)."""
     fd_limit = raise_descriptor_limit()
     embedded: EmbeddedRedis | None = None
     url = config.redis.url
@@ -162,6 +167,8 @@ async def start_runtime(
         await service.start()
         await agi.start()
         service.agi_listening = True
+        if before_serving is not None:
+            await before_serving(rt)
         if serve_wallboard:
             from wallboard.app import create_app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -103,3 +104,34 @@ async def test_a_taken_port_fails_cleanly(runtime: tuple[Runtime, FakeAsterisk])
     )
     with pytest.raises(OSError):
         await start_runtime(config)
+
+
+async def test_what_runs_before_serving_is_on_the_first_page_served(
+    runtime: tuple[Runtime, FakeAsterisk],
+) -> None:
+    # The demo seeds the morning's counters there: the wallboard is not
+    # listening yet, and its first answer already holds them.
+    rt, _ = runtime
+    config = dataclasses.replace(
+        rt.config,
+        redis=dataclasses.replace(rt.config.redis, key_prefix=f"rt{uuid.uuid4().hex[:6]}:"),
+        agi=dataclasses.replace(rt.config.agi, port=0),
+    )
+    seen: list[object] = []
+
+    async def seed(started: Runtime) -> None:
+        seen.append(started.web_site)  # no wallboard socket yet
+        now = time.time()
+        await started.service.store.add_counters("support", now, {"offered": 7}, now)
+
+    other = await start_runtime(config, before_serving=seed)
+    try:
+        assert seen == [None]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(other.wallboard_url + "api/snapshot") as resp:
+                snapshot = await resp.json()
+        [support] = snapshot["queues"]
+        assert support["offered"] == 7
+    finally:
+        async with asyncio.timeout(30):
+            await stop_runtime(other)
