@@ -51,8 +51,8 @@ class DeskHub(LiveHub):
     Beside each socket a watcher re-reads its session (without counting that
     as use) when woken and at least every ``check_seconds``, sooner when the
     session's expiry is nearer. It is woken at once by a sign-out or a new
-    sign-in through this process (:meth:`end_session`) and after every push,
-    so a session ended elsewhere (another process, deleted in Redis, expired,
+    sign-in through this process (:meth:`end_session`) and after every push
+    to its desk, so a session ended elsewhere (another process, deleted in Redis, expired,
     a changed password) closes its sockets within ``check_seconds`` at most.
     The sockets themselves are the :class:`LiveHub`'s; the watcher learns of
     its socket from the app's ``on_response_prepare`` signal.
