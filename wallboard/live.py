@@ -203,6 +203,11 @@ class LiveHub:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
+                # A client with a retry (the runtime's) reconnects and
+                # re-subscribes by itself after a Redis restart, and what was
+                # published meanwhile is lost without an error: hear of it.
+                if pubsub.connection is not None:
+                    pubsub.connection.register_connect_callback(self._reconnected)
                 self.subscribed = True
                 self.ready.set()
                 backoff = 0.1
@@ -226,8 +231,19 @@ class LiveHub:
                 backoff = min(backoff * 2, 5.0)
             finally:
                 self.subscribed = False
+                if pubsub.connection is not None:
+                    pubsub.connection.deregister_connect_callback(self._reconnected)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+
+    async def _reconnected(self, connection: object) -> None:
+        """redis-py's connect callback (a method: it is kept as a weak one),
+        run after the client re-subscribed on a new connection by itself:
+        changes may have been missed, as after a subscription of our own."""
+        log.info("wallboard: Redis subscription re-made by the client; reading everything")
+        if self._on_change is not None:
+            self._on_change(None)
+        self._dirty.set()
 
     def _note_change(self, data: object) -> None:
         decoded: object = None

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from acd.core.credentials import hash_password
+from acd.store.client import close as close_redis
+from acd.store.client import connect as connect_redis
 from acd.store.keys import Keys
 from tests.redis_reads import stream_entries
 from tests.wallboard.conftest import RedisServer
@@ -824,9 +825,10 @@ async def test_desks_show_what_changed_unannounced_once_redis_is_back_from_a_kil
     either, whose own writes after the restart would name the agents)."""
     own = RedisServer()
     own.start()
-    redis = aioredis.Redis.from_url(own.url, decode_responses=True)
+    config = desk_config(own.url, ami_port=1)
+    # The client `acd run` uses (its retry replaces the pool's dead connections).
+    redis = connect_redis(config.redis)
     try:
-        config = desk_config(own.url, ami_port=1)
         keys = Keys(config.redis.key_prefix)
         app = create_app(config, redis, desk_settings=SETTINGS)
         ann = await aiohttp_client(app)
@@ -853,5 +855,5 @@ async def test_desks_show_what_changed_unannounced_once_redis_is_back_from_a_kil
         finally:
             await ben.session.close()
     finally:
-        await redis.aclose()
+        await close_redis(redis)
         own.cleanup()

@@ -19,6 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acd.core import metrics
+from acd.store.client import close as close_redis
+from acd.store.client import connect as connect_redis
 from acd.store.embedded import free_port
 from tests.wallboard.conftest import QUEUES, RedisServer, make_config
 from tests.wallboard.floor import Floor, stamp
@@ -268,6 +270,43 @@ async def test_updates_resume_after_a_redis_restart(
                 pytest.fail("no update after Redis came back")
     finally:
         await redis.aclose()
+
+
+async def test_a_subscription_the_client_makes_again_by_itself_counts_as_missed_changes(
+    own_redis: RedisServer,
+) -> None:
+    """The runtime's client (with a retry) reconnects and re-subscribes on its
+    own after Redis is killed and started again, with no error to see; what
+    was published meanwhile is lost. The hub must take it as "anything may
+    have changed", as it does after a subscription of its own."""
+    config = make_config()
+    redis = connect_redis(config.redis, own_redis.url)
+    missed = asyncio.Event()
+    told: list[object] = []
+
+    def listener(message: object) -> None:
+        told.append(message)
+        if told.count(None) >= 2:  # the first subscription, then the re-made one
+            missed.set()
+
+    async def build(board: Board, last: float | None) -> dict[str, Any]:
+        return {"type": "snapshot"}
+
+    hub = LiveHub(redis, "acd:changes", build, on_change=listener,
+                  refresh_interval=3600, heartbeat_interval=3600)
+    task = asyncio.create_task(hub.run())
+    try:
+        await hub.ready.wait()
+        assert told == [None]
+        own_redis.kill()
+        own_redis.start()  # the same port
+        async with asyncio.timeout(20):
+            await missed.wait()
+    finally:
+        await hub.close()
+        async with asyncio.timeout(5):
+            await task
+        await close_redis(redis)
 
 
 async def test_hub_stops_on_close_by_itself(aredis: aioredis.Redis) -> None:
